@@ -1,0 +1,57 @@
+"""evalkit: longitudinal outcome evaluation of community programmes.
+
+Score validated questionnaires, validate data against a data dictionary, build a longitudinal cohort
+frame, fit mixed and moderation models that estimate effects by context, and write impact and
+technical reports.
+
+Heavy backends load lazily, so ``import evalkit`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from .dictionary import DataDictionary
+from .errors import (DataQualityWarning, DataReadError, DataValidationError, DictionaryError,
+                     EvalkitError, EvalkitWarning, SmallGroupWarning, SpecificationError,
+                     UnknownNameError)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first use)
+_LAZY = {
+    "read_data": "evalkit.io",
+    "validate": "evalkit.validate",
+    "ValidationReport": "evalkit.validate",
+    "build_cohort": "evalkit.cohort",
+    "to_wide": "evalkit.cohort",
+    "to_long": "evalkit.cohort",
+    "simulate_cohort": "evalkit.simulate",
+    "SimulatedCohort": "evalkit.simulate",
+}
+
+__all__ = [
+    "DataDictionary", "example_dictionary_path", "__version__",
+    "EvalkitError", "DictionaryError", "DataReadError", "DataValidationError", "UnknownNameError",
+    "SpecificationError", "EvalkitWarning", "DataQualityWarning", "SmallGroupWarning",
+    *_LAZY,
+]
+
+
+def example_dictionary_path() -> Path:
+    """Path of the bundled data dictionary describing the example (simulated) cohort."""
+    return Path(__file__).parent / "data" / "data_dictionary.yaml"
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,74 @@
+"""Errors and warnings raised by evalkit.
+
+Every error is an :class:`EvalkitError` and also subclasses the matching built-in exception, so
+``except ValueError`` in user code keeps working. Messages say *what* went wrong, *where*, and *how
+to fix it*, on one line.
+
+Warnings are specific classes (never bare ``UserWarning``) so tests can check for them with
+``pytest.warns`` and reports can list them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EvalkitError",
+    "DictionaryError",
+    "DataReadError",
+    "DataValidationError",
+    "UnknownNameError",
+    "SpecificationError",
+    "EvalkitWarning",
+    "DataQualityWarning",
+    "SmallGroupWarning",
+]
+
+
+class EvalkitError(Exception):
+    """Base class of all evalkit errors."""
+
+
+class DictionaryError(EvalkitError, ValueError):
+    """The data dictionary YAML is malformed.
+
+    ``problems`` holds one ``(key_path, line, message)`` tuple per mistake so that all of them can be
+    shown at once.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, int | None, str]] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class DataReadError(EvalkitError, OSError):
+    """A data file could not be read (missing, unsupported format, or unparseable)."""
+
+
+class DataValidationError(EvalkitError, ValueError):
+    """Data do not satisfy the data dictionary; ``report`` holds the full ValidationReport."""
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+class UnknownNameError(EvalkitError, KeyError):
+    """A name (instrument, dataset, variable, engine) is not registered; the message lists what is."""
+
+    def __str__(self) -> str:  # KeyError would otherwise wrap the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class SpecificationError(EvalkitError, ValueError):
+    """A function was called with arguments that cannot work together."""
+
+
+class EvalkitWarning(UserWarning):
+    """Base class of all evalkit warnings."""
+
+
+class DataQualityWarning(EvalkitWarning):
+    """Data were usable but something about them deserves the analyst's attention."""
+
+
+class SmallGroupWarning(EvalkitWarning):
+    """A group is too small for a stable estimate or for publication."""
