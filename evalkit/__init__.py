@@ -22,8 +22,8 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported on first use)
 _LAZY = {
     "read_data": "evalkit.io",
-    "validate": "evalkit.validate",
-    "ValidationReport": "evalkit.validate",
+    "validate": "evalkit.validation",
+    "ValidationReport": "evalkit.validation",
     "build_cohort": "evalkit.cohort",
     "to_wide": "evalkit.cohort",
     "to_long": "evalkit.cohort",

@@ -79,7 +79,7 @@ def validate(files: tuple[Path, ...], dictionary: Path, json_out: Path | None, f
     broken, with how to fix it. Exits 1 when there are problems, 0 when the data are clean.
     """
     from .dictionary import DataDictionary
-    from .validate import validate as run_validate
+    from .validation import validate as run_validate
 
     try:
         dd = DataDictionary.from_yaml(dictionary)

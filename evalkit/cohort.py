@@ -48,7 +48,7 @@ def build_cohort(data, *, dictionary: DataDictionary, all_waves: bool = True) ->
         (``"date"`` or ``"planned"``), every response column, then the participant-level columns.
         Sorted by participant and wave.
     """
-    from .validate import ValidationReport, _person_dataset, _response_dataset, validate
+    from .validation import ValidationReport, _person_dataset, _response_dataset, validate
 
     if isinstance(data, ValidationReport):
         report = data

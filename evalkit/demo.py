@@ -19,7 +19,7 @@ def run_demo(out: str | Path, *, n: int = 300, seed: int = 1) -> list[Path]:
     from . import example_dictionary_path
     from .cohort import build_cohort
     from .simulate import simulate_cohort
-    from .validate import validate
+    from .validation import validate
 
     out = Path(out)
     data_dir = out / "data"

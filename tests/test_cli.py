@@ -1,0 +1,111 @@
+"""The command line, end to end: simulate, validate (clean and with planted defects), demo."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import evalkit as ek
+from evalkit.cli import cli
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    result = CliRunner().invoke(cli, ["simulate", "--n", "120", "--seed", "7", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _validate(*args):
+    return CliRunner().invoke(cli, ["validate", *map(str, args),
+                                    "--dictionary", str(ek.example_dictionary_path()),
+                                    "--today", "2026-01-01"])
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_simulated_cohort_validates_cleanly(simulated):
+    result = _validate(simulated / "responses.csv", simulated / "participants.csv")
+    assert result.exit_code == 0, result.output
+    assert "No problems found." in result.output
+    assert "participants: 120 records, 120 participants" in result.output
+
+
+def test_planted_defects_are_each_listed(simulated, tmp_path):
+    resp, people = _rows(simulated / "responses.csv"), _rows(simulated / "participants.csv")
+    rh, ph = resp[0], people[0]
+    resp[5][rh.index("epds_4")] = "7"                    # item out of range: line 6
+    resp[9][rh.index("wemwbs_2")] = "often"              # text in a numeric item: line 10
+    resp.append(list(resp[12]))                          # duplicated row: new last line
+    dup_line, dup_id = len(resp), resp[12][0]
+    people[3][ph.index("delivery_mode")] = "telephone"   # undeclared category code: line 4
+    gone = people.pop(20)[0]                             # participant missing from participants.csv
+    for name, rows in (("responses.csv", resp), ("participants.csv", people)):
+        with open(tmp_path / name, "w", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+    out_json = tmp_path / "problems.json"
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "responses.csv"),
+                                      str(tmp_path / "participants.csv"), "--dictionary",
+                                      str(ek.example_dictionary_path()), "--json", str(out_json)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    problems = json.loads(out_json.read_text())
+    found = {(p["rule"], p["file"].rsplit("/", 1)[-1], p["line"], p["column"]) for p in problems}
+    assert ("range", "responses.csv", 6, "epds_4") in found
+    assert ("type", "responses.csv", 10, "wemwbs_2") in found
+    assert ("duplicate_key", "responses.csv", dup_line, "participant_id × wave") in found
+    assert ("level", "participants.csv", 4, "delivery_mode") in found
+    unknown = [p for p in problems if p["rule"] == "unknown_participant"]
+    assert unknown and {p["participant_id"] for p in unknown} == {gone}
+    assert {p["participant_id"] for p in problems if p["rule"] == "duplicate_key"} == {dup_id}
+    assert len(problems) == 4 + len(unknown)
+    assert f"responses.csv:6 [epds_4]" in result.output
+
+
+def test_data_problem_via_real_process_has_no_traceback(simulated, tmp_path):
+    bad = tmp_path / "responses.csv"
+    bad.write_text((simulated / "responses.csv").read_text().replace("\n", "\nx,y,z\n", 1))
+    proc = subprocess.run([sys.executable, "-m", "evalkit.cli", "validate", str(bad),
+                           str(simulated / "participants.csv"), "--dictionary",
+                           str(ek.example_dictionary_path())], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_bad_dictionary_is_a_usage_error(simulated, tmp_path):
+    (tmp_path / "dd.yaml").write_text("study: x\n")
+    result = CliRunner().invoke(cli, ["validate", str(simulated / "responses.csv"), "--dictionary",
+                                      str(tmp_path / "dd.yaml")])
+    assert result.exit_code == 2
+    assert "required key 'waves' is missing" in result.output
+
+
+def test_json_to_stdout(simulated):
+    result = CliRunner().invoke(cli, ["validate", str(simulated / "responses.csv"),
+                                      str(simulated / "participants.csv"), "--dictionary",
+                                      str(ek.example_dictionary_path()), "--json", "-"])
+    assert result.exit_code == 0 and json.loads(result.output) == []
+
+
+def test_help_lists_commands():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("simulate", "validate", "demo"):
+        assert cmd in result.output
+
+
+def test_demo_writes_flow(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo"), "--n", "60"])
+    assert result.exit_code == 0, result.output
+    flow = (tmp_path / "demo" / "participant_flow.csv").read_text()
+    assert flow.startswith("dataset,stage,reason,records,participants\n")
+    assert "participants,read,,60,60" in flow
