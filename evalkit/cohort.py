@@ -3,7 +3,7 @@
 Examples
 --------
 >>> import evalkit as ek
->>> sim = ek.simulate_cohort(n=30, seed=2)
+>>> sim = ek.simulate_cohort(n=30, seed=1)
 >>> dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
 >>> frame = ek.build_cohort({"participants": sim.participants, "responses": sim.responses},
 ...                         dictionary=dd)

@@ -16,7 +16,7 @@ Examples
 >>> report.ok
 True
 >>> bad = cohort.responses.copy()
->>> bad.loc[0, "epds_3"] = "7"
+>>> bad.loc[0, "epds_3"] = 7
 >>> report = ek.validate({"participants": cohort.participants, "responses": bad}, dictionary=dd)
 >>> report.problems[["file", "line", "column", "value", "rule"]].to_string(index=False)
 '     file  line column value  rule\\nresponses     2 epds_3     7 range'
