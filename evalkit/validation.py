@@ -300,68 +300,89 @@ def coerce_table(raw: pd.DataFrame, *, dictionary: DataDictionary, dataset: str 
 
 
 def _coerce_column(s, var, dictionary, file, lines, pid, probs, today, *, required):
+    """Coerce one column, reporting each bad cell.
+
+    Rules are evaluated on the column's distinct values only (item columns hold a handful), then
+    mapped back to rows: this keeps validation of 200,000 rows to a few seconds.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    u = pd.Series(uniq)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        u = pd.to_datetime(u)
+    typed_u, flags = _coerce_unique(u, var, dictionary, today, required=required)
+    text_u = _as_text(u).to_numpy(dtype=object, na_value=None)
+    for rule, bad_u, message in flags:
+        if not bad_u.any():
+            continue
+        rows = np.flatnonzero(bad_u[codes])
+        vals = text_u[codes[rows]]
+        msgs = message if isinstance(message, str) else [message(v) for v in vals]
+        probs.add_many(file=file, rule=rule, lines=lines[rows], column=var.name,
+                       participant_ids=pid[rows], values=[None if v is None else str(v) for v in vals],
+                       messages=msgs)
+    out = typed_u.iloc[codes]
+    out.index = s.index
+    return out
+
+
+def _coerce_unique(s, var, dictionary, today, *, required):
+    """Typed values and rule violations ``(rule, bad_mask, message)`` for distinct raw values."""
     codes = dictionary.missing_codes_for(var)
     text = _as_text(s)
     missing_coded = _missing_mask(text, codes)
     present = text.notna().to_numpy() & ~missing_coded.to_numpy()
     name = var.name
-
-    def report(bad: np.ndarray, rule: str, messages):
-        idx = np.flatnonzero(bad)
-        vals = text.to_numpy()[idx]
-        msgs = messages if isinstance(messages, str) else [messages(v) for v in vals]
-        probs.add_many(file=file, rule=rule, lines=lines[idx], column=name,
-                       participant_ids=pid[idx], values=[str(v) for v in vals], messages=msgs)
-
+    flags: list = []
     if required:
-        empty = ~present
-        if empty.any():
-            report(empty, "required",
-                   f"{name!r} is empty on this row; every row needs a value (keys and required "
-                   f"columns cannot be missing)")
+        flags.append(("required", ~present,
+                      f"{name!r} is empty on this row; every row needs a value (keys and required "
+                      f"columns cannot be missing)"))
 
     if var.numeric:
-        num = pd.to_numeric(text.where(present), errors="coerce")
-        if pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+        if pd.api.types.is_numeric_dtype(s.dtype):
             num = pd.to_numeric(s, errors="coerce").where(present)
+        else:
+            num = pd.to_numeric(text.where(present).astype(object), errors="coerce")
         bad_type = present & num.isna().to_numpy()
         hint = (f"a number in {_fmt_range(var)}" if var.range else "a number") + " or mark it missing" + _missing_hint(codes)
-        report(bad_type, "type", lambda v: f"{v!r} in {name!r} is not a number; enter {hint}")
+        flags.append(("type", bad_type, lambda v: f"{v!r} in {name!r} is not a number; enter {hint}"))
         ok = present & ~bad_type
         vals = num.to_numpy(dtype=float, na_value=np.nan)
         bad_int = np.zeros(len(s), bool)
         if var.type == "integer":
             bad_int = ok & (np.abs(vals - np.round(vals)) > 1e-9)
-            report(bad_int, "integer", lambda v: f"{v} in {name!r} is not a whole number; enter {hint}")
-        bad_range = np.zeros(len(s), bool)
+            flags.append(("integer", bad_int,
+                          lambda v: f"{v} in {name!r} is not a whole number; enter {hint}"))
         if var.range is not None:
             lo, hi = var.range
             bad_range = ok & ~bad_int & ((vals < lo) | (vals > hi))
-            report(bad_range, "range",
-                   lambda v: f"{v} in {name!r} is outside the allowed range {_fmt_range(var)}; "
-                             f"correct it or record it as missing{_missing_hint(codes)}")
-        keep = ok & ~bad_int & ~bad_range
+            flags.append(("range", bad_range,
+                          lambda v: f"{v} in {name!r} is outside the allowed range {_fmt_range(var)}; "
+                                    f"correct it or record it as missing{_missing_hint(codes)}"))
+            ok &= ~bad_range
+        keep = ok & ~bad_int
         vals = np.where(keep, vals, np.nan)
         if var.type == "integer":
-            return pd.array(np.where(keep, np.round(vals), np.nan), dtype="Float64").astype("Int64")
-        return pd.Series(vals, index=s.index, dtype="float64")
+            return pd.Series(pd.array(np.round(vals), dtype="Float64").astype("Int64")), flags
+        return pd.Series(vals, dtype="float64"), flags
 
     if var.type == "category":
         levels = var.levels or {}
         by_label = {lab.lower(): code for code, lab in levels.items()}
         codes_lower = {code.lower(): code for code in levels}
-        t = text.where(present)
-        low = t.str.lower()
+        low = text.where(present).str.lower()
         mapped = low.map(codes_lower)
         mapped = mapped.fillna(low.map(by_label))  # SPSS/Stata value labels arrive as labels
         bad = present & mapped.isna().to_numpy()
         allowed = ", ".join(levels)
-        report(bad, "level",
-               lambda v: f"{v!r} is not a declared level of {name!r}; use one of: {allowed} "
-                         f"(or add the code to the dictionary's levels)")
-        return pd.Categorical(mapped.where(~pd.Series(bad, index=s.index)).astype(object)
-                              .where(lambda x: x.notna(), None),
-                              categories=list(levels), ordered=var.ordered)
+        flags.append(("level", bad,
+                      lambda v: f"{v!r} is not a declared level of {name!r}; use one of: {allowed} "
+                                f"(or add the code to the dictionary's levels)"))
+        cat = pd.Categorical(mapped.astype(object).where(mapped.notna() & ~bad, None),
+                             categories=list(levels), ordered=var.ordered)
+        return pd.Series(cat), flags
 
     if var.type == "boolean":
         low = text.where(present).str.lower()
@@ -369,9 +390,9 @@ def _coerce_column(s, var, dictionary, file, lines, pid, probs, today, *, requir
         truth[low.isin(_TRUE).fillna(False).to_numpy(bool)] = True
         truth[low.isin(_FALSE).fillna(False).to_numpy(bool)] = False
         bad = present & truth.isna().to_numpy()
-        report(bad, "type", lambda v: f"{v!r} in {name!r} is not yes/no; use true/false, yes/no or "
-                                      f"1/0, or mark it missing{_missing_hint(codes)}")
-        return truth
+        flags.append(("type", bad, lambda v: f"{v!r} in {name!r} is not yes/no; use true/false, yes/no "
+                                             f"or 1/0, or mark it missing{_missing_hint(codes)}"))
+        return truth, flags
 
     if var.type == "date":
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -383,18 +404,18 @@ def _coerce_column(s, var, dictionary, file, lines, pid, probs, today, *, requir
                 is_dt = s.map(lambda v: isinstance(v, (_dt.date, pd.Timestamp))).to_numpy(bool)
                 if is_dt.any():
                     parsed = parsed.where(~is_dt, pd.to_datetime(s.where(is_dt), errors="coerce"))
-        parsed = parsed.dt.normalize() if hasattr(parsed, "dt") else parsed
+        parsed = parsed.dt.normalize()
         bad = present & parsed.isna().to_numpy()
         shown = (var.format or "YYYY-MM-DD").replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
-        report(bad, "type", lambda v: f"{v!r} in {name!r} is not a valid date; write it as {shown}")
+        flags.append(("type", bad, lambda v: f"{v!r} in {name!r} is not a valid date; write it as {shown}"))
         future = present & ~bad & (parsed > pd.Timestamp(today)).fillna(False).to_numpy(bool)
-        report(future, "date_future",
-               lambda v: f"date {v} in {name!r} is in the future (today is {today.isoformat()}); "
-                         f"check the day, month and year")
-        return parsed.where(~pd.Series(bad | future, index=s.index))
+        flags.append(("date_future", future,
+                      lambda v: f"date {v} in {name!r} is in the future (today is {today.isoformat()}); "
+                                f"check the day, month and year"))
+        return parsed.where(~pd.Series(bad | future, index=s.index)), flags
 
     # string
-    return text.where(present).astype(object).where(lambda x: x.notna(), None)
+    return text.where(present).astype(object).where(lambda x: x.notna(), None), flags
 
 
 # ====================================================================== dataset matching
