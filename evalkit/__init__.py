@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from . import instruments
 from .dictionary import DataDictionary
 from .errors import (DataQualityWarning, DataReadError, DataValidationError, DictionaryError,
                      EvalkitError, EvalkitWarning, SmallGroupWarning, SpecificationError,
@@ -29,10 +30,16 @@ _LAZY = {
     "to_long": "evalkit.cohort",
     "simulate_cohort": "evalkit.simulate",
     "SimulatedCohort": "evalkit.simulate",
+    "score": "evalkit.scoring",
+    "score_dictionary": "evalkit.scoring",
+    "reliable_change": "evalkit.change",
+    "change_summary": "evalkit.change",
+    "internal_consistency": "evalkit.psychometrics",
+    "item_statistics": "evalkit.psychometrics",
 }
 
 __all__ = [
-    "DataDictionary", "example_dictionary_path", "__version__",
+    "DataDictionary", "example_dictionary_path", "__version__", "instruments",
     "EvalkitError", "DictionaryError", "DataReadError", "DataValidationError", "UnknownNameError",
     "SpecificationError", "EvalkitWarning", "DataQualityWarning", "SmallGroupWarning",
     *_LAZY,

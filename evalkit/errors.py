@@ -17,9 +17,12 @@ __all__ = [
     "DataValidationError",
     "UnknownNameError",
     "SpecificationError",
+    "ScoringError",
     "EvalkitWarning",
     "DataQualityWarning",
     "SmallGroupWarning",
+    "ProratedScoreWarning",
+    "SafeguardingWarning",
 ]
 
 
@@ -62,6 +65,10 @@ class SpecificationError(EvalkitError, ValueError):
     """A function was called with arguments that cannot work together."""
 
 
+class ScoringError(EvalkitError, ValueError):
+    """Item values that cannot be scored (out of range or not numbers); the message names rows and items."""
+
+
 class EvalkitWarning(UserWarning):
     """Base class of all evalkit warnings."""
 
@@ -72,3 +79,11 @@ class DataQualityWarning(EvalkitWarning):
 
 class SmallGroupWarning(EvalkitWarning):
     """A group is too small for a stable estimate or for publication."""
+
+
+class ProratedScoreWarning(EvalkitWarning):
+    """Some scores were prorated from incomplete items under the instrument's missing-item rule."""
+
+
+class SafeguardingWarning(EvalkitWarning):
+    """A safeguarding flag was raised (e.g. EPDS item 10 > 0): act under the safeguarding procedure."""
