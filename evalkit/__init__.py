@@ -36,6 +36,7 @@ _LAZY = {
     "change_summary": "evalkit.change",
     "internal_consistency": "evalkit.psychometrics",
     "item_statistics": "evalkit.psychometrics",
+    "floor_ceiling": "evalkit.psychometrics",
 }
 
 __all__ = [

@@ -104,6 +104,63 @@ def validate(files: tuple[Path, ...], dictionary: Path, json_out: Path | None, f
 
 
 @cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--dictionary", "-d", "dictionary", type=click.Path(path_type=Path), required=True,
+              help="The data dictionary YAML; it says which instruments the files hold and their coding.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV file to write the scores to (one row per participant × wave).")
+@click.option("--restricted", "restricted", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder for the restricted safeguarding file "
+                                 "(default: a 'restricted' folder beside --out).")
+@click.option("--invalid", type=click.Choice(["raise", "missing"]), default="raise", show_default=True,
+              help="Item values that cannot be scored: stop with a list ('raise'), or give a missing "
+                   "score with the reason in <instrument>_invalid ('missing').")
+def score(files: tuple[Path, ...], dictionary: Path, out: Path, restricted: Path | None,
+          invalid: str) -> None:
+    """Score every instrument the dictionary declares in FILES and write the scores to --out.
+
+    The data are validated first; with problems, nothing is scored and the problems are listed
+    (exit 1). Safeguarding flags (e.g. EPDS item 10 above 0) are written only to a separate
+    restricted file, never to the scores file, and a warning is printed.
+    """
+    import warnings
+
+    from .dictionary import DataDictionary
+    from .errors import SafeguardingWarning
+    from .scoring import score_dictionary
+    from .validation import validate as run_validate
+
+    try:
+        dd = DataDictionary.from_yaml(dictionary)
+        report = run_validate([str(f) for f in files], dictionary=dd)
+        if not report.ok:
+            click.echo(report.summary())
+            click.echo("nothing was scored: fix the problems above and run again", err=True)
+            sys.exit(1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = score_dictionary(report, dictionary=dd, on_invalid=invalid)
+    except EvalkitError as exc:
+        _fail(exc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.scores.to_csv(out, index=False, lineterminator="\n")
+    click.echo(f"wrote {out} ({len(result.scores)} rows; instruments: {', '.join(result.instruments)})")
+    for inst, why in result.skipped.items():
+        click.echo(f"not scored: {inst}: {why}")
+    for w in caught:
+        if not issubclass(w.category, SafeguardingWarning):
+            click.echo(f"warning: {w.message}", err=True)
+    if len(result.safeguarding):
+        folder = restricted or (out.parent / "restricted")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "safeguarding_flags.csv"
+        result.safeguarding.to_csv(path, index=False, lineterminator="\n")
+        click.echo(f"WARNING: {len(result.safeguarding)} safeguarding flag(s) written to {path}. "
+                   "Act on them now under your safeguarding procedure; this file is restricted and "
+                   "must never be published or put into a report.", err=True)
+
+
+@cli.command()
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/demo"), show_default=True, help="Folder for the demo outputs.")
 @click.option("--n", "n", type=click.IntRange(min=10), default=300, show_default=True,
