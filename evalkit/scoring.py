@@ -180,7 +180,9 @@ def _item_matrix(spec: Instrument, data: pd.DataFrame, cols: dict[int, str], mis
     per_item_bad = {}
     for j, k in enumerate(spec.items.numbers):
         raw = data[cols[k]]
-        num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        # copy=True: for a float64 column to_numpy() is a view, and the masks below must never
+        # write into the caller's frame
+        num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan, copy=True)
         if pd.api.types.is_numeric_dtype(raw.dtype):
             present = ~np.isnan(num)
         else:  # text: an empty or blank cell is missing, anything else must be a number
@@ -209,7 +211,9 @@ def _item_matrix(spec: Instrument, data: pd.DataFrame, cols: dict[int, str], mis
             lo, hi = spec.items.range_of(k)
             for i in np.flatnonzero(not_number | out_of_range):
                 why = "not a number" if not_number[i] else f"outside {lo:g}–{hi:g}"
-                reasons[i].append(f"item {k} = {raw.iloc[i]!r} ({why})")
+                value = raw.iloc[i]
+                value = value.item() if isinstance(value, np.generic) else value
+                reasons[i].append(f"item {k} = {value!r} ({why})")
         for i in np.flatnonzero(any_bad):
             reason.iloc[i] = "; ".join(reasons[i])
     return values, invalid, reason
@@ -280,7 +284,9 @@ def _scoring_error(spec, data, cols, missing_codes) -> ScoringError:
         bad = present & (num.isna() | (num < lo) | (num > hi) | (num != num.round()))
         total += int(bad.sum())
         for label in raw.index[bad.to_numpy()][: _MAX_LISTED]:
-            listed.append((data.index.get_loc(label), label, col, raw.loc[label], lo, hi))
+            value = raw.loc[label]
+            value = value.item() if isinstance(value, np.generic) else value  # -9, not np.int64(-9)
+            listed.append((data.index.get_loc(label), label, col, value, lo, hi))
     listed.sort(key=lambda t: (t[0], t[2]))
     shown = "; ".join(f"row {label!r} {col}={value!r} (allowed {lo:g}–{hi:g})"
                       for _, label, col, value, lo, hi in listed[:_MAX_LISTED])
