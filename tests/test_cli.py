@@ -109,3 +109,25 @@ def test_demo_writes_flow(tmp_path):
     flow = (tmp_path / "demo" / "participant_flow.csv").read_text()
     assert flow.startswith("dataset,stage,reason,records,participants\n")
     assert "participants,read,,60,60" in flow
+
+
+def test_demo_tables_are_byte_identical_and_carry_no_identifiers(tmp_path):
+    for name in ("a", "b"):
+        res = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / name), "--n", "80", "--seed", "3"])
+        assert res.exit_code == 0, res.output
+    ids = set(pd_read(tmp_path / "a" / "data" / "participants.csv")["participant_id"])
+    tables = sorted((tmp_path / "a" / "tables").glob("*.csv"))
+    assert [t.name for t in tables] == ["internal_consistency.csv", "reliable_change.csv", "score_summary.csv"]
+    for table in tables:
+        text = table.read_bytes()
+        assert text == (tmp_path / "b" / "tables" / table.name).read_bytes(), table.name
+        assert not any(pid.encode() in text for pid in ids), f"participant id in {table.name}"
+    flags = tmp_path / "a" / "restricted" / "safeguarding_flags.csv"
+    if flags.exists():
+        assert "epds_self_harm" not in (tmp_path / "a" / "data" / "scores.csv").read_text()
+
+
+def pd_read(path):
+    import pandas as pd
+
+    return pd.read_csv(path)
