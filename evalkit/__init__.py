@@ -37,6 +37,9 @@ _LAZY = {
     "internal_consistency": "evalkit.psychometrics",
     "item_statistics": "evalkit.psychometrics",
     "floor_ceiling": "evalkit.psychometrics",
+    "fit_mixed": "evalkit.models.mixed",
+    "lrt": "evalkit.models.mixed",
+    "fit_gee": "evalkit.models.gee",
 }
 
 __all__ = [

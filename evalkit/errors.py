@@ -23,6 +23,8 @@ __all__ = [
     "SmallGroupWarning",
     "ProratedScoreWarning",
     "SafeguardingWarning",
+    "ConvergenceWarning",
+    "SingularFitWarning",
 ]
 
 
@@ -87,3 +89,11 @@ class ProratedScoreWarning(EvalkitWarning):
 
 class SafeguardingWarning(EvalkitWarning):
     """A safeguarding flag was raised (e.g. EPDS item 10 > 0): act under the safeguarding procedure."""
+
+
+class ConvergenceWarning(EvalkitWarning):
+    """A model's optimiser did not report convergence: estimates may not be at the optimum."""
+
+
+class SingularFitWarning(EvalkitWarning):
+    """A random-effect variance is 0 or a correlation ±1: the random-effects structure is too rich."""

@@ -1,0 +1,407 @@
+"""Linear mixed models: the spec, the immutable result, and ``fit_mixed``.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> import evalkit as ek
+>>> rng = np.random.default_rng(1)
+>>> mothers = np.repeat(np.arange(60), 4)
+>>> weeks = np.tile([0.0, 6.0, 12.0, 24.0], 60)
+>>> y = (38 + rng.normal(0, 6, 60)[mothers] + (0.4 + rng.normal(0, 0.3, 60)[mothers]) * weeks
+...      + rng.normal(0, 4, 240))
+>>> data = pd.DataFrame({"id": mothers, "weeks": weeks, "wemwbs": y})
+>>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks", subject="id", random="weeks")
+>>> fit.fixed[["term", "estimate", "std_error", "df"]].round(2)
+        term  estimate  std_error     df
+0  Intercept     38.17       0.88  59.00
+1      weeks      0.43       0.02  59.00
+>>> fit.converged, fit.singular
+(True, False)
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from ..errors import (ConvergenceWarning, EvalkitError, SingularFitWarning, SpecificationError,
+                      UnknownNameError)
+from . import reml as _reml
+from . import satterthwaite as _sat
+from .design import Design, build_design, new_matrices
+
+__all__ = ["MixedModel", "MixedResult", "fit_mixed", "lrt", "ENGINES"]
+
+ENGINES = ("fast", "statsmodels")
+
+
+@dataclass(frozen=True)
+class MixedModel:
+    """What to fit: the outcome, fixed-effects formula, subject, random terms and options."""
+
+    outcome: str
+    fixed: str
+    subject: str
+    random: str = "1"
+    correlated: bool = True
+    reml: bool = True
+    engine: str = "fast"
+    reference: tuple = ()          # ((column, level), …): hashable for a frozen spec
+    centre: tuple = ()
+    confidence: float = 0.95
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise UnknownNameError(f"engine {self.engine!r} is not available; engines: {', '.join(ENGINES)}")
+        if not 0 < self.confidence < 1:
+            raise SpecificationError(f"confidence must be between 0 and 1, got {self.confidence}")
+
+    def describe(self) -> str:
+        bar = "|" if self.correlated else "||"
+        re = "1" if self.random.strip() in ("1", "") else f"1 + {self.random}" if not \
+            self.random.strip().startswith("0") else self.random
+        return (f"{self.outcome} ~ {self.fixed} + ({re} {bar} {self.subject}), "
+                f"{'REML' if self.reml else 'ML'}")
+
+
+@dataclass(frozen=True)
+class MixedResult:
+    """An immutable fitted mixed model.
+
+    Attributes
+    ----------
+    spec : MixedModel
+    fixed : pandas.DataFrame
+        ``term, estimate, std_error, df, statistic, p_value, ci_low, ci_high`` with Satterthwaite df
+        (fast engine) — t-tests; the statsmodels engine reports z-tests with ``df = inf``.
+    variance_components : pandas.DataFrame
+        ``group, term, variance, sd`` for each random term and the residual, and ``correlation``
+        rows (``term`` as "a:b") between random terms.
+    loglik, deviance, aic, bic : float
+        ``deviance`` is −2 log-likelihood (ML) or the REML criterion; ``loglik`` is −deviance/2.
+    converged, singular : bool
+    warnings : tuple of str
+        Everything worth knowing about this fit (also raised as warnings when it was fitted).
+    exclusions : pandas.DataFrame
+        Rows not used, by reason.
+    raw : object
+        The engine's own objects (fast engine: sufficient statistics and solution).
+    """
+
+    spec: MixedModel
+    fixed: pd.DataFrame
+    variance_components: pd.DataFrame
+    beta: np.ndarray = field(repr=False)
+    vcov_beta: np.ndarray = field(repr=False)
+    theta: np.ndarray
+    sigma: float
+    loglik: float
+    deviance: float
+    aic: float
+    bic: float
+    n_obs: int
+    n_groups: int
+    converged: bool
+    singular: bool
+    warnings: tuple
+    exclusions: pd.DataFrame
+    raw: object = field(repr=False)
+    design: Design = field(repr=False)
+    simplification: tuple = ()
+    _contrast_df: object = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def vcov(self) -> pd.DataFrame:
+        names = self.design.fixed_names
+        return pd.DataFrame(self.vcov_beta, index=names, columns=names)
+
+    @cached_property
+    def blups(self) -> pd.DataFrame:
+        """Predicted random effects (conditional modes), one row per subject."""
+        b = self.raw.blups() if hasattr(self.raw, "blups") else self.raw["blups"]
+        return pd.DataFrame(b, index=self.design.groups.rename(self.spec.subject),
+                            columns=self.design.random_names)
+
+    def contrast(self, L, *, names=None) -> pd.DataFrame:
+        """Estimate linear combinations ``L β`` (one per row of L) with Satterthwaite df.
+
+        ``L`` is an array (k × p) or a mapping ``{name: {term: weight}}``.
+        """
+        if isinstance(L, dict):
+            names = list(L)
+            idx = {t: i for i, t in enumerate(self.design.fixed_names)}
+            mat = np.zeros((len(L), len(idx)))
+            for r, weights in enumerate(L.values()):
+                for term, w in weights.items():
+                    if term not in idx:
+                        raise UnknownNameError(f"term {term!r} is not in the model; terms: "
+                                               f"{', '.join(idx)}")
+                    mat[r, idx[term]] = w
+            L = mat
+        L = np.atleast_2d(np.asarray(L, float))
+        est = L @ self.beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", L, self.vcov_beta, L))
+        df = self._contrast_df(L) if self._contrast_df is not None else np.full(len(L), np.inf)
+        return _wald_table(names or [f"c{i + 1}" for i in range(len(L))], est, se, df,
+                           self.spec.confidence)
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, new: pd.DataFrame | None = None, *, include_random: bool = True) -> pd.Series:
+        """Predictions for ``new`` (default: the fitted rows). With ``include_random``, subjects seen
+        in the fit get their predicted random effects; unseen subjects get the population value."""
+        if new is None:
+            X, Z, index = self.design.X, self.design.Z, self.design.rows
+            subj = pd.Series(self.design.groups[self.design.group], index=index)
+        else:
+            X, Z, index = new_matrices(self.design, new)
+            subj = new[self.spec.subject] if self.spec.subject in new.columns else None
+        pred = X @ self.beta
+        if include_random and subj is not None:
+            b = self.blups.reindex(pd.Index(subj)).to_numpy()
+            pred = pred + np.nan_to_num(np.einsum("ij,ij->i", Z, b))
+        return pd.Series(pred, index=index, name="predicted")
+
+    def residuals(self, *, kind: str = "conditional") -> pd.Series:
+        """Observed − predicted, ``kind`` "conditional" (with random effects) or "marginal"."""
+        if kind not in ("conditional", "marginal"):
+            raise SpecificationError("kind must be 'conditional' or 'marginal'")
+        pred = self.predict(include_random=kind == "conditional")
+        return pd.Series(self.design.y - pred.to_numpy(), index=pred.index, name="residual")
+
+    # ------------------------------------------------------------------ summaries
+    @cached_property
+    def _re_cov(self) -> np.ndarray:
+        lam = _reml.make_lambda(self.theta, len(self.design.random_names),
+                                _reml.theta_layout(len(self.design.random_names),
+                                                   self.spec.correlated)[0])
+        return self.sigma ** 2 * lam @ lam.T
+
+    def r2(self) -> dict:
+        """Nakagawa's marginal and conditional R² (random slopes: Johnson 2014 mean variance)."""
+        var_f = float(np.var(self.design.X @ self.beta))
+        var_re = float(np.mean(np.einsum("ij,jk,ik->i", self.design.Z, self._re_cov, self.design.Z)))
+        var_e = self.sigma ** 2
+        total = var_f + var_re + var_e
+        return {"marginal": var_f / total, "conditional": (var_f + var_re) / total}
+
+    def icc(self) -> float:
+        """Adjusted ICC: random-effect variance over random-effect plus residual variance."""
+        var_re = float(np.mean(np.einsum("ij,jk,ik->i", self.design.Z, self._re_cov, self.design.Z)))
+        return var_re / (var_re + self.sigma ** 2)
+
+    def summary(self) -> str:
+        lines = [self.spec.describe(), f"{self.n_obs} observations, {self.n_groups} subjects; "
+                 f"{'converged' if self.converged else 'NOT converged'}"
+                 f"{'; SINGULAR fit' if self.singular else ''}",
+                 f"logLik {self.loglik:.3f}  AIC {self.aic:.2f}  BIC {self.bic:.2f}", "",
+                 self.fixed.to_string(index=False), "", self.variance_components.to_string(index=False)]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _wald_table(terms, est, se, df, confidence) -> pd.DataFrame:
+    stat = est / se
+    finite = np.isfinite(df)
+    p = np.where(finite, 2 * _st.t.sf(np.abs(stat), np.where(finite, df, 1)), 2 * _st.norm.sf(np.abs(stat)))
+    q = np.where(finite, _st.t.ppf(0.5 + confidence / 2, np.where(finite, df, 1)),
+                 _st.norm.ppf(0.5 + confidence / 2))
+    return pd.DataFrame({"term": list(terms), "estimate": est, "std_error": se, "df": df,
+                         "statistic": stat, "p_value": p, "ci_low": est - q * se, "ci_high": est + q * se})
+
+
+# ====================================================================== fitting
+def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, random: str = "1",
+              correlated: bool = True, reml: bool = True, engine: str = "fast",
+              reference: dict | None = None, centre=None, confidence: float = 0.95,
+              simplify: bool = False) -> MixedResult:
+    """Fit a linear mixed model with one grouping factor.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data, one row per observation (e.g. :func:`evalkit.build_cohort`).
+    outcome : str
+        The outcome column.
+    fixed : str
+        Fixed-effects formula right-hand side, e.g. ``"weeks * delivery_mode"``.
+    subject : str
+        The grouping column (one random-effects block per subject).
+    random : str, default "1"
+        Random terms: ``"1"`` (intercept), ``"weeks"`` (intercept and slope), ``"0 + weeks"``.
+    correlated : bool, default True
+        Estimate the correlation between random terms (lme4 ``|``), or not (``||``).
+    reml : bool, default True
+        REML (default) or maximum likelihood (needed to compare fixed effects by LRT).
+    engine : {"fast", "statsmodels"}
+        ``"fast"``: evalkit's exact profiled (RE)ML engine with Satterthwaite df.
+        ``"statsmodels"``: the same spec through ``MixedLM`` (z-tests), for cross-checking.
+    reference : dict, optional
+        Reference level per categorical column, e.g. ``{"delivery_mode": "one_to_one"}``.
+    centre : str or list of str, optional
+        Columns to centre at their mean; the constants are kept for predictions.
+    confidence : float, default 0.95
+    simplify : bool, default False
+        On a singular fit, follow the ladder: drop the slope correlation, then the random slopes;
+        each step is recorded in ``result.simplification`` and in ``result.warnings``.
+
+    Returns
+    -------
+    MixedResult
+    """
+    spec = MixedModel(outcome=outcome, fixed=fixed, subject=subject, random=random,
+                      correlated=correlated, reml=reml, engine=engine,
+                      reference=tuple(sorted((reference or {}).items())),
+                      centre=tuple([centre] if isinstance(centre, str) else (centre or ())),
+                      confidence=confidence)
+    result = _fit(spec, data)
+    steps = []
+    while simplify and result.singular:
+        nxt = _simpler(result.spec)
+        if nxt is None:
+            break
+        steps.append(f"singular fit of {result.spec.describe()}; refitted as {nxt.describe()}")
+        result = _fit(nxt, data)
+    if steps:
+        result = _replace(result, simplification=tuple(steps),
+                          warnings=result.warnings + tuple(steps))
+    return result
+
+
+def _replace(result: MixedResult, **changes) -> MixedResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+def _simpler(spec: MixedModel) -> MixedModel | None:
+    from dataclasses import replace
+
+    has_slope = spec.random.strip() not in ("1", "")
+    if has_slope and spec.correlated:
+        return replace(spec, correlated=False)
+    if has_slope:
+        return replace(spec, random="1", correlated=True)
+    return None
+
+
+def _fit(spec: MixedModel, data: pd.DataFrame) -> MixedResult:
+    design = build_design(data, outcome=spec.outcome, fixed=spec.fixed, subject=spec.subject,
+                          random=spec.random, reference=dict(spec.reference), centre=list(spec.centre))
+    if spec.engine == "statsmodels":
+        from .sm_engine import fit_statsmodels
+
+        return fit_statsmodels(spec, design)
+    return _fit_fast(spec, design)
+
+
+class _FastRaw:
+    """The fast engine's state, kept on the result as ``.raw``."""
+
+    def __init__(self, stats, pos, solution, info):
+        self.stats, self.pos, self.solution, self.optimizer = stats, pos, solution, info
+
+    def blups(self) -> np.ndarray:
+        return _reml.blups(self.stats, self.solution)
+
+
+def _fit_fast(spec: MixedModel, design: Design) -> MixedResult:
+    stats = _reml.sufficient_stats(design.X, design.Z, design.y, design.group)
+    q = stats.q
+    pos, lower = _reml.theta_layout(q, spec.correlated)
+    theta, dev, info = _reml.optimise_theta(stats, pos, lower, spec.reml)
+    sol = _reml.solve(stats, theta, pos)
+    dof = stats.n - stats.p if spec.reml else stats.n
+    sigma = float(np.sqrt(sol.pwrss / dof))
+    vcov = sigma ** 2 * np.linalg.inv(sol.rxtrx)
+    notes: list[str] = []
+
+    lam = _reml.make_lambda(theta, q, pos)
+    singular = bool(any(theta[j] < 1e-4 for j, (i, c) in enumerate(pos) if i == c))
+    cov = sigma ** 2 * lam @ lam.T
+    sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(sd, sd) if q > 1 and np.all(sd > 0) else None
+    if corr is not None and spec.correlated and np.any(np.abs(corr[np.triu_indices(q, 1)]) > 1 - 1e-6):
+        singular = True
+    if not info["converged"]:
+        notes.append("the optimiser did not report convergence (" + "; ".join(info["messages"]) +
+                     "); compare with engine='statsmodels' and treat estimates with caution")
+        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=3)
+    if singular:
+        notes.append("singular fit: a random-effect variance is estimated as 0 or a correlation as "
+                      "±1, so the data cannot support this random-effects structure. Estimates are "
+                      "valid but the structure is over-specified; refit with simplify=True (drops the "
+                      "correlation, then the random slope) or a simpler random=")
+        warnings.warn(notes[-1], SingularFitWarning, stacklevel=3)
+
+    varpar = np.r_[theta, sigma]
+    A, pd_ok = _sat.varpar_covariance(stats, pos, varpar, spec.reml)
+    jac = _sat.vcov_jacobian(stats, pos, varpar)
+    if not pd_ok:
+        notes.append("the Hessian of the variance parameters is not positive definite (typical of "
+                     "a singular fit); Satterthwaite df use its positive part, as lmerTest does")
+
+    def contrast_df(L):
+        return _sat.satterthwaite_df(L, vcov, jac, A)
+
+    se = np.sqrt(np.diag(vcov))
+    fixed = _wald_table(design.fixed_names, sol.beta, se, contrast_df(np.eye(stats.p)), spec.confidence)
+    vc = _variance_table(spec.subject, design.random_names, cov, sigma, spec.correlated)
+    k = stats.p + len(theta) + 1
+    loglik = -dev / 2.0
+    raw = _FastRaw(stats, pos, sol, info)
+    return MixedResult(spec=spec, fixed=fixed, variance_components=vc, beta=sol.beta, vcov_beta=vcov,
+                       theta=theta, sigma=sigma, loglik=loglik, deviance=dev, aic=dev + 2 * k,
+                       bic=dev + k * np.log(stats.n), n_obs=stats.n, n_groups=stats.m,
+                       converged=bool(info["converged"]), singular=singular, warnings=tuple(notes),
+                       exclusions=design.exclusions, raw=raw, design=design,
+                       _contrast_df=contrast_df)
+
+
+def _variance_table(subject, names, cov, sigma, correlated) -> pd.DataFrame:
+    rows = [{"group": subject, "term": n, "variance": cov[i, i], "sd": np.sqrt(cov[i, i])}
+            for i, n in enumerate(names)]
+    q = len(names)
+    if correlated:
+        for i in range(q):
+            for j in range(i + 1, q):
+                denom = np.sqrt(cov[i, i] * cov[j, j])
+                rows.append({"group": subject, "term": f"{names[i]}:{names[j]}", "variance": np.nan,
+                             "sd": np.nan, "correlation": cov[i, j] / denom if denom > 0 else np.nan})
+    rows.append({"group": "residual", "term": "", "variance": sigma ** 2, "sd": sigma})
+    out = pd.DataFrame(rows)
+    if "correlation" not in out:
+        out["correlation"] = np.nan
+    return out[["group", "term", "variance", "sd", "correlation"]]
+
+
+def lrt(smaller: MixedResult, larger: MixedResult) -> pd.DataFrame:
+    """Likelihood-ratio test between nested fits (refit with ``reml=False`` to compare fixed effects).
+
+    Returns ``model, n_par, loglik, aic, bic, statistic, df, p_value``.
+    """
+    if smaller.n_obs != larger.n_obs:
+        raise SpecificationError(f"the fits use different rows ({smaller.n_obs} vs {larger.n_obs}); "
+                                 "compare models fitted to the same data")
+    if smaller.spec.reml or larger.spec.reml:
+        if smaller.spec.fixed != larger.spec.fixed:
+            raise SpecificationError("REML likelihoods of models with different fixed effects are not "
+                                     "comparable; refit both with reml=False")
+    k1 = len(smaller.beta) + len(smaller.theta) + 1
+    k2 = len(larger.beta) + len(larger.theta) + 1
+    if k2 <= k1:
+        raise SpecificationError("the second model must have more parameters than the first")
+    stat = max(2 * (larger.loglik - smaller.loglik), 0.0)
+    return pd.DataFrame({"model": [smaller.spec.describe(), larger.spec.describe()], "n_par": [k1, k2],
+                         "loglik": [smaller.loglik, larger.loglik], "aic": [smaller.aic, larger.aic],
+                         "bic": [smaller.bic, larger.bic], "statistic": [np.nan, stat],
+                         "df": [np.nan, k2 - k1], "p_value": [np.nan, _st.chi2.sf(stat, k2 - k1)]})
+
+
+class FitError(EvalkitError, RuntimeError):
+    """A model could not be fitted."""
