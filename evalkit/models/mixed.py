@@ -12,9 +12,9 @@ Examples
 >>> data = pd.DataFrame({"id": mothers, "weeks": weeks, "wemwbs": y})
 >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks", subject="id", random="weeks")
 >>> fit.fixed[["term", "estimate", "std_error", "df"]].round(2)
-        term  estimate  std_error     df
-0  Intercept     38.17       0.88  59.00
-1      weeks      0.43       0.02  59.00
+        term  estimate  std_error    df
+0  Intercept     36.96       0.75  59.0
+1      weeks      0.40       0.04  59.0
 >>> fit.converged, fit.singular
 (True, False)
 """
