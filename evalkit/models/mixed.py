@@ -311,6 +311,15 @@ class _FastRaw:
 
 
 def _fit_fast(spec: MixedModel, design: Design) -> MixedResult:
+    from threadpoolctl import threadpool_limits
+
+    # The engine's matrix products are thin (p x 10^5 by 10^5 x p): BLAS threads only add
+    # synchronisation, and on a busy machine make a fit several times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_fast_single_thread(spec, design)
+
+
+def _fit_fast_single_thread(spec: MixedModel, design: Design) -> MixedResult:
     stats = _reml.sufficient_stats(design.X, design.Z, design.y, design.group)
     q = stats.q
     pos, lower = _reml.theta_layout(q, spec.correlated)

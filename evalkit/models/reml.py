@@ -217,50 +217,65 @@ def deviance_varpar(stats: SufficientStats, varpar: np.ndarray, pos, reml: bool)
     return sol.logdet_m + stats.n * np.log(2 * np.pi * s2) + sol.pwrss / s2
 
 
+def _canonical(theta: np.ndarray, pos) -> np.ndarray:
+    """Flip the sign of every column of Λ whose diagonal is negative (ΛΛ' is unchanged)."""
+    theta = np.array(theta, float)
+    for j, (i, c) in enumerate(pos):
+        if i == c and theta[j] < 0:
+            theta[[t for t, (_, cc) in enumerate(pos) if cc == c]] *= -1.0
+    return theta
+
+
+def default_start(stats: SufficientStats, pos) -> np.ndarray:
+    """lme4 starts at Λ = I; dividing each diagonal by its Z column's scale makes that start
+    scale-free (a slope per week and a slope per year start at the same relative variance)."""
+    q = stats.q
+    # per-column RMS of Z from the per-subject sums of squares
+    scale = np.sqrt(np.maximum(stats.ztz[np.arange(q), np.arange(q)].sum(axis=1) / stats.n, 1e-12))
+    return np.array([1.0 / scale[i] if i == j else 0.0 for i, j in pos])
+
+
 def optimise_theta(stats: SufficientStats, pos, lower: np.ndarray, reml: bool,
                    start: np.ndarray | None = None, *, polish: bool | None = None
                    ) -> tuple[np.ndarray, float, dict]:
     """Minimise the profiled deviance over θ; returns (θ̂, deviance, optimiser info).
 
-    L-BFGS-B from lme4's default start (Λ = I). For small data (or when L-BFGS-B reports failure) a
-    second start and a Nelder–Mead polish follow, because small unbalanced data have flat, awkward
-    likelihoods and evaluations are cheap there. Finally each diagonal θ near 0 is tried at exactly 0
-    (with its column), since singular fits are common with few waves per mother and an interior
-    optimiser creeps towards the boundary without reaching it.
+    The search is unconstrained: the deviance is unchanged when a column of Λ changes sign, so
+    θ_jj < 0 is as good as θ_jj > 0 and signs are made canonical afterwards. (A bound at θ_jj = 0
+    is a trap for gradient methods: the deviance is even in θ_jj there, so its gradient is exactly 0
+    and L-BFGS-B stops on the boundary; lme4 avoids this with the derivative-free BOBYQA.)
+    For small data (or when L-BFGS fails) a second start and a Nelder–Mead polish follow. Finally
+    each diagonal θ near 0 is tried at exactly 0 (with its column): singular fits are common with
+    few waves per mother, and an interior search creeps towards the boundary without reaching it.
     """
-    k = len(pos)
     ws = Workspace(stats)
     f = lambda t: profiled_deviance(stats, t, pos, reml, ws)  # noqa: E731
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    x0 = np.array([1.0 if i == j else 0.0 for i, j in pos]) if start is None else np.asarray(start)
+    x0 = default_start(stats, pos) if start is None else np.asarray(start, float)
     info = {"evaluations": 0, "messages": []}
-    best = optimize.minimize(f, x0, method="L-BFGS-B", bounds=bounds,
-                             options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 500})
+    opts = {"ftol": 1e-13, "gtol": 1e-8, "maxiter": 1000}
+    best = optimize.minimize(f, x0, method="L-BFGS-B", options=opts)
     info["evaluations"] += int(best.nfev)
     converged = bool(best.success)
     if not best.success:
         info["messages"].append(f"L-BFGS-B: {best.message}")
+    theta, dev = best.x, float(best.fun)
     polish = (stats.m <= 5000) if polish is None else polish
-    theta, dev = np.maximum(best.x, lower), float(best.fun)
     if polish or not best.success:
-        alt = optimize.minimize(f, np.array([0.3 if i == j else 0.0 for i, j in pos]),
-                                method="L-BFGS-B", bounds=bounds,
-                                options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 500})
+        alt = optimize.minimize(f, 0.3 * x0, method="L-BFGS-B", options=opts)
         info["evaluations"] += int(alt.nfev)
         if alt.fun < dev:
-            theta, dev = np.maximum(alt.x, lower), float(alt.fun)
+            theta, dev = alt.x, float(alt.fun)
             converged = converged or bool(alt.success)
-        # Nelder–Mead in a reparametrisation that respects the bounds (|θ| for diagonals).
-        diag = np.array([i == j for i, j in pos])
-        g = lambda t: f(np.where(diag, np.abs(t), t))  # noqa: E731
-        nm = optimize.minimize(g, theta, method="Nelder-Mead",
-                               options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 300 * k})
+        nm = optimize.minimize(f, theta, method="Nelder-Mead",
+                               options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 300 * len(pos)})
         info["evaluations"] += int(nm.nfev)
         if nm.fun < dev:
-            theta, dev = np.where(diag, np.abs(nm.x), nm.x), float(nm.fun)
+            theta, dev = nm.x, float(nm.fun)
         converged = converged or bool(nm.success)
+    theta = _canonical(theta, pos)
+    scale = np.abs(x0) + (x0 == 0)
     for j in [t for t, (i, c) in enumerate(pos) if i == c]:
-        if 0 < theta[j] < 1e-3:
+        if theta[j] < 1e-3 * scale[j]:
             trial = theta.copy()
             col = pos[j][1]
             trial[[t for t, (i, c) in enumerate(pos) if c == col]] = 0.0
