@@ -160,6 +160,197 @@ def score(files: tuple[Path, ...], dictionary: Path, out: Path, restricted: Path
                    "must never be published or put into a report.", err=True)
 
 
+def _one_line(exc: BaseException) -> str:
+    """An error message on one line (formulaic's messages carry newlines and terminal colours)."""
+    import re
+
+    return " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+
+
+def _json_safe(value):
+    """numpy scalars to Python, NaN and ±inf to None, recursively."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _reference_level(column, text: str):
+    """The level of ``column`` that ``--reference col=TEXT`` names (numbers match numerically)."""
+    import pandas as pd
+
+    levels = pd.unique(column.dropna())
+    for level in levels:
+        if str(level) == text:
+            return level
+    try:
+        number = float(text)
+    except ValueError:
+        return text  # not a level: fit_mixed says so and lists the levels
+    for level in levels:
+        if isinstance(level, (int, float)) and not isinstance(level, bool) and level == number:
+            return level
+    return text
+
+
+@cli.command()
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--outcome", required=True, help="The outcome column, e.g. wemwbs.")
+@click.option("--fixed", required=True,
+              help='Fixed-effects formula (right-hand side), e.g. "weeks * delivery_mode".')
+@click.option("--subject", required=True, help="The column identifying the subject (e.g. mother).")
+@click.option("--random", "random", default="1", show_default=True,
+              help='Random terms per subject: "1" (intercept), "weeks" (intercept and slope), '
+                   '"0 + weeks" (slope only).')
+@click.option("--uncorrelated", is_flag=True,
+              help="Do not estimate the correlation between random terms (lme4's ||).")
+@click.option("--ml", is_flag=True, help="Maximum likelihood instead of REML (to compare fixed "
+                                         "effects by likelihood ratio).")
+@click.option("--engine", type=click.Choice(["fast", "statsmodels"]), default="fast",
+              show_default=True, help="fast: evalkit's engine with Satterthwaite df (t-tests); "
+                                      "statsmodels: MixedLM (z-tests), for cross-checking.")
+@click.option("--reference", "references", multiple=True, metavar="COLUMN=LEVEL",
+              help="Reference level of a categorical column; repeat for several columns. A column "
+                   "of numeric codes given a reference level is treated as categorical.")
+@click.option("--simplify", is_flag=True,
+              help="On a singular fit, drop the slope correlation, then the random slopes; each "
+                   "step is reported.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the estimates as JSON to this file ('-' for standard output, instead of "
+                   "the summary). Missing and infinite numbers are written as null (df is null for "
+                   "the statsmodels engine's z-tests).")
+def fit(data: Path, outcome: str, fixed: str, subject: str, random: str, uncorrelated: bool,
+        ml: bool, engine: str, references: tuple[str, ...], simplify: bool,
+        json_out: Path | None) -> None:
+    """Fit a linear mixed model to the long data in DATA and print the estimates.
+
+    DATA is any file evalkit reads (CSV, TSV, Excel, SPSS, Stata, Parquet), one row per
+    observation. Text columns whose every non-missing value is a number become numeric; "NA",
+    "N/A", empty cells and the like are missing. Rows with a missing outcome, subject or predictor
+    are left out and counted by reason.
+
+    \b
+    Example (random intercept and slope, as lme4's wemwbs ~ weeks * mode + (weeks | id)):
+      evalkit fit cohort.csv --outcome wemwbs --fixed "weeks * delivery_mode" \\
+          --subject participant_id --random weeks --reference delivery_mode=one_to_one
+
+    Exit codes: 0 fitted (warnings such as a singular fit are printed as "warning: ..." lines on
+    standard error); 1 the data cannot be used (e.g. text in the outcome column); 2 the command
+    cannot run (unreadable file, unknown column, bad formula).
+    """
+    import json
+    import re
+    import warnings
+
+    import pandas as pd
+
+    from .errors import EvalkitWarning
+    from .io import FIRST_DATA_LINE, read_data
+
+    reference = {}
+    for item in references:
+        column, sep, level = item.partition("=")
+        if not sep or not column.strip() or not level.strip():
+            raise click.BadParameter(f"expected COLUMN=LEVEL, got {item!r}",
+                                     param_hint="'--reference'")
+        reference[column.strip()] = level.strip()
+    try:
+        frame = read_data(data)
+    except EvalkitError as exc:
+        _fail(_one_line(exc))
+    for column, level in reference.items():
+        if column in frame.columns:
+            reference[column] = _reference_level(frame[column], level)
+
+    if outcome in frame.columns and not pd.api.types.is_numeric_dtype(frame[outcome]):
+        values = frame[outcome]
+        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        first = int(bad.to_numpy().argmax())
+        click.echo(f"error: the outcome column {outcome!r} is not numeric: {int(bad.sum())} "
+                   f"value(s) are not numbers (first: {values.iloc[first]!r} on line "
+                   f"{first + FIRST_DATA_LINE}); correct them or leave them empty", err=True)
+        sys.exit(1)
+    formula_names = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", f"{fixed} {random}"))
+    for column in frame.columns:
+        values = frame[column]
+        if column in formula_names and column not in reference and values.dtype == object:
+            parsed = pd.to_numeric(values, errors="coerce")
+            text = values.notna() & parsed.isna()
+            if parsed.notna().sum() > text.sum():  # mostly numbers: probably a typo, not a factor
+                first = int(text.to_numpy().argmax())
+                click.echo(f"warning: column {column!r} is mostly numbers but {int(text.sum())} "
+                           f"value(s) are text (first: {values.iloc[first]!r} on line "
+                           f"{first + FIRST_DATA_LINE}), so it is treated as categorical", err=True)
+
+    from .models.mixed import fit_mixed
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fit_mixed(frame, outcome=outcome, fixed=fixed, subject=subject, random=random,
+                               correlated=not uncorrelated, reml=not ml, engine=engine,
+                               reference=reference or None, simplify=simplify)
+    except EvalkitError as exc:
+        message = _one_line(exc)
+        if "is not present in the dataset" in message:
+            message += f" Columns in {data.name}: {', '.join(map(str, frame.columns))}"
+        _fail(message)
+    except ImportError as exc:
+        _fail(f"engine {engine!r} is not available: {_one_line(exc)}")
+
+    if json_out is not None:
+        payload = {
+            "model": result.spec.describe(), "engine": result.spec.engine,
+            "fixed": result.fixed.to_dict(orient="records"),
+            "variance_components": result.variance_components.to_dict(orient="records"),
+            "loglik": result.loglik, "aic": result.aic, "bic": result.bic,
+            "n_obs": result.n_obs, "n_groups": result.n_groups,
+            "converged": result.converged, "singular": result.singular,
+            "warnings": list(result.warnings), "simplification": list(result.simplification),
+            "exclusions": result.exclusions.to_dict(orient="records"),
+        }
+        text = json.dumps(_json_safe(payload), indent=2, allow_nan=False) + "\n"
+        if str(json_out) == "-":
+            click.echo(text, nl=False)
+        else:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(text, encoding="utf-8")
+    if str(json_out) != "-":
+        click.echo(result.summary())
+        if len(result.exclusions):
+            click.echo("rows left out: " + "; ".join(
+                f"{r.reason}: {r.rows} rows ({r.subjects} subjects)"
+                for r in result.exclusions.itertuples()))
+    noise = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)  # libraries' own business
+    seen = set()
+    for message in [str(w.message) for w in caught
+                    if issubclass(w.category, EvalkitWarning) or not issubclass(w.category, noise)
+                    ] + list(result.warnings):
+        if message not in seen:
+            seen.add(message)
+            click.echo(f"warning: {message}", err=True)
+    if result.singular and not simplify:
+        click.echo("hint: on the command line, add --simplify or give a simpler --random", err=True)
+
+
 @cli.command()
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/demo"), show_default=True, help="Folder for the demo outputs.")
