@@ -40,6 +40,18 @@ _LAZY = {
     "fit_mixed": "evalkit.models.mixed",
     "lrt": "evalkit.models.mixed",
     "fit_gee": "evalkit.models.gee",
+    "marginal_means": "evalkit.models.moderation",
+    "change_from_baseline": "evalkit.models.moderation",
+    "pairwise": "evalkit.models.moderation",
+    "conditional_effects": "evalkit.models.moderation",
+    "interaction_test": "evalkit.models.moderation",
+    "johnson_neyman": "evalkit.models.moderation",
+    "context_scan": "evalkit.models.context",
+    "forest_plot": "evalkit.models.context",
+    "mediation": "evalkit.models.mediation",
+    "moderated_mediation": "evalkit.models.mediation",
+    "prepost": "evalkit.prepost",
+    "ancova": "evalkit.prepost",
 }
 
 __all__ = [

@@ -35,6 +35,7 @@ class Design:
     random_spec: object = field(repr=False)
     centring: dict = field(default_factory=dict)
     levels: dict = field(default_factory=dict)
+    variables: dict = field(default_factory=dict)   # model variable -> summary in original units
 
 
 def random_terms(random: str | None) -> str:
@@ -81,6 +82,7 @@ def build_design(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, 
         raise SpecificationError(f"column(s) {missing_cols} not in the data; available: "
                                  f"{', '.join(map(str, data.columns))}")
     frame, centring, levels = _prepare(data, reference=reference, centre=centre, levels=None)
+    original = frame.copy()
     for col, mean in centring.items():
         frame[col] = pd.to_numeric(frame[col]) - mean
     reasons = []
@@ -115,6 +117,17 @@ def build_design(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, 
     Z = np.asarray(rx, dtype=float)
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise SpecificationError(f"the fixed effects {list(fx.columns)} are collinear; remove a term")
+    names = set(fixed_spec.variables_by_source.get("data", set())) | set(
+        random_spec.variables_by_source.get("data", set()))
+    variables = {}
+    for var in sorted(names):
+        values = original.loc[rows, var]
+        if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
+            variables[var] = {"kind": "categorical", "levels": levels.get(var, sorted(pd.unique(values)))}
+        else:
+            v = values.astype(float)
+            variables[var] = {"kind": "numeric", "mean": float(v.mean()), "sd": float(v.std()),
+                              "min": float(v.min()), "max": float(v.max())}
     exclusions = pd.DataFrame(
         [{"reason": why, "rows": int(m.sum()),
           "subjects": int(frame.loc[m, subject].nunique())} for why, m in reasons],
@@ -122,7 +135,7 @@ def build_design(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, 
     return Design(X=X, Z=Z, y=used[outcome].to_numpy(dtype=float), group=codes, groups=groups,
                   fixed_names=list(fx.columns), random_names=list(rx.columns), rows=rows,
                   exclusions=exclusions, fixed_spec=fixed_spec, random_spec=random_spec,
-                  centring=centring, levels=levels)
+                  centring=centring, levels=levels, variables=variables)
 
 
 def new_matrices(design: Design, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:

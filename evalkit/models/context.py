@@ -1,0 +1,213 @@
+"""The context scan: for whom did the programme work, for whom less, and for whom not?
+
+For each outcome and each context variable, fit ``outcome ~ time * context`` with a random intercept
+and slope per participant, and tabulate the model-based change (e.g. weeks 0 → 12) in every level of
+the context (a numeric context at mean − SD, mean, mean + SD), with its CI, the heterogeneity test
+(does change differ by this context?) and its p-value adjusted across the whole scan, next to the
+shares of mothers in that level who reliably improved and reliably deteriorated.
+
+Levels with fewer than ``min_n`` participants are reported as too small to estimate; they are not
+merged into other levels and their participants are left out of that context's model (counted).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SingularFitWarning, SmallGroupWarning, SpecificationError
+from .mixed import fit_mixed
+from .moderation import _adjust, conditional_effects
+
+__all__ = ["context_scan", "forest_plot"]
+
+COLUMNS = ["outcome", "context", "level", "n_participants", "status", "estimate", "std_error", "df",
+           "ci_low", "ci_high", "p_value", "heterogeneity_p", "heterogeneity_p_adjusted",
+           "reliable_improvement", "reliable_deterioration", "n_change"]
+
+
+def context_scan(data: pd.DataFrame, *, outcomes, contexts, subject: str = "participant_id",
+                 time: str = "weeks", random: str = "weeks", change: tuple = (0, 12),
+                 min_n: int = 10, adjust: str = "bh", wave: str | None = "wave",
+                 waves: tuple = ("baseline", "end"), simplify: bool = True) -> pd.DataFrame:
+    """Scan every context variable for differences in change.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long frame (participant × wave) with scores and context columns, e.g. from
+        :func:`evalkit.build_cohort` with scores joined.
+    outcomes : str or list of str
+        Score columns; registered instrument ids also get reliable-change shares.
+    contexts : list of str
+        Context columns (categorical, boolean or numeric).
+    change : (float, float)
+        Times between which change is estimated.
+    min_n : int, default 10
+        Levels with fewer participants are reported as too small to estimate.
+    adjust : {"bh", "holm", "bonferroni", "none"}
+        Multiplicity adjustment of the heterogeneity p-values across the whole scan.
+    wave, waves : str, (str, str)
+        Wave column and the two waves compared for reliable change (``None`` to skip).
+    simplify : bool, default True
+        Simplify singular random-effects structures (recorded in the ``note`` column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per outcome × context × level: ``outcome, context, level, n_participants, status``
+        ("estimated" or "too small (n < min_n)"), ``estimate, std_error, df, ci_low, ci_high,
+        p_value`` (change within the level), ``heterogeneity_p`` and ``heterogeneity_p_adjusted``
+        (the interaction test, repeated per level), ``reliable_improvement,
+        reliable_deterioration, n_change`` and ``note``.
+    """
+    outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+    missing = [c for c in [*outcomes, *contexts, subject, time] if c not in data.columns]
+    if missing:
+        raise SpecificationError(f"context_scan(): column(s) {missing} not in the data")
+    rows = []
+    for outcome in outcomes:
+        rc = _reliable_change_by_participant(data, outcome, subject, wave, waves)
+        for ctx in contexts:
+            rows.extend(_scan_one(data, outcome, ctx, subject=subject, time=time, random=random,
+                                  change=change, min_n=min_n, rc=rc, simplify=simplify))
+    table = pd.DataFrame(rows)
+    het = table.drop_duplicates(["outcome", "context"])[["outcome", "context", "heterogeneity_p"]]
+    het = het.dropna(subset=["heterogeneity_p"])
+    adjusted = _adjust(pd.DataFrame({"p_value": het["heterogeneity_p"].to_numpy()}), adjust, k=0) \
+        if len(het) else np.array([])
+    key = dict(zip(zip(het["outcome"], het["context"]), adjusted))
+    table["heterogeneity_p_adjusted"] = [key.get((o, c), np.nan)
+                                         for o, c in zip(table["outcome"], table["context"])]
+    return table[[*COLUMNS, "note"]]
+
+
+def _scan_one(data, outcome, ctx, *, subject, time, random, change, min_n, rc, simplify):
+    d = data.dropna(subset=[outcome]).copy()
+    values = d[ctx]
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
+        and values.dropna().nunique() > 2
+    per_person = d.drop_duplicates(subject).set_index(subject)[ctx]
+    out, notes = [], []
+    if numeric:
+        small = []
+        levels = None
+    else:
+        if pd.api.types.is_bool_dtype(values) or str(values.dtype) == "boolean":
+            d[ctx] = values.map({True: "yes", False: "no"})
+            per_person = per_person.map({True: "yes", False: "no"})
+        counts = per_person.value_counts()
+        cats = (list(d[ctx].cat.categories) if isinstance(d[ctx].dtype, pd.CategoricalDtype)
+                else sorted(counts.index, key=str))
+        levels = [c for c in cats if counts.get(c, 0) > 0]
+        small = [c for c in levels if counts.get(c, 0) < min_n]
+        if small:
+            warnings.warn(f"{ctx}: level(s) {', '.join(map(str, small))} have fewer than {min_n} "
+                          "participants and are reported as too small to estimate", SmallGroupWarning,
+                          stacklevel=3)
+            notes.append(f"{int(sum(counts[c] for c in small))} participant(s) in levels too small "
+                         "to estimate left out of this model")
+        d = d.loc[~d[ctx].isin(small)]
+    d = d.dropna(subset=[ctx])
+    fit = None
+    if d[subject].nunique() >= min_n and (numeric or len(levels) - len(small) >= 2):
+        if not numeric:
+            d[ctx] = pd.Categorical(d[ctx].astype(object), [c for c in levels if c not in small])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SingularFitWarning)
+            fit = fit_mixed(d, outcome=outcome, fixed=f"{time} * {ctx}", subject=subject,
+                            random=random, simplify=simplify)
+        notes += [str(w.message) for w in caught if issubclass(w.category, SingularFitWarning)][:1]
+        notes += list(fit.simplification)
+    note = "; ".join(notes)
+    if fit is not None:
+        ce = conditional_effects(fit, effect=time, by=ctx, change=change)
+        for r in ce.itertuples(index=False):
+            level = getattr(r, ctx)
+            ids = _ids_at(per_person, level, numeric)
+            out.append(_row(outcome, ctx, _label(level, numeric, per_person), len(ids), "estimated", r,
+                            rc, ids, note))
+    for level in small:
+        ids = per_person.index[per_person == level]
+        out.append(_row(outcome, ctx, level, len(ids), f"too small (n < {min_n})", None, rc, ids, note,
+                        suppress_rc=True))
+    if fit is None and not small:
+        out.append(_row(outcome, ctx, "all", int(per_person.notna().sum()), "not estimable", None, rc,
+                        per_person.index, note))
+    return out
+
+
+def _ids_at(per_person, level, numeric):
+    if numeric:
+        return per_person.dropna().index
+    return per_person.index[per_person == level]
+
+
+def _label(level, numeric, per_person):
+    if not numeric:
+        return level
+    m, sd = per_person.mean(), per_person.std()
+    return f"{level:.2f}"
+
+
+def _row(outcome, ctx, level, n, status, r, rc, ids, note, suppress_rc=False):
+    row = {"outcome": outcome, "context": ctx, "level": level, "n_participants": int(n), "status": status,
+           "note": note}
+    for key in ("estimate", "std_error", "df", "ci_low", "ci_high", "p_value"):
+        row[key] = getattr(r, key) if r is not None else np.nan
+    row["heterogeneity_p"] = getattr(r, "interaction_p") if r is not None else np.nan
+    sub = rc.reindex(ids).dropna() if rc is not None and not suppress_rc else pd.Series(dtype=object)
+    row["n_change"] = int(len(sub))
+    row["reliable_improvement"] = float((sub == "reliable improvement").mean()) if len(sub) else np.nan
+    row["reliable_deterioration"] = float((sub == "reliable deterioration").mean()) if len(sub) else np.nan
+    return row
+
+
+def _reliable_change_by_participant(data, outcome, subject, wave, waves):
+    from .. import instruments
+    from ..change import reliable_change
+
+    if wave is None or wave not in data.columns or outcome not in instruments.available():
+        return None
+    first = data.loc[data[wave] == waves[0]].drop_duplicates(subject).set_index(subject)[outcome]
+    last = data.loc[data[wave] == waves[1]].drop_duplicates(subject).set_index(subject)[outcome]
+    both = pd.concat([first.rename("before"), last.rename("after")], axis=1).dropna()
+    if both.empty:
+        return None
+    res = reliable_change(both["before"], both["after"], instrument=outcome)
+    return res.table["category"].astype(object)
+
+
+def forest_plot(scan: pd.DataFrame, *, outcome: str | None = None, ax=None, reference: float | None = None):
+    """Change by context level with 95% CIs, one line per level; too-small levels are listed as
+    such, never drawn. Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    table = scan if outcome is None else scan.loc[scan["outcome"] == outcome]
+    ax = ax or plt.gca()
+    labels, y = [], 0
+    for ctx, grp in table.groupby("context", sort=False):
+        for r in grp.itertuples(index=False):
+            labels.append(f"{ctx}: {r.level} (n={r.n_participants})" if r.status == "estimated"
+                          else f"{ctx}: {r.level} — {r.status}")
+            if r.status == "estimated":
+                ax.errorbar(r.estimate, -y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
+                            fmt="o", color="#1b9e77", ecolor="#1b9e77", capsize=3)
+            y += 1
+        y += 0.5
+    ticks = []
+    y = 0
+    for ctx, grp in table.groupby("context", sort=False):
+        for _ in range(len(grp)):
+            ticks.append(-y)
+            y += 1
+        y += 0.5
+    ax.set_yticks(ticks)
+    ax.set_yticklabels(labels, fontsize="small")
+    ax.axvline(0, color="black", lw=0.8)
+    if reference is not None:
+        ax.axvline(reference, color="grey", ls=":", lw=1)
+    ax.set_xlabel("change (95% CI)")
+    return ax

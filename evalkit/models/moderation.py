@@ -1,0 +1,391 @@
+"""Effects by context: marginal means, change and slopes by group, Johnson–Neyman.
+
+Everything here is a linear combination ``L β`` of a fitted model's fixed effects, so every
+estimate comes with a standard error and Satterthwaite df (emmeans semantics on lmerTest fits).
+
+Reference grid (as emmeans): every categorical model variable at each of its levels, every numeric
+variable at its mean in the fitted data unless given in ``at``. Levels of categorical variables that
+are not in ``by`` are averaged with equal weights.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> import evalkit as ek
+>>> rng = np.random.default_rng(2)
+>>> ids = np.repeat(np.arange(80), 3)
+>>> weeks = np.tile([0.0, 6.0, 12.0], 80)
+>>> mode = np.where(ids % 2 == 0, "one_to_one", "group")
+>>> gain = np.where(mode == "one_to_one", 0.42, 0.29)
+>>> y = 38 + rng.normal(0, 6, 80)[ids] + gain * weeks + rng.normal(0, 4, 240)
+>>> data = pd.DataFrame({"id": ids, "weeks": weeks, "mode": mode, "wemwbs": y})
+>>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks * mode", subject="id",
+...                    reference={"mode": "one_to_one"})
+>>> ce = ek.conditional_effects(fit, effect="weeks", by="mode", change=(0, 12))
+>>> ce[["mode", "estimate", "std_error", "df"]].round(2)
+         mode  estimate  std_error     df
+0  one_to_one      6.51       0.91  158.0
+1       group      2.59       0.91  158.0
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from ..errors import SpecificationError, UnknownNameError
+from .design import new_matrices
+
+__all__ = ["marginal_means", "change_from_baseline", "pairwise", "conditional_effects",
+           "interaction_test", "johnson_neyman", "JohnsonNeyman", "Estimates"]
+
+_ADJUST = ("holm", "bonferroni", "bh", "tukey", "none")
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """Linear combinations of a fit's fixed effects: a tidy table plus the rows of L behind it."""
+
+    table: pd.DataFrame
+    L: np.ndarray = field(repr=False)
+    labels: pd.DataFrame = field(repr=False)
+    fit: object = field(repr=False)
+
+
+# ---------------------------------------------------------------------- reference grid
+def _model_vars(fit) -> dict:
+    vars_ = dict(fit.design.variables)
+    vars_.pop(fit.spec.subject, None)
+    return vars_
+
+
+def _check_names(fit, names):
+    known = _model_vars(fit)
+    for n in names:
+        if n not in known:
+            raise UnknownNameError(f"{n!r} is not a variable of the model; variables: {', '.join(known)}")
+
+
+def _grid(fit, *, at: dict, keep: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """L rows (averaged over categorical levels not kept) and their labels."""
+    known = _model_vars(fit)
+    _check_names(fit, list(at))
+    axes = {}
+    for var, info in known.items():
+        if var in at:
+            vals = at[var]
+            axes[var] = list(vals) if np.ndim(vals) else [vals]
+        elif info["kind"] == "categorical":
+            axes[var] = list(info["levels"])
+        else:
+            axes[var] = [info["mean"]]
+    names = list(axes)
+    grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=names)
+    grid[fit.spec.subject] = fit.design.groups[0]  # random part unused; keeps new_matrices happy
+    X, _, _ = new_matrices(fit.design, grid)
+    grid = grid.drop(columns=fit.spec.subject)
+    if not keep:
+        return X.mean(axis=0, keepdims=True), pd.DataFrame(index=[0])
+    keys = grid[keep].astype(object)
+    labels = keys.drop_duplicates().reset_index(drop=True)
+    L = np.vstack([X[(keys == row).all(axis=1).to_numpy()].mean(axis=0) for _, row in labels.iterrows()])
+    return L, labels
+
+
+def _estimates(fit, L: np.ndarray, labels: pd.DataFrame) -> Estimates:
+    table = fit.contrast(L, names=[f"r{i}" for i in range(len(L))]).drop(columns="term")
+    table = pd.concat([labels.reset_index(drop=True), table], axis=1)
+    return Estimates(table=table, L=L, labels=labels, fit=fit)
+
+
+def marginal_means(fit, *, at: dict | None = None, by: str | list[str] | None = None) -> pd.DataFrame:
+    """Model-based means on a reference grid, per level of ``by`` and each value in ``at``.
+
+    Parameters
+    ----------
+    fit : MixedResult
+    at : dict, optional
+        Values for numeric variables (e.g. ``{"weeks": [0, 12]}``); others sit at their means.
+    by : str or list of str, optional
+        Categorical variables to report separately; other categorical variables are averaged.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` and ``at`` columns, then ``estimate, std_error, df, statistic, p_value, ci_low,
+        ci_high`` (Satterthwaite df; the test is against 0).
+    """
+    return _marginal(fit, at=at, by=by).table
+
+
+def _marginal(fit, *, at=None, by=None) -> Estimates:
+    at = dict(at or {})
+    by = [by] if isinstance(by, str) else list(by or [])
+    _check_names(fit, by)
+    L, labels = _grid(fit, at=at, keep=[*by, *[k for k in at if k not in by]])
+    return _estimates(fit, L, labels)
+
+
+def change_from_baseline(fit, *, time: str, at: tuple = (0, 12), by: str | None = None) -> pd.DataFrame:
+    """Model-based change in the outcome from ``time = at[0]`` to ``time = at[1]``, per ``by`` level."""
+    return _change(fit, time=time, at=at, by=by).table
+
+
+def _change(fit, *, time, at, by) -> Estimates:
+    if len(at) != 2:
+        raise SpecificationError(f"at must be (start, end), e.g. (0, 12); got {at!r}")
+    by_ = [by] if by else []
+    L0, labels = _grid(fit, at={time: at[0]}, keep=by_)
+    L1, _ = _grid(fit, at={time: at[1]}, keep=by_)
+    return _estimates(fit, L1 - L0, labels)
+
+
+def pairwise(estimates: Estimates, *, adjust: str = "holm") -> pd.DataFrame:
+    """All pairwise differences between the rows of an :class:`Estimates`, with adjusted p-values.
+
+    ``adjust``: "holm", "bonferroni", "bh" (Benjamini–Hochberg), "tukey" (studentized range with
+    each contrast's Satterthwaite df, as emmeans), or "none". The CI columns are unadjusted.
+    """
+    if adjust not in _ADJUST:
+        raise UnknownNameError(f"adjust={adjust!r} is not available; choose one of {', '.join(_ADJUST)}")
+    fit, L, labels = estimates.fit, estimates.L, estimates.labels
+    names = labels.astype(str).agg(" ".join, axis=1).tolist() if labels.shape[1] else ["all"]
+    pairs = list(itertools.combinations(range(len(L)), 2))
+    C = np.vstack([L[i] - L[j] for i, j in pairs])
+    table = fit.contrast(C, names=[f"{names[i]} - {names[j]}" for i, j in pairs])
+    table["p_value"] = _adjust(table, adjust, k=len(L))
+    table.insert(len(table.columns), "adjust", adjust)
+    return table
+
+
+def _adjust(table: pd.DataFrame, method: str, k: int) -> np.ndarray:
+    p = table["p_value"].to_numpy()
+    m = len(p)
+    if method == "none" or m == 0:
+        return p
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    if method == "holm":
+        order = np.argsort(p)
+        adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+        out = np.empty(m)
+        out[order] = np.minimum(adj, 1.0)
+        return out
+    if method == "bh":
+        order = np.argsort(p)[::-1]
+        adj = np.minimum.accumulate(p[order] * m / (m - np.arange(m)))
+        out = np.empty(m)
+        out[order] = np.minimum(adj, 1.0)
+        return out
+    t = np.abs(table["statistic"].to_numpy())
+    df = np.where(np.isfinite(table["df"]), table["df"], 1e6)
+    return stats.studentized_range.sf(t * np.sqrt(2.0), k, df)
+
+
+# ---------------------------------------------------------------------- conditional effects
+def conditional_effects(fit, *, effect: str, by: str, at=None, change: tuple | None = None,
+                        data: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The effect of ``effect`` (its slope, or the change between two values) within each level of a
+    categorical moderator ``by``, or at chosen values of a numeric one.
+
+    Parameters
+    ----------
+    fit : MixedResult
+    effect : str
+        A numeric model variable, usually time (``"weeks"``).
+    by : str
+        The moderator. Categorical: one row per level. Numeric: rows at ``at`` (default mean − SD,
+        mean, mean + SD of the fitted rows).
+    at : sequence of float, optional
+        Moderator values for a numeric moderator.
+    change : (float, float), optional
+        Report the change from ``effect = change[0]`` to ``change[1]`` (e.g. weeks 0 → 12) instead
+        of the slope per unit.
+    data : pandas.DataFrame, optional
+        The data the model was fitted to; when given, the interaction is also tested by a
+        likelihood-ratio test of ML refits (columns ``lrt_statistic``, ``lrt_df``, ``lrt_p_value``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` column, ``estimate, std_error, df, statistic, p_value, ci_low, ci_high``, and the
+        interaction test repeated on every row: ``interaction_f``, ``interaction_df1``,
+        ``interaction_df2``, ``interaction_p`` (Wald F with Satterthwaite denominator df).
+    """
+    est = _conditional(fit, effect=effect, by=by, at=at, change=change)
+    table = est.table
+    test = interaction_test(fit, effect=effect, by=by, data=data)
+    for key, value in test.items():
+        table[key] = value
+    return table
+
+
+def _conditional(fit, *, effect, by, at=None, change=None) -> Estimates:
+    _check_names(fit, [effect, by])
+    info = fit.design.variables
+    if info[effect]["kind"] != "numeric":
+        raise SpecificationError(f"effect {effect!r} must be numeric (a slope or a change over it)")
+    lo, hi = change if change is not None else (0.0, 1.0)
+    if info[by]["kind"] == "categorical":
+        L0, labels = _grid(fit, at={effect: lo}, keep=[by])
+        L1, _ = _grid(fit, at={effect: hi}, keep=[by])
+    else:
+        m, sd = info[by]["mean"], info[by]["sd"]
+        values = list(at) if at is not None else [m - sd, m, m + sd]
+        L0, labels = _grid(fit, at={effect: lo, by: values}, keep=[by])
+        L1, _ = _grid(fit, at={effect: hi, by: values}, keep=[by])
+    # A slope is the change per unit: exact because the linear predictor is linear in `effect`.
+    return _estimates(fit, L1 - L0, labels)
+
+
+def interaction_test(fit, *, effect: str, by: str, data: pd.DataFrame | None = None) -> dict:
+    """Does the effect differ by ``by``? Wald F (Satterthwaite df, as lmerTest's type-III) and, when
+    ``data`` is given, an LRT of ML refits with and without the interaction terms."""
+    names = fit.design.fixed_names
+    idx = [i for i, n in enumerate(names) if ":" in n
+           and any(p.split("[")[0] == effect for p in n.split(":"))
+           and any(p.split("[")[0] == by for p in n.split(":"))]
+    out = {"interaction_f": np.nan, "interaction_df1": 0, "interaction_df2": np.nan,
+           "interaction_p": np.nan}
+    if not idx:
+        return out
+    C = np.zeros((len(idx), len(names)))
+    C[np.arange(len(idx)), idx] = 1.0
+    F, df1, df2 = _wald_f(fit, C)
+    out.update(interaction_f=F, interaction_df1=df1, interaction_df2=df2,
+               interaction_p=float(stats.f.sf(F, df1, df2)) if np.isfinite(df2) else
+               float(stats.chi2.sf(F * df1, df1)))
+    if data is not None:
+        from .mixed import fit_mixed, lrt
+
+        kept = [n for i, n in enumerate(_formula_terms(fit.spec.fixed)) if not _is_interaction(n, effect, by)]
+        common = dict(outcome=fit.spec.outcome, subject=fit.spec.subject, random=fit.spec.random,
+                      correlated=fit.spec.correlated, reml=False, reference=dict(fit.spec.reference),
+                      centre=list(fit.spec.centre))
+        full = fit_mixed(data, fixed=fit.spec.fixed, **common)
+        reduced = fit_mixed(data, fixed=" + ".join(kept) or "1", **common)
+        res = lrt(reduced, full).iloc[1]
+        out.update(lrt_statistic=res["statistic"], lrt_df=res["df"], lrt_p_value=res["p_value"])
+    return out
+
+
+def _formula_terms(fixed: str) -> list[str]:
+    from formulaic import Formula
+
+    return [str(t) for t in Formula(fixed).rhs if str(t) != "1"]
+
+
+def _is_interaction(term: str, effect: str, by: str) -> bool:
+    parts = [p.strip() for p in term.split(":")]
+    return effect in parts and by in parts
+
+
+def _wald_f(fit, C: np.ndarray) -> tuple[float, int, float]:
+    """F for C β = 0 with Satterthwaite denominator df (Fai & Cornelius 1996, as lmerTest)."""
+    V = fit.vcov_beta
+    CVC = C @ V @ C.T
+    vals, vecs = np.linalg.eigh(CVC)
+    q = len(vals)
+    Pc = vecs.T @ C
+    est = Pc @ fit.beta
+    F = float(np.sum(est ** 2 / vals) / q)
+    if fit._contrast_df is None:
+        return F, q, np.inf
+    nu = fit._contrast_df(Pc)
+    E = np.sum(np.where(nu > 2, nu / (nu - 2), 0.0))
+    df2 = 2 * E / (E - q) if E > q else np.nan
+    return F, q, float(df2)
+
+
+# ---------------------------------------------------------------------- Johnson–Neyman
+@dataclass(frozen=True)
+class JohnsonNeyman:
+    """Where the conditional effect of ``effect`` stops (or starts) being distinguishable from 0.
+
+    Attributes
+    ----------
+    bounds : pandas.DataFrame
+        ``moderator_value, inside_data, side`` for each value where the CI crosses 0.
+    curve : pandas.DataFrame
+        The whole conditional-effect curve: ``<moderator>, estimate, std_error, df, ci_low,
+        ci_high, significant`` over (at least) the observed moderator range.
+    observed_range : tuple of float
+    """
+
+    effect: str
+    moderator: str
+    bounds: pd.DataFrame
+    curve: pd.DataFrame
+    observed_range: tuple
+    confidence: float
+
+    def plot(self, ax=None):
+        """The conditional-effect curve with its CI band, 0 line and boundaries; returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.gca()
+        c = self.curve
+        x = c[self.moderator]
+        ax.fill_between(x, c["ci_low"], c["ci_high"], color="#9ecae1", alpha=0.6,
+                        label=f"{int(self.confidence * 100)}% CI")
+        ax.plot(x, c["estimate"], color="#08519c", lw=2, label=f"effect of {self.effect}")
+        ax.axhline(0, color="black", lw=0.8)
+        lo, hi = self.observed_range
+        ax.axvspan(lo, hi, color="grey", alpha=0.08, label="observed range")
+        for b in self.bounds.itertuples():
+            ax.axvline(b.moderator_value, color="#d95f02", ls="--", lw=1.2)
+        ax.set_xlabel(self.moderator)
+        ax.set_ylabel(f"effect of {self.effect}")
+        ax.legend(frameon=False, fontsize="small")
+        return ax
+
+
+def johnson_neyman(fit, *, effect: str, moderator: str, change: tuple | None = None,
+                   n_points: int = 201, extend: float = 0.5) -> JohnsonNeyman:
+    """Johnson–Neyman boundaries for a numeric moderator.
+
+    The conditional effect is ``L(w) β`` with ``L`` linear in the moderator value ``w``; its CI uses
+    the Satterthwaite df at each ``w``. Boundaries are the roots of ``|estimate(w)| = t(df(w))·se(w)``
+    found with Brent's method between grid points, searched over the observed range extended by
+    ``extend`` × its width on both sides; each is marked as inside the data or not.
+    """
+    _check_names(fit, [effect, moderator])
+    info = fit.design.variables[moderator]
+    if info["kind"] != "numeric":
+        raise SpecificationError(f"Johnson–Neyman needs a numeric moderator; {moderator!r} is "
+                                 "categorical — use conditional_effects(by=...) instead")
+    lo, hi = info["min"], info["max"]
+    width = hi - lo if hi > lo else 1.0
+    a, b = lo - extend * width, hi + extend * width
+    est0 = _conditional(fit, effect=effect, by=moderator, at=[0.0, 1.0], change=change)
+    L0, L1 = est0.L[0], est0.L[1] - est0.L[0]      # L(w) = L0 + w L1
+    conf = fit.spec.confidence
+
+    def row(w):
+        out = fit.contrast((L0 + w * L1)[None, :])
+        return out.iloc[0]
+
+    def gap(w):
+        r = row(w)
+        q = stats.t.ppf(0.5 + conf / 2, r["df"]) if np.isfinite(r["df"]) else stats.norm.ppf(0.5 + conf / 2)
+        return abs(r["estimate"]) - q * r["std_error"]
+
+    grid = np.linspace(a, b, n_points)
+    g = np.array([gap(w) for w in grid])
+    roots = []
+    for i in np.flatnonzero(np.sign(g[:-1]) * np.sign(g[1:]) < 0):
+        roots.append(optimize.brentq(gap, grid[i], grid[i + 1], xtol=1e-10))
+    bounds = pd.DataFrame({"moderator_value": roots,
+                           "inside_data": [lo <= r <= hi for r in roots],
+                           "side": ["significant above" if gap(r + 1e-6 * width) > 0 else "significant below"
+                                    for r in roots]})
+    curve_x = np.linspace(lo, hi, n_points)
+    rows = fit.contrast(L0[None, :] + curve_x[:, None] * L1[None, :])
+    curve = rows.drop(columns="term")
+    curve.insert(0, moderator, curve_x)
+    curve["significant"] = (curve["ci_low"] > 0) | (curve["ci_high"] < 0)
+    return JohnsonNeyman(effect=effect, moderator=moderator, bounds=bounds, curve=curve,
+                         observed_range=(lo, hi), confidence=conf)
