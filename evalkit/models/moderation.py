@@ -275,7 +275,7 @@ def interaction_test(fit, *, effect: str, by: str, data: pd.DataFrame | None = N
 def _formula_terms(fixed: str) -> list[str]:
     from formulaic import Formula
 
-    return [str(t) for t in Formula(fixed).rhs if str(t) != "1"]
+    return [str(t) for t in Formula(fixed) if str(t) != "1"]
 
 
 def _is_interaction(term: str, effect: str, by: str) -> bool:
