@@ -50,8 +50,8 @@ _LAZY = {
     "forest_plot": "evalkit.models.context",
     "mediation": "evalkit.models.mediation",
     "moderated_mediation": "evalkit.models.mediation",
-    "prepost": "evalkit.prepost",
-    "ancova": "evalkit.prepost",
+    "prepost": "evalkit.pre_post",
+    "ancova": "evalkit.pre_post",
 }
 
 __all__ = [
