@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import evalkit as ek
+from ._items import item_frame
 from evalkit.errors import ScoringError
 
 ID, N = "gad2", 2
 
 
-def frame(*rows, index=None) -> pd.DataFrame:
-    data = [[np.nan if v is None else v for v in r] for r in rows]
-    return pd.DataFrame(data, columns=[f"{ID}_{k}" for k in range(1, N + 1)], index=index, dtype=float)
+def frame(*rows, **kwargs) -> pd.DataFrame:
+    return item_frame(ID, *rows, **kwargs)
 
 
 def test_totals_on_hand_worked_rows():

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import evalkit as ek
+from ._items import item_frame, items_summing_to as _items_summing_to
 from evalkit.errors import ProratedScoreWarning, ScoringError
 
 ID, N = "mspss", 12
@@ -21,19 +22,12 @@ SUBSCALES = {"mspss_significant_other": (1, 2, 5, 10), "mspss_family": (3, 4, 8,
              "mspss_friends": (6, 7, 9, 12)}
 
 
-def frame(*rows) -> pd.DataFrame:
-    data = [[np.nan if v is None else v for v in r] for r in rows]
-    return pd.DataFrame(data, columns=[f"{ID}_{k}" for k in range(1, N + 1)], dtype=float)
+def frame(*rows, **kwargs) -> pd.DataFrame:
+    return item_frame(ID, *rows, **kwargs)
 
 
 def items_summing_to(total: int) -> list[int]:
-    values, rest = [1] * N, total - N
-    for j in range(N):
-        step = min(6, rest)
-        values[j] += step
-        rest -= step
-    assert rest == 0
-    return values
+    return _items_summing_to(ID, total)
 
 
 # Hand-worked row: items 1..12 = 7 6 5 4 7 3 2 4 3 6 5 1

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 
 import evalkit as ek
+from ._items import item_frame
 from evalkit.errors import ScoringError
 
 ID = "osss3"
 
 
-def frame(*rows) -> pd.DataFrame:
-    data = [[np.nan if v is None else v for v in r] for r in rows]
-    return pd.DataFrame(data, columns=[f"{ID}_{k}" for k in (1, 2, 3)], dtype=float)
+def frame(*rows, **kwargs) -> pd.DataFrame:
+    return item_frame(ID, *rows, **kwargs)
 
 
 def test_spec_metadata():

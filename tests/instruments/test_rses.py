@@ -12,30 +12,23 @@ the positively worded items 1, 3, 4, 7, 10; Rosenberg's asterisked items are the
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import evalkit as ek
+from ._items import item_frame, items_summing_to as _items_summing_to
 from evalkit.errors import ScoringError
 
 ID, N = "rses", 10
 SA, A, D, SD = 0, 1, 2, 3  # printed positions on the UMD form
 
 
-def frame(*rows) -> pd.DataFrame:
-    data = [[np.nan if v is None else v for v in r] for r in rows]
-    return pd.DataFrame(data, columns=[f"{ID}_{k}" for k in range(1, N + 1)], dtype=float)
+def frame(*rows, **kwargs) -> pd.DataFrame:
+    return item_frame(ID, *rows, **kwargs)
 
 
 def items_summing_to(total: int) -> list[int]:
-    values, rest = [0] * N, total
-    for j in range(N):
-        step = min(3, rest)
-        values[j] += step
-        rest -= step
-    assert rest == 0
-    return values
+    return _items_summing_to(ID, total)
 
 
 def test_spec_metadata():

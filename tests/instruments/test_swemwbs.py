@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import evalkit as ek
+from ._items import item_frame, items_summing_to as _items_summing_to
 
 ID, N, LO, HI = "swemwbs", 7, 1, 5
 BANDS = ["probable depression", "possible depression", "average wellbeing", "high wellbeing"]
@@ -31,21 +31,12 @@ PUBLISHED = {
 WEMWBS_ITEM = {1: 1, 2: 2, 3: 3, 4: 6, 5: 7, 6: 9, 7: 11}
 
 
-def frame(*rows, index=None) -> pd.DataFrame:
-    """Rows of 7 item values (None = not answered) as swemwbs_1 .. swemwbs_7."""
-    data = [[np.nan if v is None else v for v in r] for r in rows]
-    return pd.DataFrame(data, columns=[f"{ID}_{k}" for k in range(1, N + 1)], index=index, dtype=float)
+def frame(*rows, **kwargs) -> pd.DataFrame:
+    return item_frame(ID, *rows, **kwargs)
 
 
 def items_summing_to(total: int) -> list[int]:
-    """Item values within 1-5 that add up to ``total`` (filled from the last item backwards)."""
-    values, rest = [LO] * N, total - LO * N
-    for j in reversed(range(N)):
-        step = min(HI - LO, rest)
-        values[j] += step
-        rest -= step
-    assert rest == 0 and sum(values) == total
-    return values
+    return _items_summing_to(ID, total)
 
 
 @pytest.mark.parametrize("raw, metric", sorted(PUBLISHED.items()))

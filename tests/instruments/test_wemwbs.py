@@ -10,32 +10,23 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import evalkit as ek
+from ._items import item_frame, items_summing_to as _items_summing_to
 from evalkit.errors import ProratedScoreWarning, ScoringError
 
 ID, N, LO, HI = "wemwbs", 14, 1, 5
 BANDS = ["probable depression", "possible depression", "average wellbeing", "high wellbeing"]
 
 
-def frame(*rows, index=None, dtype=float) -> pd.DataFrame:
-    """Rows of 14 item values (None = not answered) as wemwbs_1 .. wemwbs_14."""
-    data = [[np.nan if v is None else v for v in r] for r in rows]
-    return pd.DataFrame(data, columns=[f"{ID}_{k}" for k in range(1, N + 1)], index=index, dtype=dtype)
+def frame(*rows, **kwargs) -> pd.DataFrame:
+    return item_frame(ID, *rows, **kwargs)
 
 
 def items_summing_to(total: int) -> list[int]:
-    """Item values within 1-5 that add up to ``total`` (filled item by item)."""
-    values, rest = [LO] * N, total - LO * N
-    for j in range(N):
-        step = min(HI - LO, rest)
-        values[j] += step
-        rest -= step
-    assert rest == 0 and sum(values) == total
-    return values
+    return _items_summing_to(ID, total)
 
 
 def test_totals_on_hand_worked_rows():
