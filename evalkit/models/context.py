@@ -146,10 +146,7 @@ def _ids_at(per_person, level, numeric):
 
 
 def _label(level, numeric, per_person):
-    if not numeric:
-        return level
-    m, sd = per_person.mean(), per_person.std()
-    return f"{level:.2f}"
+    return f"{level:.2f}" if numeric else level
 
 
 def _row(outcome, ctx, level, n, status, r, rc, ids, note, suppress_rc=False):

@@ -51,36 +51,11 @@ m3000 <- read_mothers("mothers3000.csv")
 m3000_group <- droplevels(m3000[m3000$delivery_mode == "group", ])
 
 # ---------------------------------------------------------------------------------------------
-# JSON helpers (number formatting copied from lme4_reference.R)
+# JSON helpers (number formatting shared with lme4_reference.R)
 # ---------------------------------------------------------------------------------------------
 rows_of <- function(m) lapply(seq_len(nrow(m)), function(i) I(unname(m[i, ])))
 
-fmt_num <- function(x) {
-  vapply(x, function(v) {
-    if (!is.finite(v)) return("null")
-    for (d in 15:17) {
-      s <- sprintf(paste0("%.", d, "g"), v)
-      if (as.numeric(s) == v) return(s)
-    }
-    s
-  }, character(1))
-}
-exact <- function(x) {
-  if (is.list(x)) {
-    nm <- names(x)
-    keep <- !vapply(x, is.null, logical(1))
-    y <- lapply(x[keep], exact)
-    names(y) <- nm[keep]
-    if (is.null(nm) && !length(y)) return(I(list()))
-    return(y)
-  }
-  if (is.double(x)) {
-    s <- fmt_num(x)
-    if (length(x) == 1 && !inherits(x, "AsIs")) return(structure(s, class = "json"))
-    return(structure(paste0("[", paste(s, collapse = ","), "]"), class = "json"))
-  }
-  x
-}
+source(file.path(here, "json_helpers.R"))  # fmt_num(), exact()
 
 # a data frame (emmeans summary) as {column: array}; factors -> character arrays
 cols_of <- function(df, cols, rename = NULL) {
