@@ -28,7 +28,8 @@ COLUMNS = ["outcome", "context", "level", "n_participants", "status", "estimate"
            "reliable_improvement", "reliable_deterioration", "n_change"]
 
 
-def context_scan(data: pd.DataFrame, *, outcomes, contexts, subject: str = "participant_id",
+def context_scan(data: pd.DataFrame, *, outcomes, contexts=None, dictionary=None,
+                 subject: str = "participant_id",
                  time: str = "weeks", random: str = "weeks", change: tuple = (0, 12),
                  min_n: int = 10, adjust: str = "bh", wave: str | None = "wave",
                  waves: tuple = ("baseline", "end"), simplify: bool = True) -> pd.DataFrame:
@@ -41,8 +42,11 @@ def context_scan(data: pd.DataFrame, *, outcomes, contexts, subject: str = "part
         :func:`evalkit.build_cohort` with scores joined.
     outcomes : str or list of str
         Score columns; registered instrument ids also get reliable-change shares.
-    contexts : list of str
-        Context columns (categorical, boolean or numeric).
+    contexts : list of str, optional
+        Context columns (categorical, boolean or numeric). Default: every variable the
+        ``dictionary`` marks with role ``context`` that is present in ``data``.
+    dictionary : DataDictionary, optional
+        Used for the default ``contexts``.
     change : (float, float)
         Times between which change is estimated.
     min_n : int, default 10
@@ -64,6 +68,11 @@ def context_scan(data: pd.DataFrame, *, outcomes, contexts, subject: str = "part
         reliable_deterioration, n_change`` and ``note``.
     """
     outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+    if contexts is None:
+        if dictionary is None:
+            raise SpecificationError("context_scan(): give contexts=[...] or a dictionary= whose "
+                                     "variables with role 'context' are scanned")
+        contexts = [v.name for v in dictionary.by_role("context") if v.name in data.columns]
     missing = [c for c in [*outcomes, *contexts, subject, time] if c not in data.columns]
     if missing:
         raise SpecificationError(f"context_scan(): column(s) {missing} not in the data")

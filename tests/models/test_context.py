@@ -103,3 +103,15 @@ def test_forest_plot_returns_axes(scan):
     assert ek.forest_plot(table, ax=ax) is ax
     assert len(ax.get_yticklabels()) == len(table)
     plt.close(fig)
+
+
+def test_contexts_default_to_the_dictionarys_context_roles():
+    _, data = _frame(300, 5)
+    dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = ek.context_scan(data, outcomes="wemwbs", dictionary=dd)
+    expected = [v.name for v in dd.by_role("context") if v.name in data.columns]
+    assert list(dict.fromkeys(table["context"])) == expected
+    with pytest.raises(ek.SpecificationError, match="give contexts=\\[...\\] or a dictionary="):
+        ek.context_scan(data, outcomes="wemwbs")
