@@ -50,6 +50,10 @@ _LAZY = {
     "forest_plot": "evalkit.models.context",
     "mediation": "evalkit.models.mediation",
     "moderated_mediation": "evalkit.models.mediation",
+    "kaplan_meier": "evalkit.models.survival",
+    "logrank_test": "evalkit.models.survival",
+    "fit_cox": "evalkit.models.survival",
+    "check_proportional_hazards": "evalkit.models.survival",
     "prepost": "evalkit.pre_post",
     "ancova": "evalkit.pre_post",
 }
