@@ -54,6 +54,8 @@ _LAZY = {
     "logrank_test": "evalkit.models.survival",
     "fit_cox": "evalkit.models.survival",
     "check_proportional_hazards": "evalkit.models.survival",
+    "pool": "evalkit.models.pooling",
+    "pool_fits": "evalkit.models.pooling",
     "prepost": "evalkit.pre_post",
     "ancova": "evalkit.pre_post",
 }
