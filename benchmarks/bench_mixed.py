@@ -191,6 +191,7 @@ def main() -> None:
             rows.append({**base, "engine": "statsmodels", "seconds": math.nan, "loglik": math.nan,
                          "note": f"skipped (> {args.skip_statsmodels_above})"})
         else:
+            print(f"  statsmodels at {n:,} mothers (slow) …", flush=True)
             t0 = time.perf_counter()
             sm, msgs = _quiet(ek.fit_mixed, data, engine="statsmodels", **MODEL)
             secs_sm = time.perf_counter() - t0
