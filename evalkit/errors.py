@@ -18,6 +18,7 @@ __all__ = [
     "UnknownNameError",
     "SpecificationError",
     "ScoringError",
+    "PlanError",
     "EvalkitWarning",
     "DataQualityWarning",
     "SmallGroupWarning",
@@ -65,6 +66,17 @@ class UnknownNameError(EvalkitError, KeyError):
 
 class SpecificationError(EvalkitError, ValueError):
     """A function was called with arguments that cannot work together."""
+
+
+class PlanError(EvalkitError, ValueError):
+    """An analysis plan is malformed or refers to something that does not exist.
+
+    ``problems`` lists ``(key_path, line, message)`` for every mistake found, so one run shows them all.
+    """
+
+    def __init__(self, message: str, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class ScoringError(EvalkitError, ValueError):
