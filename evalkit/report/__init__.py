@@ -1,0 +1,1 @@
+"""Reports: figures, tables, disclosure control and HTML rendering."""
