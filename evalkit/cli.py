@@ -365,8 +365,48 @@ def demo(out: Path, n: int, seed: int) -> None:
         written = run_demo(out, n=n, seed=seed)
     except EvalkitError as exc:
         _fail(exc)
-    for p in written:
-        click.echo(f"wrote {p}")
+    click.echo(f"simulated {n} mothers (seed {seed}) into {out / 'data'}; wrote {len(written)} files")
+    for name in ("impact.html", "technical.html"):
+        click.echo(f"  {out / name}")
+
+
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder (default: reports/<plan name>).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress bars for the long steps.")
+def run(plan: Path, out: Path | None, progress: bool) -> None:
+    """Run an analysis plan: validate, score, model, and write impact.html and technical.html.
+
+    Plan or data problems are listed all at once (exit 1 for data, 2 for the plan); analyses that
+    cannot be done on the data are reported in the technical report rather than stopping the run.
+    """
+    from .errors import DataValidationError
+    from .runner import run_plan
+
+    try:
+        result = run_plan(plan, out=out, progress=progress)
+    except DataValidationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except EvalkitError as exc:
+        _fail(exc)
+    _summarise(result)
+
+
+def _summarise(result) -> None:
+    click.echo(f"wrote {len(result.files)} files under {result.out}")
+    for name in ("impact.html", "technical.html"):
+        if (result.out / name).exists():
+            click.echo(f"  {result.out / name}")
+    if len(result.warnings):
+        click.echo(f"{int(result.warnings['count'].sum())} warning(s) raised; listed in technical.html")
+    for row in result.failures.itertuples():
+        click.echo(f"not done: {row.step}: {row.message}", err=True)
+    if len(result.suppression_log):
+        click.echo(f"{len(result.suppression_log)} cell(s) suppressed for disclosure control "
+                   "(see suppression_log.csv)")
 
 
 def main(argv: list[str] | None = None) -> None:

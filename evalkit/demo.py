@@ -1,100 +1,39 @@
 """The demonstration run behind ``make demo`` / ``evalkit demo``.
 
-It simulates the example cohort, validates it against the bundled dictionary, scores every
-instrument, and writes what the pipeline has so far: the data, the validation result, the
-participant flow, scores, reliable change and internal consistency. Tables under ``tables/`` hold
-aggregates only (no participant identifiers); safeguarding flags go to ``restricted/``. Later stages
-(models, reports) are added to this run as they are built.
+It simulates the example cohort (:func:`evalkit.simulate_cohort`), writes it under ``OUT/data/``,
+and runs the bundled analysis plan (``analyses/example_plan.yaml``) on it, so ``OUT`` ends up with
+``impact.html``, ``technical.html``, ``tables/``, ``figures/`` (PNG plus the CSV behind each),
+``suppression_log.csv``, ``provenance.json`` and ``restricted/`` (safeguarding flags, for authorised
+staff only). The same ``n`` and ``seed`` give byte-identical tables.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from .dictionary import DataDictionary
-from .errors import ProratedScoreWarning, SafeguardingWarning
-
-__all__ = ["run_demo"]
-
-_CSV = {"index": False, "lineterminator": "\n", "float_format": "%.6g"}
+__all__ = ["run_demo", "example_plan_path"]
 
 
-def run_demo(out: str | Path, *, n: int = 300, seed: int = 1) -> list[Path]:
-    """Simulate, validate, score and write the demo outputs under ``out``; return the written paths."""
+def example_plan_path() -> Path:
+    """Path of the bundled analysis plan for the example cohort."""
+    return Path(__file__).parent / "data" / "example_plan.yaml"
+
+
+def run_demo(out: str | Path, *, n: int = 300, seed: int = 1, progress: bool = False) -> list[Path]:
+    """Simulate the example cohort, run the bundled plan on it, and return the written paths."""
     from . import example_dictionary_path
-    from .change import change_summary, reliable_change
-    from .cohort import build_cohort
-    from .psychometrics import internal_consistency
-    from .scoring import score_dictionary
+    from .plan import AnalysisPlan, DataSection
+    from .runner import run_plan
     from .simulate import simulate_cohort
-    from .validation import validate
 
     out = Path(out)
-    data_dir, tables, restricted = out / "data", out / "tables", out / "restricted"
-    for folder in (out, tables):
-        folder.mkdir(parents=True, exist_ok=True)
-    dd = DataDictionary.from_yaml(example_dictionary_path())
-    cohort = simulate_cohort(n=n, seed=seed)
-    written = list(cohort.write(data_dir))
-    report = validate(written, dictionary=dd)
-    report.raise_if_problems()
-
-    def save(frame: pd.DataFrame, path: Path) -> None:
-        frame.to_csv(path, **_CSV)
-        written.append(path)
-
-    report.to_json(out / "validation.json")
-    written.append(out / "validation.json")
-    save(report.flow, out / "participant_flow.csv")
-
-    # Prorating and safeguarding are expected in routine data: recorded in the outputs, and the
-    # safeguarding list is written where only authorised staff may read it.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (ProratedScoreWarning, SafeguardingWarning))
-        scored = score_dictionary(report, dictionary=dd)
-    save(scored.scores, data_dir / "scores.csv")
-    if len(scored.safeguarding):
-        restricted.mkdir(parents=True, exist_ok=True)
-        save(scored.safeguarding, restricted / "safeguarding_flags.csv")
-
-    frame = build_cohort(report, dictionary=dd)
-    waves = pd.CategoricalDtype([w.name for w in dd.waves], ordered=True)
-    scores = scored.scores.assign(**{dd.wave_column: scored.scores[dd.wave_column].astype(waves)})
-    frame = frame.merge(scores, on=[dd.id_column, dd.wave_column], how="left")
-    save(_score_summary(frame, scored.instruments, dd), tables / "score_summary.csv")
-    save(_change_table(frame, dd, reliable_change, change_summary), tables / "reliable_change.csv")
-    resp = report.data["responses"].assign(wave=lambda d: d["wave"].astype(object).astype(waves))
-    alphas = [internal_consistency(resp, inst, by="wave") for inst in scored.instruments]
-    save(pd.concat(alphas, ignore_index=True), tables / "internal_consistency.csv")
-    return written
-
-
-def _score_summary(frame: pd.DataFrame, instruments, dd) -> pd.DataFrame:
-    rows = []
-    for inst in instruments:
-        for wave, grp in frame.groupby(dd.wave_column, observed=True, sort=True):
-            v = grp[inst].dropna()
-            rows.append({"instrument": inst, "wave": wave, "n": len(v),
-                         "mean": v.mean() if len(v) else np.nan,
-                         "sd": v.std() if len(v) > 1 else np.nan,
-                         "prorated": int(grp[f"{inst}_prorated"].eq(True).sum())})
-    return pd.DataFrame(rows)
-
-
-def _change_table(frame, dd, reliable_change, change_summary) -> pd.DataFrame:
-    """Reliable change from baseline to end of support, overall and by delivery mode."""
-    wide = frame.pivot(index=dd.id_column, columns=dd.wave_column, values=["wemwbs", "epds"])
-    mode = frame.groupby(dd.id_column, observed=True)["delivery_mode"].first()
-    mode = mode.astype(object).where(mode.notna(), "not started").reindex(wide.index)
-    parts = []
-    for inst in ("wemwbs", "epds"):
-        res = reliable_change(wide[(inst, "baseline")], wide[(inst, "end")], instrument=inst)
-        summary = change_summary(res, group=mode.to_numpy())
-        parts.append(summary.assign(instrument=inst, threshold=res.threshold, method=res.method))
-    table = pd.concat(parts, ignore_index=True)
-    return table[["instrument", "method", "threshold", *[c for c in table.columns
-                                                          if c not in ("instrument", "method", "threshold")]]]
+    data_dir = out / "data"
+    written = list(simulate_cohort(n=n, seed=seed).write(data_dir))
+    plan = AnalysisPlan.from_yaml(example_plan_path())
+    data = DataSection(dictionary=str(example_dictionary_path().resolve()),
+                       files={"participants": str((data_dir / "participants.csv").resolve()),
+                              "responses": str((data_dir / "responses.csv").resolve())},
+                       on_problems=plan.data.on_problems)
+    plan = plan.model_copy(update={"data": data, "seed": seed})
+    result = run_plan(plan, out=out, progress=progress)
+    return written + list(result.files)

@@ -103,28 +103,24 @@ def test_help_lists_commands():
         assert cmd in result.output
 
 
-def test_demo_writes_flow(tmp_path):
-    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo"), "--n", "60"])
+def test_demo_writes_reports_tables_and_no_identifiers(tmp_path):
+    # Byte-identical reruns are checked on a full plan run in tests/report/test_render.py.
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--n", "80", "--seed", "3"])
     assert result.exit_code == 0, result.output
-    flow = (tmp_path / "demo" / "participant_flow.csv").read_text()
-    assert flow.startswith("dataset,stage,reason,records,participants\n")
-    assert "participants,read,,60,60" in flow
-
-
-def test_demo_tables_are_byte_identical_and_carry_no_identifiers(tmp_path):
-    for name in ("a", "b"):
-        res = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / name), "--n", "80", "--seed", "3"])
-        assert res.exit_code == 0, res.output
-    ids = set(pd_read(tmp_path / "a" / "data" / "participants.csv")["participant_id"])
-    tables = sorted((tmp_path / "a" / "tables").glob("*.csv"))
-    assert [t.name for t in tables] == ["internal_consistency.csv", "reliable_change.csv", "score_summary.csv"]
-    for table in tables:
-        text = table.read_bytes()
-        assert text == (tmp_path / "b" / "tables" / table.name).read_bytes(), table.name
-        assert not any(pid.encode() in text for pid in ids), f"participant id in {table.name}"
-    flags = tmp_path / "a" / "restricted" / "safeguarding_flags.csv"
+    for name in ("impact.html", "technical.html", "tables/participant_flow.csv",
+                 "tables/wemwbs_reliable_change.csv", "figures/flow.png", "figures/flow.csv"):
+        assert (out / name).is_file(), name
+    flow = (out / "tables" / "participant_flow.csv").read_text()
+    assert flow.startswith("stage,n,percent_of_referred,note")
+    assert "\nreferred,80,100," in flow
+    ids = set(pd_read(out / "data" / "participants.csv")["participant_id"])
+    for table in [*(out / "tables").glob("*.csv"), *(out / "figures").glob("*.csv")]:
+        text = table.read_text()
+        assert not any(pid in text for pid in ids), f"participant id in {table.name}"
+    flags = tmp_path / "demo-restricted" / "safeguarding_flags.csv"
     if flags.exists():
-        assert "epds_self_harm" not in (tmp_path / "a" / "data" / "scores.csv").read_text()
+        assert not (out / "restricted").exists(), "restricted outputs live beside the report folder"
 
 
 def pd_read(path):

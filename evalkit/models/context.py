@@ -177,6 +177,9 @@ def _reliable_change_by_participant(data, outcome, subject, wave, waves):
 
     if wave is None or wave not in data.columns or outcome not in instruments.available():
         return None
+    rules = instruments.get(outcome).change
+    if rules.reliable_change is None and rules.rci_sd is None:
+        return None         # no published rule: the scan reports change only (columns left NaN)
     first = data.loc[data[wave] == waves[0]].drop_duplicates(subject).set_index(subject)[outcome]
     last = data.loc[data[wave] == waves[1]].drop_duplicates(subject).set_index(subject)[outcome]
     both = pd.concat([first.rename("before"), last.rename("after")], axis=1).dropna()

@@ -764,11 +764,22 @@ def check_proportional_hazards(cox: CoxResult) -> PHCheckResult:
         jj = [cols.index(c) for c in tcols]
         kk = list(range(p)) + [p + j for j in jj]
         uu = np.r_[u0, u[[p + j for j in jj]]]
-        chisq = float(np.linalg.solve(imatr[np.ix_(kk, kk)], uu) @ uu)
+        chisq = _solve_quadratic(imatr[np.ix_(kk, kk)], uu, term)
         rows.append({"term": term, "chisq": chisq, "df": len(jj),
                      "p_value": float(stats.chi2.sf(chisq, len(jj)))})
     ug = np.r_[u0, u[p:]]
-    gchisq = float(np.linalg.solve(imatr, ug) @ ug)
+    gchisq = _solve_quadratic(imatr, ug, "global")
     return PHCheckResult(table=pd.DataFrame(rows, columns=["term", "chisq", "df", "p_value"]),
                          global_chisq=gchisq, global_df=p,
                          global_p=float(stats.chi2.sf(gchisq, p)))
+
+
+def _solve_quadratic(info: np.ndarray, score: np.ndarray, term: str) -> float:
+    """``score' info^-1 score``; a singular information matrix becomes a clear error, not LinAlgError."""
+    try:
+        return float(np.linalg.solve(info, score) @ score)
+    except np.linalg.LinAlgError:
+        raise SpecificationError(
+            f"check_proportional_hazards(): the information matrix for {term!r} is singular (too few "
+            "events, or a covariate with no variation among the mothers who had an event); refit with "
+            "fewer covariates or more data") from None

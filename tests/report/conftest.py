@@ -1,0 +1,69 @@
+"""A small end-to-end run shared by the report tests.
+
+The cohort is simulated, then all but three of the mothers supported in both modes are recoded to
+group support, so the level ``both`` ("One-to-one and group") has exactly 3 mothers: below the
+disclosure threshold of 5, it must be suppressed in every table, figure and risk table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+import evalkit as ek
+
+SMALL_LEVEL = "both"
+SMALL_LABEL = "One-to-one and group"
+
+
+def write_small_cohort(folder: Path, *, n: int = 160, seed: int = 3) -> tuple[Path, Path]:
+    sim = ek.simulate_cohort(n=n, seed=seed)
+    people = sim.participants.copy()
+    both = people.index[people["delivery_mode"].eq(SMALL_LEVEL)]
+    people.loc[both[3:], "delivery_mode"] = "group"
+    assert people["delivery_mode"].eq(SMALL_LEVEL).sum() == 3
+    return dataclasses.replace(sim, participants=people).write(folder, truth=False)
+
+
+def small_plan(folder: Path, *, threshold: int = 5) -> Path:
+    resp, people = write_small_cohort(folder / "data")
+    text = f"""\
+programme: Test programme
+seed: 5
+data:
+  dictionary: {ek.example_dictionary_path().resolve()}
+  files: {{participants: data/participants.csv, responses: data/responses.csv}}
+outcomes:
+  - {{instrument: wemwbs, primary: true}}
+  - {{instrument: epds}}
+contexts:
+  variables: [delivery_mode, site, first_baby, isolation]
+  johnson_neyman: [isolation]
+mechanisms: {{bootstrap: 100}}
+engagement: {{strata: site, cox_covariates: [first_baby, isolation]}}
+attrition: {{predictors: [wemwbs, first_baby, isolation]}}
+sensitivity:
+  multiple_imputation: {{m: 5, iterations: 5, predictors: [epds, sessions_attended, isolation]}}
+  tipping_point: {{deltas: [0, -2, -4, -6, -8]}}
+report:
+  suppression_threshold: {threshold}
+  population:
+    site:
+      source: invented for the test
+      percent: {{north: 25, east: 25, south: 25, west: 25}}
+"""
+    path = folder / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small_run")
+    plan = small_plan(folder)
+    from evalkit.runner import run_plan
+
+    result = run_plan(plan, out=folder / "report")
+    return folder, result
