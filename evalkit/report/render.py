@@ -117,6 +117,9 @@ def _context(run, *, warnings, failures, provenance) -> dict:
         norms = f.get("norms") or []
         entry["norms"] = [f"{pop}: mean {mean:g}" + (f" (SD {sd:g})" if sd else "")
                           for pop, mean, sd in norms]
+        entry["norm_sentence"] = _norm_sentence(entry["label"], tab.get(f"{inst}_by_wave"), norms,
+                                                plan.time.baseline_wave, plan.time.end_wave,
+                                                f.get("higher_is"))
         entry["by_wave"] = table(f"{inst}_by_wave", {"wave": "Wave", "n": "Mothers", "mean": "Mean",
                                                      "sd": "SD", "ci_low": "95% CI from",
                                                      "ci_high": "to"}, digits=1, counts=("n",))
@@ -201,7 +204,25 @@ def _context(run, *, warnings, failures, provenance) -> dict:
         "started_pct": 100 * n_started / n_ref if n_started is not None and n_ref else None,
         "end": n_end, "end_pct": 100 * n_end / n_started if n_end is not None and n_started else None,
     }
+    mech_sentence = ""
+    mech = facts.get("mechanisms")
+    if mech is not None and len(mech) and mech["mean"].notna().any():
+        ranked = mech.dropna(subset=["mean"]).sort_values("mean", ascending=False)
+        top = ranked.iloc[0]
+        mech_sentence = (f"The mechanism mothers rated highest was \u201c{top['label']}\u201d (mean "
+                         f"{top['mean']:.1f} of 4).")
+        neg = mech[mech["mechanism"].str.contains("negative")]
+        if len(neg):
+            r = neg.iloc[0]
+            if r["agree"] == r["agree"]:          # not suppressed
+                mech_sentence += (f" {int(r['agree'])} of {int(r['n'])} mothers "
+                                  f"({r['percent_agree']:.0f}%) rated negative comparison 3 or 4: "
+                                  "for them, meeting other mothers may have made things feel worse.")
+            else:
+                mech_sentence += (f" Fewer than {t} mothers rated negative comparison 3 or 4 (exact "
+                                  "number suppressed).")
     return {
+        "mech_sentence": mech_sentence,
         "plan": plan, "programme": plan.programme, "organisation": plan.organisation,
         "period": plan.period, "threshold": t, "headline": headline, "outcomes": outcomes,
         "figures": figs, "limitations": limitations, "engagement_sentence": engagement,
@@ -246,3 +267,20 @@ def _context(run, *, warnings, failures, provenance) -> dict:
         "primary": primary,
         "min_n": max(plan.contexts.min_group_size, t),
     }
+
+
+def _norm_sentence(label, safe, norms, baseline, end, higher_is) -> str:
+    """Where the group started and ended, against the first population norm of the instrument."""
+    if safe is None or not norms:
+        return ""
+    data = safe.data.assign(wave=safe.data["wave"].astype(str)).set_index("wave")
+    if baseline not in data.index or end not in data.index:
+        return ""
+    b, e = data.loc[baseline, "mean"], data.loc[end, "mean"]
+    if b != b or e != e:
+        return ""
+    pop, mean, _ = norms[0]
+    return (f"Mothers' average {label} score was {b:.1f} at the start and {e:.1f} at the end of "
+            f"support (among those who answered), against a population average of {mean:g} "
+            f"({pop}; higher = {higher_is}). Those who answered at the end may differ from those who "
+            "did not.")
