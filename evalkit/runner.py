@@ -64,6 +64,7 @@ class RunResult:
     failures: pd.DataFrame
     suppression_log: pd.DataFrame
     facts: dict = field(default_factory=dict, repr=False)
+    timings: dict = field(default_factory=dict, repr=False)
 
 
 def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
@@ -408,7 +409,8 @@ class _Run:
                               "n_obs": fit.n_obs, "n_groups": fit.n_groups}
             if m.group and m.group in m.fixed:
                 by_group = change_from_baseline(fit, time=tcol, at=change, by=m.group)
-                sizes = data.drop_duplicates(self.id)[m.group].value_counts()
+                # mothers contributing to the model: at least one score in the window
+                sizes = data.dropna(subset=[inst]).drop_duplicates(self.id)[m.group].value_counts()
                 by_group.insert(1, "n_participants",
                                 [int(sizes.get(g, 0)) for g in by_group[m.group]])
                 by_group[m.group] = [self.level_label(m.group, g) for g in by_group[m.group]]
@@ -674,7 +676,8 @@ class _Run:
             fig.close()
         published = {name: safe.data for name, safe in self.tables.items()}
         return RunResult(out=self.out, files=self.written, tables=published, warnings=warn,
-                         failures=failures, suppression_log=log, facts=self.facts)
+                         failures=failures, suppression_log=log, facts=self.facts,
+                         timings=dict(self.timings))
 
     def _provenance(self) -> dict:
         import importlib.metadata as md
