@@ -429,17 +429,24 @@ def _nearest_line(path: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
-def _pydantic_problems(exc: ValidationError, prefix: tuple,
-                       lines: dict[tuple, int]) -> list[tuple[str, int | None, str]]:
+def _pydantic_problems(exc: ValidationError, prefix: tuple, lines: dict[tuple, int], *,
+                       drop: tuple = (), unknown_key=None) -> list[tuple[str, int | None, str]]:
+    """``(key_path, line, message)`` for each pydantic error (shared by dictionaries and plans).
+
+    ``drop`` names extra loc parts to leave out of key paths; ``unknown_key(path)`` words the
+    message for a misspelt key (default: check it against the template dictionary).
+    """
+    # Pydantic reports union branches as extra loc parts ('int', 'list[int]'); drop them.
+    skip = {"int", "list[int]", "float", "str", "tuple[float, float]", *drop}
     out = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        # Pydantic reports union branches as extra loc parts ('int', 'list[int]'); drop them.
-        loc = tuple(p for p in loc if p not in ("int", "list[int]", "float", "str", "tuple[float, float]"))
+        loc = tuple(p for p in loc if p not in skip)
         path = prefix + loc
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = f"unknown key {path[-1]!r}; check its spelling against the template dictionary"
+            msg = unknown_key(path) if unknown_key else \
+                f"unknown key {path[-1]!r}; check its spelling against the template dictionary"
         elif err["type"] == "missing":
             msg = f"required key {path[-1]!r} is missing"
         elif msg.startswith("Value error, "):
@@ -448,14 +455,16 @@ def _pydantic_problems(exc: ValidationError, prefix: tuple,
     return out
 
 
+def _problem_report(where: str, problems: list[tuple[str, int | None, str]], what: str):
+    """One message listing every problem once (in order), and the deduplicated list."""
+    # One mistake can surface through two validators: deduplicate while keeping order.
+    unique = list(dict.fromkeys(problems))
+    body = [f"  {path or '(top level)'}{f' (line {line})' if line else ''}: {msg}"
+            for path, line, msg in unique]
+    head = f"{where}: {len(unique)} problem{'s' if len(unique) != 1 else ''} in the {what}"
+    return head + "\n" + "\n".join(body), unique
+
+
 def _dictionary_error(where: str, problems: list[tuple[str, int | None, str]]) -> DictionaryError:
-    # Deduplicate while keeping order: one mistake can surface through two validators.
-    seen, unique = set(), []
-    for p in problems:
-        if p not in seen:
-            seen.add(p)
-            unique.append(p)
-    lines = [f"  {path or '(top level)'}{f' (line {line})' if line else ''}: {msg}"
-             for path, line, msg in unique]
-    head = f"{where}: {len(unique)} problem{'s' if len(unique) != 1 else ''} in the data dictionary"
-    return DictionaryError(head + "\n" + "\n".join(lines), unique)
+    message, unique = _problem_report(where, problems, "data dictionary")
+    return DictionaryError(message, unique)

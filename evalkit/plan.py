@@ -38,7 +38,8 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .dictionary import DataDictionary, _dotted, _key_lines, _nearest_line
+from .dictionary import (DataDictionary, _dotted, _key_lines, _nearest_line, _problem_report,
+                         _pydantic_problems)
 from .errors import DictionaryError, PlanError
 
 __all__ = ["AnalysisPlan", "load_plan"]
@@ -352,31 +353,16 @@ def _suggest(value: str, options) -> str:
 
 
 def _problems(exc: ValidationError, lines: dict) -> list[tuple[str, int | None, str]]:
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
-            p.startswith("function-") or p in ("list[str]", "dict[str,str]", "literal['all']",
-                                               "ImputationSection", "TippingSection",
-                                               "MechanismSection", "EngagementSection"))))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            key = loc[-1]
-            msg = f"unknown key {key!r}{_suggest(key, _fields(AnalysisPlan, loc[:-1]))}"
-        elif err["type"] == "missing":
-            msg = f"required key {loc[-1]!r} is missing"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        out.append((_dotted(loc), _nearest_line(loc, lines), msg))
-    return out
+    # union branches and model names pydantic adds to error locations
+    drop = ("list[str]", "dict[str,str]", "literal['all']", "ImputationSection", "TippingSection",
+            "MechanismSection", "EngagementSection")
+
+    def unknown_key(path: tuple) -> str:
+        return f"unknown key {path[-1]!r}{_suggest(path[-1], _fields(AnalysisPlan, path[:-1]))}"
+
+    return _pydantic_problems(exc, (), lines, drop=drop, unknown_key=unknown_key)
 
 
 def _plan_error(where: str, problems: list[tuple[str, int | None, str]]) -> PlanError:
-    seen, unique = set(), []
-    for p in problems:
-        if p not in seen:
-            seen.add(p)
-            unique.append(p)
-    body = [f"  {path or '(top level)'}{f' (line {line})' if line else ''}: {msg}"
-            for path, line, msg in unique]
-    head = f"{where}: {len(unique)} problem{'s' if len(unique) != 1 else ''} in the analysis plan"
-    return PlanError(head + "\n" + "\n".join(body), unique)
+    message, unique = _problem_report(where, problems, "analysis plan")
+    return PlanError(message, unique)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .dictionary import DataDictionary
-from .errors import EvalkitError, PlanError
+from .errors import EvalkitError
 from .plan import AnalysisPlan, load_plan
 
 __all__ = ["run_plan", "RunResult"]

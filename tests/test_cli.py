@@ -68,7 +68,7 @@ def test_planted_defects_are_each_listed(simulated, tmp_path):
     assert unknown and {p["participant_id"] for p in unknown} == {gone}
     assert {p["participant_id"] for p in problems if p["rule"] == "duplicate_key"} == {dup_id}
     assert len(problems) == 4 + len(unknown)
-    assert f"responses.csv:6 [epds_4]" in result.output
+    assert "responses.csv:6 [epds_4]" in result.output
 
 
 def test_data_problem_via_real_process_has_no_traceback(simulated, tmp_path):

@@ -7,7 +7,6 @@ estimates 1e-4 relative, SE 2e-3, df 2 %, CI limits 2e-3, Johnson–Neyman bound
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
