@@ -208,6 +208,12 @@ class _Run:
         started = self.plan.engagement.started if self.plan.engagement else "started"
         self.started_col = started if started in self.frame else None
         self.facts["n_started"] = int(people[started].eq(True).sum()) if self.started_col else None
+        primary = self.plan.primary_outcome.instrument
+        at_end = self.frame[(self.frame[wave_col] == self.plan.time.end_wave)
+                            & self.frame[primary].notna()]
+        if self.started_col:
+            at_end = at_end[at_end[started].eq(True)]
+        self.facts["n_end_started"] = int(at_end[id_col].nunique())
         # The primary analysis window: waves up to the end of support (change is modelled as linear
         # over it); later waves (follow-up) are described, not modelled.
         end_week = self.dd.wave(self.plan.time.end_wave).week
@@ -422,11 +428,16 @@ class _Run:
             grid = np.linspace(change[0], change[1], 7)
             means = marginal_means(fit, at={tcol: list(grid)},
                                    by=m.group if m.group and m.group in m.fixed else None)
+            tgroup = m.group if m.group and m.group in m.fixed else None
+            tdata = data
+            if tgroup:      # readers see the dictionary's labels, not the codes
+                tdata = data.assign(**{tgroup: data[tgroup].map(
+                    lambda v: self.level_label(tgroup, v) if v == v and v is not None else v)})
+                means = means.assign(**{tgroup: [self.level_label(tgroup, v) for v in means[tgroup]]})
             for audience, individuals in (("impact", False), ("technical", True)):
                 self.figures[f"{inst}_trajectory_{audience}"] = trajectory_figure(
-                    data, means, outcome=inst, label=_axis_label(spec, label), subject=self.id,
-                    time=tcol, group=m.group if m.group and m.group in m.fixed else None,
-                    individuals=individuals, seed=self.plan.seed)
+                    tdata, means, outcome=inst, label=_axis_label(spec, label), subject=self.id,
+                    time=tcol, group=tgroup, individuals=individuals, seed=self.plan.seed)
             resid = fit.residuals()
             self.figures[f"{inst}_qq_residuals"] = qq_figure(
                 resid.dropna().to_numpy(), label=f"{label}: residuals", name=f"{inst}_qq_residuals")

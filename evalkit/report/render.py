@@ -97,12 +97,11 @@ def _context(run, *, warnings, failures, provenance) -> dict:
     n_ref, n_started = facts["n_referred"], facts.get("n_started")
     flow = facts.get("flow")
     primary = plan.primary_outcome.instrument
-    n_end = None
-    if flow is not None:
-        safe_flow = tab["participant_flow"].data
-        end_rows = safe_flow[safe_flow["stage"].str.contains(f"measured at {plan.time.end_wave}",
-                                                              regex=False)]
-        n_end = float(end_rows["n"].iloc[0]) if len(end_rows) else None
+    # Mothers who started and have the primary outcome at the end wave (a count below the
+    # threshold is shown as suppressed: None here).
+    n_end = facts.get("n_end_started")
+    if n_end is not None and 0 < n_end < t:
+        n_end = float("nan")
     outcomes = []
     for o in plan.outcomes:
         f = facts["outcomes"].get(o.instrument, {})
@@ -171,9 +170,11 @@ def _context(run, *, warnings, failures, provenance) -> dict:
     if comp is not None and len(comp):
         top = comp.loc[comp["std_difference"].abs().idxmax()]
         name = top["variable"] if top["level"] is None else f"{top['variable']} = {top['level']}"
+        if top["variable"] in {o.instrument for o in plan.outcomes}:
+            name = f"the {top['variable'].upper()} score at the start"
         smd_top = (name, float(top["std_difference"]))
     limitations = []
-    if n_started and n_end is not None:
+    if n_started and n_end is not None and n_end == n_end:
         limitations.append(nv.attrition_sentence(n_started=n_started, n_end=n_end, threshold=t,
                                                  smd_top=smd_top))
     limitations.append("There is no comparison group: changes over the months after a birth can "
@@ -202,7 +203,8 @@ def _context(run, *, warnings, failures, provenance) -> dict:
     headline = {
         "referred": n_ref, "started": n_started,
         "started_pct": 100 * n_started / n_ref if n_started is not None and n_ref else None,
-        "end": n_end, "end_pct": 100 * n_end / n_started if n_end is not None and n_started else None,
+        "end": n_end if n_end == n_end else None,
+        "end_pct": 100 * n_end / n_started if n_end is not None and n_end == n_end and n_started else None,
     }
     mech_sentence = ""
     mech = facts.get("mechanisms")
