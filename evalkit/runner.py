@@ -136,6 +136,12 @@ class _Run:
         for w in caught:
             self.warning_rows.append((name, w.category.__name__, _one_line(w.message)))
 
+    def _restricted(self) -> Path:
+        # Beside the report folder, never inside it: the report folder may be published whole.
+        folder = self.out.parent / f"{self.out.name}-restricted"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def publish(self, name: str, safe) -> None:
         self.tables[name] = safe
 
@@ -184,13 +190,22 @@ class _Run:
             if self.plan.data.on_problems == "stop":
                 report.raise_if_problems()
         self.validation = report
+        problems = report.problems
+        self.facts["n_data_problems"] = int(len(problems))
+        if len(problems):
+            # Counts by file, column and rule for the technical report; the full list (with line
+            # numbers and participant ids, which the data team needs to fix them) is restricted.
+            summary = (problems.assign(file=problems["file"].map(lambda f: Path(str(f)).name))
+                       .groupby(["file", "column", "rule", "severity"], sort=True).size()
+                       .rename("cells").reset_index())
+            self.model_tables["data_problems"] = summary
+            path = self._restricted() / "data_problems.csv"
+            problems.to_csv(path, **_CSV)
+            self.written.append(path)
         with self.step("score", optional=False):
             scored = score_dictionary(report, dictionary=self.dd, on_invalid="missing")
         if len(scored.safeguarding):
-            # Beside the report folder, never inside it: the report folder may be published whole.
-            restricted = self.out.parent / f"{self.out.name}-restricted"
-            restricted.mkdir(parents=True, exist_ok=True)
-            path = restricted / "safeguarding_flags.csv"
+            path = self._restricted() / "safeguarding_flags.csv"
             scored.safeguarding.to_csv(path, **_CSV)
             self.written.append(path)
         self.facts["safeguarding_flags"] = int(len(scored.safeguarding))

@@ -177,6 +177,10 @@ def _context(run, *, warnings, failures, provenance) -> dict:
     if n_started and n_end is not None and n_end == n_end:
         limitations.append(nv.attrition_sentence(n_started=n_started, n_end=n_end, threshold=t,
                                                  smd_top=smd_top))
+    n_problems = facts.get("n_data_problems", 0)
+    if n_problems:
+        limitations.append(f"{n_problems} data value(s) broke the data dictionary's rules and were "
+                           "treated as missing; the technical report counts them by column and rule.")
     limitations.append("There is no comparison group: changes over the months after a birth can "
                        "happen without support, so the changes shown cannot be attributed to the "
                        "programme alone.")

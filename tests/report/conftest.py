@@ -67,3 +67,30 @@ def small_run(tmp_path_factory):
 
     result = run_plan(plan, out=folder / "report")
     return folder, result
+
+
+def light_plan(folder: Path, *, on_problems: str = "stop", corrupt: bool = False) -> Path:
+    """A quick plan (one outcome, no mechanisms or imputation) for testing the run's data handling."""
+    resp, people = write_small_cohort(folder / "data", n=90, seed=4)
+    if corrupt:
+        lines = resp.read_text(encoding="utf-8").splitlines()
+        header = lines[0].split(",")
+        cells = lines[5].split(",")
+        cells[header.index("wemwbs_3")] = "9"          # outside the item range 1-5
+        lines[5] = ",".join(cells)
+        resp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = f"""\
+programme: Light test
+data:
+  dictionary: {ek.example_dictionary_path().resolve()}
+  files: [data/participants.csv, data/responses.csv]
+  on_problems: {on_problems}
+outcomes: [{{instrument: wemwbs}}]
+contexts: {{variables: [site]}}
+mechanisms: null
+engagement: {{cox_covariates: []}}
+sensitivity: {{multiple_imputation: null, tipping_point: null}}
+"""
+    path = folder / "plan.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
