@@ -655,6 +655,7 @@ class _Run:
             ], ignore_index=True)
             self.model_tables["sensitivity_mi"] = table
             self.model_tables["imputation_missing"] = imputed.n_missing
+            self.model_tables["imputation_diagnostics"] = imputed.diagnostics
             self.facts["mi"] = {"table": table, "m": mi.m, "predictors": predictors}
         tp = self.plan.sensitivity.tipping_point
         if tp is not None and "mi" in self.facts:

@@ -68,6 +68,11 @@ def html_table(table, columns: dict | None = None, *, digits: int = 2, threshold
     return {"header": list(columns.values()), "rows": rows}
 
 
+# model tables shown in their own section of the technical report (the rest go under "Other")
+_SECTIONED = ("cox", "cox_zph", "attrition_model", "sensitivity_mi", "imputation_missing",
+              "imputation_diagnostics", "tipping_point", "data_problems", "dose_response")
+
+
 def _figure(fig) -> dict:
     return {"src": fig.to_data_uri(), "alt": fig.alt, "caption": getattr(fig, "caption", "") or "",
             "csv": f"figures/{fig.name}.csv"}
@@ -263,7 +268,12 @@ def _context(run, *, warnings, failures, provenance) -> dict:
                                            "completers": "Completers", "non_completers": "Non-completers",
                                            "std_difference": "Standardised difference"}, digits=2),
         "model_tables": {k: html_table(v, digits=4) for k, v in sorted(run.model_tables.items())
-                         if not k.startswith(tuple(f"{o.instrument}_" for o in plan.outcomes))},
+                         if not k.startswith(tuple(f"{o.instrument}_" for o in plan.outcomes))
+                         and k not in _SECTIONED},
+        "mt": {k: html_table(run.model_tables[k], digits=4) for k in _SECTIONED
+               if k in run.model_tables},
+        "mi": facts.get("mi"),
+        "tipping": facts.get("tipping"),
         "warnings": html_table(warnings, digits=0),
         "failures": html_table(failures, digits=0),
         "suppression_log": html_table(run.dc.summary(), digits=0),
