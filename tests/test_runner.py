@@ -44,5 +44,5 @@ def test_excluded_problems_are_counted_and_reported(tmp_path):
     assert restricted[["line", "column", "value"]].values.tolist() == [[6, "wemwbs_3", 9]]
     assert "1 data value(s) broke the data dictionary" in (
         tmp_path / "report" / "impact.html").read_text(encoding="utf-8")
-    assert "data problems" in html
+    assert "Data values that broke the dictionary&#39;s rules" in html
     assert (tmp_path / "report" / "impact.html").is_file()
