@@ -240,18 +240,7 @@ class DataDictionary:
             raise DictionaryError(
                 f"cannot read data dictionary {str(path)!r}: {exc.strerror}; check the path"
             ) from None
-        try:
-            node = yaml.compose(text)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            where = f" at line {line}" if line else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise DictionaryError(
-                f"{path}{where}: not valid YAML ({problem}); check indentation and quoting",
-                [("", line, str(problem))],
-            ) from None
+        data, node = _parse_yaml(text, path, DictionaryError)
         return cls.from_dict(data, source=str(path), _lines=_key_lines(node))
 
     @classmethod
@@ -403,6 +392,19 @@ class DataDictionary:
 # ---------------------------------------------------------------------- helpers
 def _dotted(path: tuple) -> str:
     return ".".join(str(p) for p in path)
+
+
+def _parse_yaml(text: str, path, error: type) -> tuple[Any, yaml.Node | None]:
+    """Parse YAML text into (data, node tree for line numbers); a syntax error names its line."""
+    try:
+        return yaml.safe_load(text), yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        where = f" at line {line}" if line else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise error(f"{path}{where}: not valid YAML ({problem}); check indentation and quoting",
+                    [("", line, str(problem))]) from None
 
 
 def _key_lines(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:

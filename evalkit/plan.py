@@ -38,8 +38,8 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .dictionary import (DataDictionary, _dotted, _key_lines, _nearest_line, _problem_report,
-                         _pydantic_problems)
+from .dictionary import (DataDictionary, _dotted, _key_lines, _nearest_line, _parse_yaml,
+                         _problem_report, _pydantic_problems)
 from .errors import DictionaryError, PlanError
 
 __all__ = ["AnalysisPlan", "load_plan"]
@@ -192,15 +192,7 @@ class AnalysisPlan(_Section):
         except OSError as exc:
             raise PlanError(f"cannot read analysis plan {str(path)!r}: {exc.strerror}; check the path") from None
         text = raw.decode("utf-8", errors="replace")
-        try:
-            node = yaml.compose(text)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise PlanError(f"{path}{f' at line {line}' if line else ''}: not valid YAML ({problem}); "
-                            "check indentation and quoting", [("", line, str(problem))]) from None
+        data, node = _parse_yaml(text, path, PlanError)
         return cls.from_dict(data, source=str(path), base_dir=str(path.resolve().parent),
                              sha256=hashlib.sha256(raw).hexdigest(), _lines=_key_lines(node))
 
