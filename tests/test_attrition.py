@@ -190,7 +190,7 @@ def test_compare_completers_errors():
 
 
 # ====================================================================== logistic model
-# Hand-built data; reference values from R 4.2.2:
+# Hand-built data; reference values from R 4.2.2 (tests/reference/attrition_glm_reference.R):
 #   glm(end ~ epds + mode + dep, family = binomial, control = glm.control(epsilon = 1e-14,
 #       maxit = 100)), mode levels one_to_one, group, both; coef(summary(fit)) and
 #   confint.default(fit) (Wald intervals). With R's default epsilon = 1e-8 the standard errors
