@@ -117,6 +117,7 @@ class _Run:
         self.failure_rows: list[tuple[str, str]] = []
         self.written: list[Path] = []
         self.timings: dict[str, float] = {}      # seconds per step (not written: not deterministic)
+        self.fits: dict[str, object] = {}        # primary model per outcome
         self.time = plan.time.column
 
     # ------------------------------------------------------------------ bookkeeping
@@ -241,6 +242,7 @@ class _Run:
     # ------------------------------------------------------------------ who was reached
     def _step_flow(self) -> None:
         from .attrition import participant_flow
+        from .report.figures import flow_figure
 
         with self.step("participant flow"):
             flow = participant_flow(self.frame, subject=self.id, wave=self.wave,
@@ -251,8 +253,6 @@ class _Run:
                 flow, name="participant flow", count_columns=["n"],
                 percent_columns={"n": ["percent_of_referred"]}, groups=["stage"]))
             self.facts["flow"] = flow
-            from .report.figures import flow_figure
-
             self.figures["flow"] = flow_figure(self.tables["participant_flow"].data)
 
     def _contexts(self) -> list[str]:
@@ -419,7 +419,6 @@ class _Run:
         with self.step(f"{inst}: primary model"):
             fit = fit_mixed(data, outcome=inst, fixed=m.fixed, subject=self.id, random=m.random,
                             engine=m.engine, simplify=m.simplify)
-            self.fits = getattr(self, "fits", {})
             self.fits[inst] = fit
             self.model_tables[f"{inst}_fixed"] = fit.fixed
             self.model_tables[f"{inst}_variance"] = fit.variance_components

@@ -46,3 +46,38 @@ def test_excluded_problems_are_counted_and_reported(tmp_path):
         tmp_path / "report" / "impact.html").read_text(encoding="utf-8")
     assert "Data values that broke the dictionary&#39;s rules" in html
     assert (tmp_path / "report" / "impact.html").is_file()
+
+
+VARIANTS = {
+    "population all, grouped by site": (
+        "outcomes: [{instrument: epds}]\n"
+        "model: {population: all, fixed: weeks * site, group: site}\nmechanisms: null\n"
+        "sensitivity: {multiple_imputation: {m: 3, iterations: 3}, tipping_point: {deltas: [0, 2, 4]}}\n"),
+    "no engagement section": (
+        "outcomes: [{instrument: ucla3, primary: true}, {instrument: wemwbs}]\nengagement: null\n"
+        "mechanisms: {mediation: false}\nsensitivity: {multiple_imputation: null}\n"),
+    "impact only, threshold 10": (
+        "outcomes: [{instrument: wemwbs}]\nreport: {audience: [impact], suppression_threshold: 10}\n"
+        "contexts: {variables: [ethnicity, imd_quintile]}\nmechanisms: {bootstrap: 60}\n"
+        "sensitivity: {multiple_imputation: {m: 3, iterations: 3}, tipping_point: null}\n"),
+    "no group": (
+        "outcomes: [{instrument: wemwbs}]\nmodel: {fixed: weeks, group: null}\nmechanisms: null\n"
+        "sensitivity: {multiple_imputation: null}\n"),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_plan_variants_run_to_reports(tmp_path, variant):
+    """Optional sections switched off or changed: the run still ends in reports, never a crash."""
+    plan = light_plan(tmp_path)
+    head = plan.read_text(encoding="utf-8").split("outcomes:")[0]
+    plan.write_text(head + VARIANTS[variant], encoding="utf-8")
+    result = run_plan(plan, out=tmp_path / "report")
+    audience = ["impact"] if "impact only" in variant else ["impact", "technical"]
+    assert sorted(p.stem for p in result.out.glob("*.html")) == sorted(audience)
+    if "threshold 10" in variant:
+        reach = result.tables["reach_by_context"]
+        shown = reach["referred"].dropna()
+        assert (shown.eq(0) | shown.ge(10)).all(), reach
+    # every failure is a named step with a reason, never an exception
+    assert all(isinstance(m, str) and m for m in result.failures["message"])

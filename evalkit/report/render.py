@@ -127,6 +127,10 @@ def _context(run, *, warnings, failures, provenance) -> dict:
         entry["by_wave"] = table(f"{inst}_by_wave", {"wave": "Wave", "n": "Mothers", "mean": "Mean",
                                                      "sd": "SD", "ci_low": "95% CI from",
                                                      "ci_high": "to"}, digits=1, counts=("n",))
+        entry["by_group"] = None
+        # "Mode of support received (blank if …)" -> "Change by mode of support received"
+        entry["by_group_caption"] = f"Change by {run.label(plan.model.group).split(' (')[0].lower()}" \
+            if plan.model.group else ""
         if plan.model.group:
             entry["by_group"] = table(f"{inst}_change_by_{plan.model.group}", {
                 plan.model.group: run.label(plan.model.group), "n_participants": "Mothers",
