@@ -11,7 +11,10 @@ Examples
 >>> from evalkit.report.narrative import change_sentence
 >>> change_sentence("WEMWBS", estimate=3.1, ci_low=2.0, ci_high=4.2, higher_is="better",
 ...                 weeks=(0, 12), mid=3)
-'On average, WEMWBS scores improved by 3.1 points between weeks 0 and 12 (95% CI 2.0 to 4.2). The smallest change that mothers notice (minimal important difference) is 3 points: the average change may be above or below it.'
+'On average, WEMWBS scores rose by 3.1 points between weeks 0 and 12 (95% CI 2.0 to 4.2), an improvement because higher scores are better. The smallest change that mothers notice (minimal important difference) is 3 points: the average change may be above or below it.'
+>>> change_sentence("EPDS", estimate=-3.3, ci_low=-4.0, ci_high=-2.6, higher_is="worse",
+...                 weeks=(0, 12))
+'On average, EPDS scores fell by 3.3 points between weeks 0 and 12 (95% CI 2.6 to 4.0), an improvement because higher scores are worse.'
 >>> change_sentence("EPDS", estimate=-0.4, ci_low=-1.5, ci_high=0.7, higher_is="worse",
 ...                 weeks=(0, 12))
 'On average, EPDS scores changed by -0.4 points between weeks 0 and 12 (95% CI -1.5 to 0.7), which is consistent with no change.'
@@ -53,9 +56,14 @@ def change_sentence(label: str, *, estimate: float, ci_low: float, ci_high: floa
     if any(v is None or math.isnan(v) for v in (estimate, ci_low, ci_high)):
         return f"The average change in {label} could not be estimated."
     if ci_low > 0 or ci_high < 0:
-        word = "improved" if _good(estimate, higher_is) else "worsened"
-        size = abs(estimate)
-        text = f"On average, {label} scores {word} by {number(size)} points {span} ({ci})."
+        # Say the direction in words and give the interval as sizes, so a fall in a
+        # higher-is-worse score never reads as "improved by 3.3 (95% CI -4.0 to -2.6)".
+        moved = "rose" if estimate > 0 else "fell"
+        meaning = "an improvement" if _good(estimate, higher_is) else "a worsening"
+        lo, hi = sorted((abs(ci_low), abs(ci_high)))
+        text = (f"On average, {label} scores {moved} by {number(abs(estimate))} points {span} "
+                f"(95% CI {number(lo)} to {number(hi)}), {meaning} because higher scores are "
+                f"{higher_is}.")
     else:
         return (f"On average, {label} scores changed by {number(estimate)} points {span} ({ci}), "
                 "which is consistent with no change.")
@@ -105,8 +113,9 @@ def context_sentence(label: str, scan, *, threshold: int, min_n: int) -> str:
                          "that all groups benefited equally, only that these data cannot tell them apart.")
     small = scan[scan["status"] != "estimated"]
     if len(small):
-        parts.append(f"{len(small)} group(s) were too small to estimate (fewer than {min_n} mothers) "
-                     f"or were withheld because they had fewer than {threshold} mothers.")
+        names = [f"{r['level']} ({str(r['context']).replace('_', ' ')})" for _, r in small.iterrows()]
+        parts.append(f"Not estimated because the group had fewer than {min_n} mothers (below "
+                     f"{threshold}, its numbers are also withheld): {', '.join(names)}.")
     return " ".join(parts)
 
 

@@ -127,7 +127,7 @@ def test_impact_report_claims_nothing_a_ci_does_not_support(small_run):
     change = result.facts["outcomes"]["wemwbs"]["change"]
     html = (result.out / "impact.html").read_text(encoding="utf-8")
     if change["ci_low"] > 0:
-        assert "WEMWBS scores improved by" in html
+        assert "WEMWBS scores rose by" in html and "an improvement because higher scores are better" in html
     else:
         assert "consistent with no change" in html
     assert "reliably deteriorated" in html
