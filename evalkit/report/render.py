@@ -43,12 +43,12 @@ def _cell(value, *, digits: int) -> str:
     return str(value)
 
 
-def html_table(table, columns: dict | None = None, *, digits: int = 2, threshold: int | None = None,
-               counts: tuple = ()) -> dict:
+def html_table(table, columns: dict | None = None, *, digits: int = 2, counts: tuple = ()) -> dict:
     """A table for the templates: ``{"header": [...], "rows": [[...], ...]}`` of strings.
 
-    ``table`` is a SafeTable (hidden cells shown as "suppressed", with "fewer than N" for counts) or
-    a DataFrame; ``columns`` maps column → header (and selects/orders them).
+    ``table`` is a SafeTable (every hidden cell shown as "suppressed": a cell hidden to protect a
+    neighbour may be large, so "<5" would be wrong) or a DataFrame; ``columns`` maps column → header
+    (and selects/orders them); ``counts`` columns are printed as whole numbers.
     """
     data = getattr(table, "data", table)
     hidden = getattr(table, "hidden", None)
@@ -96,14 +96,13 @@ def _context(run, *, warnings, failures, provenance) -> dict:
     tab = run.tables
 
     def table(name, columns=None, *, digits=2, counts=()):
-        return html_table(tab[name], columns, digits=digits, threshold=t, counts=counts) \
+        return html_table(tab[name], columns, digits=digits, counts=counts) \
             if name in tab else None
 
     n_ref, n_started = facts["n_referred"], facts.get("n_started")
-    flow = facts.get("flow")
     primary = plan.primary_outcome.instrument
     # Mothers who started and have the primary outcome at the end wave (a count below the
-    # threshold is shown as suppressed: None here).
+    # threshold becomes NaN and is then left out of the headline and the attrition sentence).
     n_end = facts.get("n_end_started")
     if n_end is not None and 0 < n_end < t:
         n_end = float("nan")
