@@ -369,13 +369,7 @@ def reliable_change(before, after, *, instrument: str | Instrument, scale: str |
     if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
         raise SpecificationError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
 
-    b, index_b = _as_scores(before, "before")
-    a, index_a = _as_scores(after, "after")
-    if len(b) != len(a):
-        raise SpecificationError(f"before has {len(b)} scores but after has {len(a)}: pass one before "
-                                 "and one after score per person, in the same order (use NaN for a "
-                                 "missing score)")
-    index = _common_index(index_b, index_a, len(b))
+    b, a, index = _paired_scores(before, after)
     _check_range(b, sc, "before", index)
     _check_range(a, sc, "after", index)
 
@@ -560,6 +554,17 @@ def _as_scores(values, name: str) -> tuple[np.ndarray, pd.Index | None]:
         raise SpecificationError(f"{name} holds infinite values at positions {pos}; pass finite scores "
                                  "and NaN/None for missing ones")
     return arr, index
+
+
+def _paired_scores(before, after) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """Before and after scores as float arrays of one length, with their common index."""
+    b, index_b = _as_scores(before, "before")
+    a, index_a = _as_scores(after, "after")
+    if len(b) != len(a):
+        raise SpecificationError(f"before has {len(b)} scores but after has {len(a)}: pass one before "
+                                 "and one after score per person, in the same order (use NaN for a "
+                                 "missing score)")
+    return b, a, _common_index(index_b, index_a, len(b))
 
 
 def _common_index(index_b: pd.Index | None, index_a: pd.Index | None, n: int) -> pd.Index:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .change import _as_scores, _check_range, _common_index
+from .change import _check_range, _paired_scores
 from .errors import DataQualityWarning, EvalkitError, SmallGroupWarning, SpecificationError
 from .instruments import get as _get_instrument
 
@@ -211,13 +211,7 @@ def prepost(before, after, *, confidence: float = 0.95, direction: str | None = 
     sign = _direction_sign(direction, instrument)
     spec = _get_instrument(instrument) if instrument is not None else None
 
-    b, index_b = _as_scores(before, "before")
-    a, index_a = _as_scores(after, "after")
-    if len(b) != len(a):
-        raise SpecificationError(f"before has {len(b)} scores but after has {len(a)}: pass one before "
-                                 "and one after score per person, in the same order (use NaN for a "
-                                 "missing score)")
-    index = _common_index(index_b, index_a, len(b))
+    b, a, index = _paired_scores(before, after)
     if spec is not None:
         _check_range(b, spec.primary, "before", index)
         _check_range(a, spec.primary, "after", index)
