@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._checks import check_confidence
 from .errors import ConvergenceWarning, DataQualityWarning, SpecificationError, UnknownNameError
 
 __all__ = [
@@ -505,9 +506,7 @@ def attrition_model(data: pd.DataFrame, *, outcome: str, predictors, subject: st
     """
     where = "attrition_model"
     predictors = _names(predictors, "predictors", where)
-    if not 0 < confidence < 1:
-        raise SpecificationError(f"{where}: confidence must lie strictly between 0 and 1, got "
-                                 f"{confidence!r}; use e.g. 0.95")
+    check_confidence(confidence, where)
     _check_frame(data, [subject, wave, outcome, *predictors], where)
     _keys(data, subject, wave, where)
     levels = _wave_levels(data, wave)

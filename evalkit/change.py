@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._checks import check_confidence
 from .errors import SpecificationError
 from .instruments import get as _get_instrument
 from .instruments.spec import Instrument, Scale
@@ -366,8 +367,7 @@ def reliable_change(before, after, *, instrument: str | Instrument, scale: str |
     if clinical not in _CLINICAL:
         raise SpecificationError(f"clinical={clinical!r} is not one of "
                                  f"{', '.join(map(repr, _CLINICAL))}")
-    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise SpecificationError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+    check_confidence(confidence)
 
     b, a, index = _paired_scores(before, after)
     _check_range(b, sc, "before", index)
@@ -659,8 +659,7 @@ def change_summary(result_or_table, *, group=None, confidence: float = 0.95) -> 
     if missing:
         raise SpecificationError(f"the table lacks column(s) {', '.join(missing)}; pass the result of "
                                  "ek.reliable_change (or its .table)")
-    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise SpecificationError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+    check_confidence(confidence)
 
     indicators = _indicators(table)
     frames = [(_OVERALL, np.ones(len(table), dtype=bool))]

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ._checks import check_confidence
 from .errors import SingularFitWarning, SpecificationError, UnknownNameError
 
 __all__ = ["sessions_summary", "dose_response", "DoseResponse", "SUMMARY_COLUMNS", "CURVE_COLUMNS"]
@@ -325,9 +326,7 @@ def dose_response(data: pd.DataFrame, *, outcome: str, sessions: str = "sessions
         raise SpecificationError(f"{where}: change must be two different times, e.g. (0, 12); got "
                                  f"{change!r}")
     c0, c1 = float(change[0]), float(change[1])
-    if not 0 < confidence < 1:
-        raise SpecificationError(f"{where}: confidence must lie strictly between 0 and 1, got "
-                                 f"{confidence!r}")
+    check_confidence(confidence, where)
     for col in (time, sessions):
         v = data[col]
         if not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v):

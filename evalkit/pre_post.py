@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .change import _check_range, _paired_scores
+from ._checks import check_confidence
 from .errors import DataQualityWarning, EvalkitError, SmallGroupWarning, SpecificationError
 from .instruments import get as _get_instrument
 
@@ -207,7 +208,7 @@ def prepost(before, after, *, confidence: float = 0.95, direction: str | None = 
     2           g_av   0.808          0.102           1.484        4.364
     3  rank_biserial   0.727            NaN             NaN        5.000
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     sign = _direction_sign(direction, instrument)
     spec = _get_instrument(instrument) if instrument is not None else None
 
@@ -321,12 +322,6 @@ def _direction_sign(direction, instrument) -> int | None:
             f"direction={direction!r} contradicts the instrument: on {spec.id} higher is "
             f"{spec.higher_is}; drop direction= (the instrument sets it)")
     return spec.sign
-
-
-def _check_confidence(confidence) -> None:
-    if isinstance(confidence, bool) or not (isinstance(confidence, (int, float))
-                                            and 0 < confidence < 1):
-        raise SpecificationError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
 
 
 def _fmt(x: float, digits: int = 6) -> str:
@@ -487,7 +482,7 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
     """
     import statsmodels.formula.api as smf
 
-    _check_confidence(confidence)
+    check_confidence(confidence)
     if not isinstance(data, pd.DataFrame):
         raise SpecificationError(f"data must be a pandas DataFrame with one row per person, got "
                                  f"{type(data).__name__}")

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._checks import check_confidence
 from ..errors import SpecificationError
 
 __all__ = ["pool", "pool_fits", "POOL_COLUMNS"]
@@ -74,12 +75,6 @@ def _as_matrix(values, what: str) -> tuple[np.ndarray, list[str] | None]:
         raise SpecificationError(f"{what} must be 1-D (m,) or 2-D (m, p), got shape {arr.shape}; "
                                  "put one row per imputation and one column per parameter")
     return arr, names
-
-
-def _check_confidence(confidence: float) -> None:
-    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise SpecificationError(f"confidence must lie strictly between 0 and 1, got {confidence!r}; "
-                                 "e.g. confidence=0.95")
 
 
 def pool(estimates, variances, *, df_complete=None, confidence: float = 0.95,
@@ -152,7 +147,7 @@ def pool(estimates, variances, *, df_complete=None, confidence: float = 0.95,
     >>> pool(est, var, df_complete=30, names=["intercept", "slope"])["df"].round(2).tolist()
     [21.22, 13.65]
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     q, q_names = _as_matrix(estimates, "estimates")
     u, _ = _as_matrix(variances, "variances")
     if q.shape != u.shape:
@@ -274,7 +269,7 @@ def pool_fits(fits, *, confidence: float = 0.95) -> pd.DataFrame:
     >>> tab["term"].tolist(), int(tab["m"].iloc[0])
     (['Intercept', 'weeks'], 3)
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     fits = list(fits)
     if len(fits) < 2:
         raise SpecificationError(f"Rubin's rules need at least m = 2 fits, got {len(fits)}; fit the "

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._checks import check_confidence
 from ..errors import DataQualityWarning, SpecificationError, UnknownNameError
 
 __all__ = [
@@ -68,11 +69,6 @@ _TOL = np.sqrt(np.finfo(float).eps)
 
 
 # ====================================================================== data handling
-def _check_confidence(confidence: float) -> float:
-    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise SpecificationError(f"confidence must lie strictly between 0 and 1, got {confidence!r}; "
-                                 "use e.g. 0.95")
-    return float(confidence)
 
 
 def _prepare(data: pd.DataFrame, duration: str, event: str, columns: list[str], where: str
@@ -351,7 +347,7 @@ def kaplan_meier(data: pd.DataFrame, *, duration: str, event: str, by: str | Non
       group  median  ci_low  ci_high
     0   all     8.0     5.0      NaN
     """
-    conf = _check_confidence(confidence)
+    conf = check_confidence(confidence)
     n_in = len(data) if isinstance(data, pd.DataFrame) else 0
     d = _prepare(data, duration, event, [by] if by else [], "kaplan_meier")
     z = stats.norm.ppf(0.5 + conf / 2)
@@ -607,7 +603,7 @@ def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata
     """
     from lifelines import CoxPHFitter
 
-    conf = _check_confidence(confidence)
+    conf = check_confidence(confidence)
     covs = [covariates] if isinstance(covariates, str) else list(covariates)
     if not covs:
         raise SpecificationError("fit_cox: give at least one covariate")
