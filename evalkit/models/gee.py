@@ -43,6 +43,7 @@ from statsmodels.genmod.generalized_estimating_equations import GEE
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as _SMConvergenceWarning
 from statsmodels.tools.sm_exceptions import IterationLimitWarning as _SMIterationLimitWarning
 
+from .._checks import check_confidence
 from ..errors import ConvergenceWarning, SpecificationError, UnknownNameError
 from .design import Design, build_design
 
@@ -77,8 +78,7 @@ class GEEModel:
         if self.correlation == "ar1" and not self.time:
             raise SpecificationError("correlation='ar1' needs time=: the column that orders each "
                                      "subject's observations (e.g. time='weeks')")
-        if not 0 < self.confidence < 1:
-            raise SpecificationError(f"confidence must be between 0 and 1, got {self.confidence}")
+        check_confidence(self.confidence, "GEEModel")
 
     def describe(self) -> str:
         return (f"GEE {self.outcome} ~ {self.fixed}, {self.family}, {self.correlation} working "

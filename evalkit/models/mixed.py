@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from .._checks import check_confidence
 from ..errors import (ConvergenceWarning, EvalkitError, SingularFitWarning, SpecificationError,
                       UnknownNameError)
 from . import reml as _reml
@@ -58,8 +59,7 @@ class MixedModel:
     def __post_init__(self):
         if self.engine not in ENGINES:
             raise UnknownNameError(f"engine {self.engine!r} is not available; engines: {', '.join(ENGINES)}")
-        if not 0 < self.confidence < 1:
-            raise SpecificationError(f"confidence must be between 0 and 1, got {self.confidence}")
+        check_confidence(self.confidence, "MixedModel")
 
     def describe(self) -> str:
         bar = "|" if self.correlated else "||"
