@@ -1,0 +1,169 @@
+"""Tables after disclosure control: :class:`SafeTable` and how its cells display.
+
+A SafeTable holds the published values with every hidden cell set to NaN, a mask of the hidden
+cells and the kind of each column; the hidden values are not kept anywhere in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import SpecificationError
+from .. import format as fmt
+
+__all__ = ["SafeTable", "display", "csv_text", "SUPPRESSED"]
+
+#: What a hidden cell reads as in CSV files, and for counts and percentages in :func:`display`.
+SUPPRESSED = fmt.SUPPRESSED
+
+_PROTECTED_KINDS = ("count", "percent", "estimate")
+
+
+@dataclass(frozen=True, eq=False)
+class SafeTable:
+    """A table after disclosure control: safe to publish as it stands.
+
+    Attributes
+    ----------
+    name : str
+        The table's name in the suppression log.
+    data : pandas.DataFrame
+        The input's rows and columns; protected columns are floats and every hidden cell is NaN.
+        The hidden values are not kept anywhere in the object.
+    hidden : pandas.DataFrame
+        Booleans of the same shape: True where a cell was hidden.
+    threshold : int
+        The threshold in force.
+    kinds : dict
+        Column -> ``"count"``, ``"percent"``, ``"estimate"``, ``"status"`` or ``"label"``; decides
+        how :func:`display` shows a hidden cell.
+    withheld_groups : tuple
+        Groups withheld entirely (risk tables, curves): their curves must not be drawn.
+    """
+
+    name: str
+    data: pd.DataFrame
+    hidden: pd.DataFrame
+    threshold: int
+    kinds: dict = field(default_factory=dict)
+    withheld_groups: tuple = ()
+
+    def to_csv(self, path=None) -> str | None:
+        """Write :attr:`data` as CSV with hidden cells reading ``suppressed``.
+
+        Deterministic: ``\\n`` line ends, floats as ``%.6g``, no index; text a spreadsheet would
+        run as a formula is neutralised (:func:`evalkit.report.format.csv_cell`). With
+        ``path=None`` the text is returned instead.
+        """
+        text = csv_text(self.data, self.hidden)
+        if path is None:
+            return text
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+        return None
+
+
+def csv_text(data: pd.DataFrame, hidden: pd.DataFrame | None = None) -> str:
+    """CSV text of a table, hidden cells reading ``suppressed``, every cell through ``csv_cell``."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([fmt.csv_cell(str(c)) for c in data.columns])
+    mask = None if hidden is None else hidden.reindex(columns=data.columns, fill_value=False).to_numpy(bool)
+    for i, row in enumerate(data.itertuples(index=False, name=None)):
+        writer.writerow([SUPPRESSED if mask is not None and mask[i, j] else fmt.csv_cell(v)
+                         for j, v in enumerate(row)])
+    return buf.getvalue()
+
+
+def display(safe: SafeTable, *, digits: int = 1) -> pd.DataFrame:
+    """Strings for an HTML table, one per cell of a :class:`SafeTable`.
+
+    Hidden counts and percentages read ``suppressed``; hidden estimates read ``withheld (n < T)``
+    with T the threshold. Shown counts are whole numbers, percentages and estimates have ``digits``
+    decimals, ``p_value`` columns three (``<0.001`` below that). Cells that were missing before
+    disclosure control are empty strings.
+
+    Parameters
+    ----------
+    safe : SafeTable
+    digits : int
+        Decimals for percentages and estimates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index and columns as ``safe.data``, every cell a string.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from evalkit.report.disclosure import DisclosureControl, display
+    >>> t = pd.DataFrame({"level": ["a", "b"], "n": [3, 40], "estimate": [1.25, 2.5],
+    ...                   "p_value": [0.2, 0.0001]})
+    >>> safe = DisclosureControl().estimates(t, name="t", n_column="n",
+    ...                                      value_columns=["estimate", "p_value"])
+    >>> display(safe, digits=2)
+      level           n          estimate           p_value            status
+    0     a  suppressed  withheld (n < 5)  withheld (n < 5)  withheld (n < 5)
+    1     b          40              2.50            <0.001
+    """
+    if not isinstance(safe, SafeTable):
+        raise SpecificationError(f"display needs a SafeTable (from DisclosureControl), got "
+                                 f"{type(safe).__name__}")
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
+        raise SpecificationError(f"display: digits must be a whole number >= 0, got {digits!r}")
+    withheld = f"withheld (n < {safe.threshold})"
+    out = {}
+    for c in safe.data.columns:
+        kind = safe.kinds.get(c, "label")
+        hid = safe.hidden[c].to_numpy()
+        if kind == "count":
+            show = _fmt_count
+        elif kind in ("percent", "estimate"):
+            show = _fmt_p if _is_p_column(c) else (lambda v, d=digits: _fmt_number(v, d))
+        else:
+            show = _fmt_label
+        text = [show(v) for v in safe.data[c].tolist()]
+        mark = withheld if kind == "estimate" else SUPPRESSED
+        out[c] = [mark if h else t for h, t in zip(hid, text)]
+    return pd.DataFrame(out, index=safe.data.index, columns=safe.data.columns, dtype=object)
+
+
+# display() leaves cells that were missing before disclosure control empty
+def _missing(v) -> bool:
+    return fmt.is_missing(v)
+
+
+def _fmt_count(v) -> str:
+    return "" if _missing(v) else fmt.count(v)
+
+
+def _fmt_number(v, digits: int) -> str:
+    if _missing(v):
+        return ""
+    try:
+        return fmt.number(float(v), digits)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _fmt_p(v) -> str:
+    return "" if _missing(v) else fmt.p_value(v)
+
+
+def _fmt_label(v) -> str:
+    return "" if _missing(v) else fmt.cell(v, "label")
+
+
+def _is_p_column(name) -> bool:
+    s = str(name)
+    return s == "p_value" or s.startswith("p_value_") or s.endswith("_p_value")
+
