@@ -69,18 +69,41 @@ class SafeTable:
 
 
 def csv_text(data: pd.DataFrame, hidden: pd.DataFrame | None = None) -> str:
-    """CSV text of a table, hidden cells reading ``suppressed``, every cell through ``csv_cell``."""
+    """CSV text of a table: no index, ``\\n`` line ends, hidden cells ``suppressed``.
+
+    The one CSV writer of evalkit (reports and restricted outputs alike): every header and cell
+    goes through :func:`evalkit.report.format.csv_cell`, which neutralises formula-like text.
+
+    >>> import pandas as pd
+    >>> print(csv_text(pd.DataFrame({"=a": ["@SUM(A1)", "-2"], "b": [0.1234567, None]})), end="")
+    '=a,b
+    '@SUM(A1),0.123457
+    -2,
+    """
     import csv
     import io
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([fmt.csv_cell(str(c)) for c in data.columns])
-    mask = None if hidden is None else hidden.reindex(columns=data.columns, fill_value=False).to_numpy(bool)
-    for i, row in enumerate(data.itertuples(index=False, name=None)):
-        writer.writerow([SUPPRESSED if mask is not None and mask[i, j] else fmt.csv_cell(v)
-                         for j, v in enumerate(row)])
-    return buf.getvalue()
+    if not isinstance(data, pd.DataFrame):
+        raise SpecificationError(f"a CSV output must be a pandas DataFrame, not "
+                                 f"{type(data).__name__}; convert it with pd.DataFrame(...)")
+    mask = None if hidden is None else hidden.reindex(columns=data.columns,
+                                                      fill_value=False).to_numpy(bool)
+    # The csv module quotes only the characters of its line terminator, so rows are written with
+    # "\r\n" (a cell holding a lone "\r" is then quoted too) and the terminator becomes "\n".
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    lines = []
+    rows = [list(data.columns), *data.itertuples(index=False, name=None)]
+    for i, row in enumerate(rows):
+        buffer.seek(0)
+        buffer.truncate()
+        if i == 0 or mask is None:
+            cells = [fmt.csv_cell(v if i else str(v)) for v in row]
+        else:
+            cells = [SUPPRESSED if mask[i - 1, j] else fmt.csv_cell(v) for j, v in enumerate(row)]
+        writer.writerow(cells)
+        lines.append(buffer.getvalue()[:-2] + "\n")
+    return "".join(lines)
 
 
 def display(safe: SafeTable, *, digits: int = 1) -> pd.DataFrame:

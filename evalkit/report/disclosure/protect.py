@@ -1,0 +1,353 @@
+"""How a :class:`~.publication.Publication` decides what is shown (its ``protect()``).
+
+Kept apart from the store so the algorithm reads in one place: check every declaration against
+the data, hide small counts, derive which statistics can be shown, then hide complements until the
+LP bounds of every hidden count span at least T values (and every hidden sum at least T units).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from ...errors import SpecificationError
+from .columns import SD, Count, Free, Label, Linked, Mean, Rounded, Share, Stat
+from .keys import Key
+from .system import LinearSystem
+
+_PRIMARY = "primary: count below {t}"
+_ZERO = "primary: zero count"
+_SECONDARY = "secondary: stops a hidden count being worked out from published ones"
+_SECONDARY_SUM = "secondary: stops a hidden sum being worked out from published means"
+_WITH_N = "withheld: a count it rests on is not shown"
+_MIN_N = "withheld: group smaller than {m}"
+_TOL = 1e-6
+
+
+def _keys(entry) -> tuple:
+    if entry is None:
+        return ()
+    if isinstance(entry, Key):
+        return (entry,)
+    out = tuple(entry)
+    if not all(isinstance(k, Key) for k in out):
+        raise SpecificationError(f"expected a Key or a list of Keys, got {entry!r}")
+    return out
+
+
+def protect_publication(pub) -> None:
+    t = pub.threshold
+    items: dict = {}             # id -> dict(kind, keys|measure/key, value, width, order)
+    cells: dict = {}             # (table, row, col) -> list of item ids (exposures)
+    roles: dict = {}             # (table, row, col) -> role object
+    problems: list[str] = []
+
+    def count_item(keys: tuple) -> tuple:
+        ident = ("count", tuple(sorted(keys)))
+        if ident not in items:
+            items[ident] = {"kind": "count", "keys": ident[1], "order": len(items),
+                            "value": sum(pub.count(k) for k in ident[1])}
+        return ident
+
+    def sum_item(measure: str, key: Key) -> tuple:
+        ident = ("sum", measure, key)
+        if ident not in items:
+            total, n = pub._measure_sum(measure, key)
+            items[ident] = {"kind": "sum", "measure": measure, "key": key, "value": total,
+                            "n_valid": n, "order": len(items)}
+        return ident
+
+    def measure_of(spec, i):
+        m = spec.measure
+        return m[i] if isinstance(m, (list, tuple)) else m
+
+    # 1. declarations -> items, each checked against the data
+    for name in pub._order:
+        frame, cols, status, _ = pub._spec(name)
+        for col, spec in cols.items():
+            values = frame[col].tolist()
+            for i, v in enumerate(values):
+                here = (name, i, col)
+                roles[here] = spec
+                missing = v is None or (isinstance(v, float) and math.isnan(v))
+                if isinstance(spec, (Count, Rounded)):
+                    keys = _keys(spec.keys[i])
+                    if not keys:
+                        if not missing:
+                            problems.append(f"{name}[{i}].{col}: a value {v!r} with no key")
+                        cells[here] = []
+                        continue
+                    ident = count_item(keys)
+                    true = items[ident]["value"]
+                    if isinstance(spec, Rounded):
+                        rid = ("rounded", ident[1], spec.width)
+                        items.setdefault(rid, {"kind": "rounded", "keys": ident[1], "value": true,
+                                               "width": spec.width, "order": len(items)})
+                        ok = not missing and float(v) <= true < float(v) + spec.width
+                        cells[here] = [rid]
+                    else:
+                        ok = not missing and abs(float(v) - true) < _TOL
+                        cells[here] = [ident]
+                    if not ok:
+                        problems.append(f"{name}[{i}].{col} = {v!r} but {' + '.join(map(str, keys))} "
+                                        f"counts {true}")
+                elif isinstance(spec, Share):
+                    num, den = _keys(spec.num[i]), _keys(spec.den[i])
+                    if missing or not num or not den:
+                        cells[here] = [count_item(k) for k in (num, den) if k]
+                        continue
+                    a, b = count_item(num), count_item(den)
+                    cells[here] = [a, b]
+                    nv, dv = items[a]["value"], items[b]["value"]
+                    expect = nv / dv * spec.scale if dv else math.nan
+                    if not (dv and abs(float(v) - expect) <= _TOL * max(1.0, abs(expect))):
+                        problems.append(f"{name}[{i}].{col} = {v!r} but {nv}/{dv}×{spec.scale:g} "
+                                        f"= {expect!r}")
+                elif isinstance(spec, (Mean, SD)):
+                    keys = _keys(spec.n[i])
+                    if len(keys) != 1:
+                        if keys or not missing:
+                            problems.append(f"{name}[{i}].{col}: a mean or SD needs one key for n")
+                        cells[here] = []
+                        continue
+                    (key,) = keys
+                    m = measure_of(spec, i)
+                    n_id = count_item(keys)
+                    s_id = sum_item(m, key)
+                    exposed = [n_id, s_id]
+                    n = items[n_id]["value"]
+                    if items[s_id]["n_valid"] != n:
+                        problems.append(f"{name}[{i}].{col}: {key} counts {n} people but "
+                                        f"{items[s_id]['n_valid']} have a value of {m!r}")
+                    if isinstance(spec, SD):
+                        q_id = sum_item(f"{m}^2", key)
+                        exposed.append(q_id)
+                        s, q = items[s_id]["value"], items[q_id]["value"]
+                        expect = math.sqrt(max(q - s * s / n, 0.0) / (n - 1)) if n > 1 else math.nan
+                    else:
+                        expect = items[s_id]["value"] / n if n else math.nan
+                    cells[here] = exposed if not missing else [n_id]
+                    if not missing and not abs(float(v) - expect) <= 1e-6 * max(1.0, abs(expect)):
+                        problems.append(f"{name}[{i}].{col} = {v!r} but the {spec.role} of {m!r} "
+                                        f"over {key} is {expect!r}")
+                elif isinstance(spec, Stat):
+                    cells[here] = [count_item(_keys(k)) for k in _as_list(spec.n[i])]
+                else:
+                    cells[here] = []
+    if problems:
+        raise SpecificationError(f"{len(problems)} published cell(s) do not match what their "
+                                 "declared keys count (a bug in the step that registered them): "
+                                 + "; ".join(problems[:6]))
+
+    # 2. primary suppression
+    hidden: dict = {}
+    for ident, it in items.items():
+        if it["kind"] == "count":
+            v = it["value"]
+            if 0 < v < t:
+                hidden[ident] = _PRIMARY.format(t=t)
+            elif v == 0 and pub.suppress_zeros:
+                hidden[ident] = _ZERO
+
+    # 3. the linear system over every declared key
+    system = LinearSystem(pub._dim_levels(), zeros=list(pub._zeros), measures=pub._measure_limits())
+    for ident, it in items.items():
+        if it["kind"] in ("count", "rounded"):
+            terms = defaultdict(float)
+            for k in it["keys"]:
+                terms[system.count_var(k)] += 1.0
+            system.cell(ident, terms)
+        else:
+            system.cell(ident, {system.sum_var(it["measure"], it["key"]): 1.0})
+    for a, b in pub._subsets:
+        system.subset(a, b)
+    system.build()
+
+    def published(cell) -> bool:
+        spec = roles[cell]
+        exposed = cells.get(cell, [])
+        if isinstance(spec, Linked):
+            return published((cell[0], cell[1], spec.to))
+        if any(e in hidden for e in exposed):
+            return False
+        if isinstance(spec, Stat) and spec.min_n is not None:
+            return all(items[e]["value"] >= spec.min_n for e in exposed)
+        return True
+
+    # 4. secondary suppression until every hidden count spans at least T values
+    final_bounds = {}
+    rounds = 0
+    while True:
+        rounds += 1
+        shown = {c for c in cells if published(c)}
+        exposed = {e for c in shown for e in _exposures(c, cells, roles)}
+        fixed = {e: items[e]["value"] for e in exposed if items[e]["kind"] in ("count", "sum")}
+        intervals = {e: (items[e]["value"] // items[e]["width"] * items[e]["width"],
+                         items[e]["value"] // items[e]["width"] * items[e]["width"]
+                         + items[e]["width"] - 1)
+                     for e in exposed if items[e]["kind"] == "rounded"}
+        # a reader knows the policy: a hidden count is not zero (zeros are shown, and zeros are
+        # never chosen as complements), unless zeros are suppressed too
+        if not pub.suppress_zeros:
+            for e in hidden:
+                if items[e]["kind"] == "count":
+                    intervals[e] = (1, None)
+        targets = [e for e in hidden] + [e for e, it in items.items() if it["kind"] == "sum"
+                                          and e not in hidden
+                                          and ("count", (it["key"],)) in hidden]
+        integer = {e: items[e]["kind"] == "count" for e in targets}
+        bnds = system.bounds(fixed, intervals, targets, integer=integer)
+        bad = []
+        for e in targets:
+            b = bnds[e]
+            if not b.feasible:
+                raise SpecificationError("the published tables contradict each other (their "
+                                         f"declared keys cannot all hold); first at {e!r}")
+            # narrower than the threshold: the reader learns too much about a small group
+            if b.upper - b.lower < t:
+                bad.append(e)
+        final_bounds = bnds
+        if not bad or rounds > 200:
+            break
+        chosen = set()
+        for e in sorted(bad, key=lambda x: items[x]["order"]):
+            pick = _complement(e, items, exposed, hidden, chosen, system)
+            if pick is not None:
+                chosen.add(pick)
+                hidden[pick] = _SECONDARY_SUM if items[pick]["kind"] == "sum" else _SECONDARY
+        if not chosen:
+            break
+
+    _finish(pub, items, cells, roles, hidden, final_bounds, published)
+
+
+def _as_list(entry) -> list:
+    """A Stat's sets: None, a Key, or a list whose items are Keys or lists of Keys (sums)."""
+    if entry is None:
+        return []
+    if isinstance(entry, Key):
+        return [entry]
+    return list(entry)
+
+
+def _exposures(cell, cells, roles) -> list:
+    spec = roles[cell]
+    if isinstance(spec, Linked):
+        return _exposures((cell[0], cell[1], spec.to), cells, roles)
+    return cells.get(cell, [])
+
+
+def _complement(target, items, exposed, hidden, chosen, system):
+    """The published item to hide so that ``target`` is no longer pinned down."""
+    it = items[target]
+    if it["kind"] == "sum":
+        own = [system.sum_var(it["measure"], it["key"])]
+        kind = "sum"
+    else:
+        own = [system.count_var(k) for k in it["keys"]]
+        kind = "count"
+    near = system.neighbours(own)
+    var_of = {}
+    for e in exposed:
+        x = items[e]
+        if e in hidden or x["kind"] != kind:
+            continue
+        if kind == "count" and len(x["keys"]) == 1:
+            var_of[system.count_var(x["keys"][0])] = e
+        elif kind == "sum":
+            var_of[system.sum_var(x["measure"], x["key"])] = e
+    for ring in (near, system.component(own)):
+        cands = [var_of[v] for v in ring if v in var_of and var_of[v] not in chosen]
+        if cands:
+            def rank(e):
+                x = items[e]
+                key = x["keys"][0] if x["kind"] == "count" else x["key"]
+                value = x["value"] if x["kind"] == "count" else x.get("n_valid", 0)
+                return (not key.where, value, x["order"])
+            # zeros are never complements: a hidden count is known to be at least 1
+            cands = [e for e in cands if items[e]["kind"] == "sum" or items[e]["value"] > 0]
+            if cands:
+                return min(cands, key=rank)
+    return None
+
+
+def _finish(pub, items, cells, roles, hidden, bounds, published) -> None:
+    from .publication import HIDDEN, ProtectedTable, too_few
+
+    for name in pub._order:
+        frame, cols, status, file = pub._spec(name)
+        data = frame.copy()
+        mask = pd.DataFrame(False, index=data.index, columns=data.columns)
+        tbounds = {}
+        labels = _row_labels(frame, cols)
+        status_text = {}
+        for col, spec in cols.items():
+            if isinstance(spec, (Label, Free)):
+                continue
+            numeric = pd.to_numeric(data[col], errors="coerce").astype(float)
+            hide = np.zeros(len(data), dtype=bool)
+            for i in range(len(data)):
+                cell = (name, i, col)
+                if published(cell):
+                    continue
+                exposed = _exposures(cell, cells, roles)
+                reason = next((hidden[e] for e in exposed if e in hidden), None)
+                statistic = not isinstance(spec, (Count, Rounded, Share))
+                if reason is None:               # a group too small to estimate, its n shown
+                    reason = _MIN_N.format(m=_min_n(spec, cols))
+                    if statistic:
+                        status_text.setdefault(i, too_few(_min_n(spec, cols)))
+                elif statistic:
+                    status_text[i] = HIDDEN
+                if math.isnan(numeric.iat[i]):
+                    continue                     # nothing to hide: no value was computed
+                hide[i] = True
+                pub._log.append((name, labels[i], col,
+                                 reason if isinstance(spec, (Count, Rounded)) or reason.startswith(
+                                     "withheld") else _WITH_N))
+                count_ids = [e for e in exposed if items[e]["kind"] == "count"]
+                if count_ids and count_ids[0] in bounds:
+                    tbounds[(i, col)] = bounds[count_ids[0]]
+            data[col] = numeric.mask(hide)
+            mask[col] = hide
+        if status is not None:
+            st = data[status].astype(object).where(data[status].notna(), "")
+            for i, text in status_text.items():
+                st.iat[i] = text
+            data[status] = st.to_numpy()
+        kinds = {c: _kind(s) for c, s in cols.items()}
+        pub.tables[name] = ProtectedTable(name=name, data=data, hidden=mask,
+                                          threshold=pub.threshold, kinds=kinds, columns=dict(cols),
+                                          bounds=tbounds, file=file)
+
+
+def _min_n(spec, cols):
+    while isinstance(spec, Linked):
+        spec = cols[spec.to]
+    return getattr(spec, "min_n", None)
+
+
+def _kind(spec) -> str:
+    if isinstance(spec, (Count, Rounded)):
+        return "count"
+    if isinstance(spec, Share):
+        return "percent"
+    if isinstance(spec, (Label, Free)):
+        return "label"
+    return "estimate"
+
+
+def _row_labels(frame, cols) -> list[str]:
+    names = [c for c, s in cols.items() if isinstance(s, Label)]
+    if not names:
+        return [f"row {i + 1}" for i in range(len(frame))]
+    out = []
+    for i in range(len(frame)):
+        parts = [f"{c}={frame[c].iat[i]}" for c in names
+                 if not (isinstance(frame[c].iat[i], float) and math.isnan(frame[c].iat[i]))
+                 and str(frame[c].iat[i]) != ""]
+        out.append(", ".join(parts) or f"row {i + 1}")
+    return out
