@@ -36,7 +36,7 @@ Examples
 >>> pub["reach"].data["n"].tolist()
 [73.0, 40.0, nan, nan]
 >>> pub["reach"].bounds_of(3, "n")     # west: 3, hidden; east hidden with it; 73 - 40 = 33
-Bounds(lower=0, upper=33, feasible=True)
+Bounds(lower=1, upper=32, feasible=True)
 """
 
 from __future__ import annotations
