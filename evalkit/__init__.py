@@ -65,7 +65,7 @@ _LAZY = {
     "dose_response": "evalkit.dose",
     "AnalysisPlan": "evalkit.plan",
     "load_plan": "evalkit.plan",
-    "run_plan": "evalkit.runner",
+    "run_plan": "evalkit.pipeline",
     "multiple_imputation": "evalkit.models.missing",
     "fit_imputed": "evalkit.models.missing",
     "tipping_point": "evalkit.models.missing",

@@ -257,35 +257,18 @@ def plot_missingness(patterns: pd.DataFrame, ax=None):
     ['baseline', 'end']
     """
     import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
+
+    from .report import figures
 
     needed = ["pattern", "n_participants", "percent"]
     if not isinstance(patterns, pd.DataFrame) or any(c not in patterns.columns for c in needed):
         raise SpecificationError("plot_missingness: pass the table returned by missingness_patterns() "
                                  f"(columns {needed} and one boolean column per wave)")
-    start, stop = patterns.columns.get_loc("pattern") + 1, patterns.columns.get_loc("n_participants")
-    waves = list(patterns.columns[start:stop])
-    grid = patterns[waves].to_numpy(dtype=float)
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.2 + 0.9 * len(waves), 0.8 + 0.35 * max(len(patterns), 1)))
-    ax.imshow(grid, cmap=ListedColormap([_MISSING, _MEASURED]), vmin=0, vmax=1, aspect="auto",
-              interpolation="nearest")
-    # white lines between cells keep adjacent cells of the same colour countable
-    ax.set_xticks(np.arange(-0.5, len(waves), 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, len(patterns), 1), minor=True)
-    ax.grid(which="minor", color="white", linewidth=2)
-    ax.tick_params(which="minor", length=0)
-    ax.set_xticks(range(len(waves)), [str(w) for w in waves])
-    ax.set_yticks(range(len(patterns)), patterns["pattern"].tolist(), family="monospace")
-    ax.xaxis.tick_top()
-    for i, (n, pct) in enumerate(zip(patterns["n_participants"], patterns["percent"])):
-        ax.text(len(waves) - 0.5 + 0.15, i, f"n = {int(n)} ({pct:.0f}%)", va="center", ha="left",
-                fontsize="small")
-    ax.set_xlim(-0.5, len(waves) - 0.5)
-    ax.set_ylabel("pattern (X measured, . missing)")
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    return ax
+        waves = len(patterns.columns) - len(needed)
+        _, ax = plt.subplots(figsize=(3.2 + 0.9 * waves, 1.2 + 0.35 * max(len(patterns), 1)),
+                             layout="constrained")
+    return figures.draw_missingness(ax, patterns)
 
 
 # ====================================================================== completers vs non-completers

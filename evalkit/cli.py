@@ -358,16 +358,27 @@ def fit(data: Path, outcome: str, fixed: str, subject: str, random: str, uncorre
               help="Number of mothers in the simulated cohort.")
 @click.option("--seed", type=int, default=1, show_default=True)
 def demo(out: Path, n: int, seed: int) -> None:
-    """Simulate the example cohort and run the bundled analysis on it, writing outputs to --out."""
+    """Simulate the example cohort and run the bundled analysis on it, writing outputs to --out.
+
+    The simulated input data (row-level, with identifiers) go to the restricted folder beside
+    --out, never into the report folder.
+    """
     from .demo import run_demo
+    from .pipeline.run import AuditFailed
+    from .pipeline.write import resolve_output
 
     try:
         written = run_demo(out, n=n, seed=seed)
+    except AuditFailed as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     except EvalkitError as exc:
         _fail(exc)
-    click.echo(f"simulated {n} mothers (seed {seed}) into {out / 'data'}; wrote {len(written)} files")
+    paths = resolve_output(out)
+    click.echo(f"simulated {n} mothers (seed {seed}) into {paths.restricted / 'demo_data'}; wrote "
+               f"{len(written)} files")
     for name in ("impact.html", "technical.html"):
-        click.echo(f"  {out / name}")
+        click.echo(f"  {paths.report / name}")
 
 
 @cli.command()
@@ -383,16 +394,59 @@ def run(plan: Path, out: Path | None, progress: bool) -> None:
     cannot be done on the data are reported in the technical report rather than stopping the run.
     """
     from .errors import DataValidationError
-    from .runner import run_plan
+    from .pipeline.run import AuditFailed, run_plan
 
     try:
         result = run_plan(plan, out=out, progress=progress)
-    except DataValidationError as exc:
+    except (DataValidationError, AuditFailed) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except EvalkitError as exc:
         _fail(exc)
     _summarise(result)
+
+
+@cli.command()
+@click.argument("report", type=click.Path(path_type=Path))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the findings as JSON to this file ('-' for standard output).")
+def audit(report: Path, json_out: Path | None) -> None:
+    """Try to work out every hidden number of a report folder from what it publishes.
+
+    Reads every published table and the declarations in manifest.json, rebuilds the relations
+    between cells (sums, shares, means) and bounds each hidden cell by linear programming; also
+    looks for identifiers, dates and free text. Exit 0 when nothing can be worked out, 1 with
+    findings (one line each: table, row, column and what was found), 2 when the folder cannot be
+    audited.
+    """
+    import json
+
+    from .report.disclosure.audit import audit_folder
+
+    try:
+        findings = audit_folder(report)
+    except EvalkitError as exc:
+        _fail(exc)
+    if json_out is not None:
+        text = json.dumps(findings.to_dict(orient="records"), indent=2) + "\n"
+        if str(json_out) == "-":
+            click.echo(text, nl=False)
+        else:
+            json_out.write_text(text, encoding="utf-8")
+    for r in findings.itertuples(index=False):
+        where = " ".join(p for p in (r.table, f"[{r.row}]" if r.row else "", r.column) if p)
+        click.echo(f"{where}: {r.finding}")
+    hidden = _count_hidden(report)
+    click.echo(f"audit of {report}: {hidden} hidden cell(s) checked, {len(findings)} finding(s)")
+    sys.exit(1 if len(findings) else 0)
+
+
+def _count_hidden(report: Path) -> int:
+    log = report / "suppression_log.csv"
+    try:
+        return max(len(log.read_text(encoding="utf-8").splitlines()) - 1, 0)
+    except OSError:
+        return 0
 
 
 def _summarise(result) -> None:

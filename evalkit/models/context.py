@@ -190,33 +190,40 @@ def _reliable_change_by_participant(data, outcome, subject, wave, waves):
 
 
 def forest_plot(scan: pd.DataFrame, *, outcome: str | None = None, ax=None, reference: float | None = None):
-    """Change by context level with 95% CIs, one line per level; too-small levels are listed as
-    such, never drawn. Returns the Axes."""
+    """Change by context level with 95% CIs, one line per level; levels not estimated show their
+    status, never a point.
+
+    Drawn by :func:`evalkit.report.figures.draw_forest`, the code that draws the report figure.
+
+    Parameters
+    ----------
+    scan : pandas.DataFrame
+        The table from :func:`context_scan`.
+    outcome : str, optional
+        Draw only this outcome's rows.
+    ax : matplotlib.axes.Axes, optional
+        Default: pyplot's current Axes.
+    reference : float, optional
+        Overall change, drawn as a dashed line.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from matplotlib.figure import Figure
+    >>> from evalkit.models.context import forest_plot
+    >>> scan = pd.DataFrame({"context": "site", "level": ["north", "east"],
+    ...                      "n_participants": [60, 8], "status": ["estimated", "too small (n < 10)"],
+    ...                      "estimate": [4.4, None], "ci_low": [2.2, None], "ci_high": [6.6, None]})
+    >>> ax = forest_plot(scan, ax=Figure().subplots())
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['north', 'east']
+    """
     import matplotlib.pyplot as plt
 
-    table = scan if outcome is None else scan.loc[scan["outcome"] == outcome]
-    ax = ax or plt.gca()
-    labels, y = [], 0
-    for ctx, grp in table.groupby("context", sort=False):
-        for r in grp.itertuples(index=False):
-            labels.append(f"{ctx}: {r.level} (n={r.n_participants})" if r.status == "estimated"
-                          else f"{ctx}: {r.level} — {r.status}")
-            if r.status == "estimated":
-                ax.errorbar(r.estimate, -y, xerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]],
-                            fmt="o", color="#1b9e77", ecolor="#1b9e77", capsize=3)
-            y += 1
-        y += 0.5
-    ticks = []
-    y = 0
-    for ctx, grp in table.groupby("context", sort=False):
-        for _ in range(len(grp)):
-            ticks.append(-y)
-            y += 1
-        y += 0.5
-    ax.set_yticks(ticks)
-    ax.set_yticklabels(labels, fontsize="small")
-    ax.axvline(0, color="black", lw=0.8)
-    if reference is not None:
-        ax.axvline(reference, color="grey", ls=":", lw=1)
-    ax.set_xlabel("change (95% CI)")
-    return ax
+    from ..report import figures
+
+    return figures.draw_forest(ax or plt.gca(), scan, outcome=outcome, reference=reference)

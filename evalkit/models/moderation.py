@@ -323,24 +323,40 @@ class JohnsonNeyman:
     confidence: float
 
     def plot(self, ax=None):
-        """The conditional-effect curve with its CI band, 0 line and boundaries; returns the Axes."""
+        """The conditional-effect curve with its CI band, 0 line and boundaries.
+
+        Drawn by :func:`evalkit.report.figures.draw_jn`, the code that draws the report figure.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Default: pyplot's current Axes.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from matplotlib.figure import Figure
+        >>> from evalkit.models.moderation import JohnsonNeyman
+        >>> w = np.linspace(0, 10, 11)
+        >>> curve = pd.DataFrame({"isolation": w, "estimate": 6 - 0.6 * w, "ci_low": 4 - 0.6 * w,
+        ...                       "ci_high": 8 - 0.6 * w})
+        >>> bounds = pd.DataFrame({"moderator_value": [6.67], "inside_data": [True]})
+        >>> jn = JohnsonNeyman(effect="weeks", moderator="isolation", bounds=bounds, curve=curve,
+        ...                    observed_range=(0.0, 10.0), confidence=0.95)
+        >>> jn.plot(Figure().subplots()).get_xlabel()
+        'isolation'
+        """
         import matplotlib.pyplot as plt
 
-        ax = ax or plt.gca()
-        c = self.curve
-        x = c[self.moderator]
-        ax.fill_between(x, c["ci_low"], c["ci_high"], color="#9ecae1", alpha=0.6,
-                        label=f"{int(self.confidence * 100)}% CI")
-        ax.plot(x, c["estimate"], color="#08519c", lw=2, label=f"effect of {self.effect}")
-        ax.axhline(0, color="black", lw=0.8)
-        lo, hi = self.observed_range
-        ax.axvspan(lo, hi, color="grey", alpha=0.08, label="observed range")
-        for b in self.bounds.itertuples():
-            ax.axvline(b.moderator_value, color="#d95f02", ls="--", lw=1.2)
-        ax.set_xlabel(self.moderator)
-        ax.set_ylabel(f"effect of {self.effect}")
-        ax.legend(frameon=False, fontsize="small")
-        return ax
+        from ..report import figures
+
+        return figures.draw_jn(ax or plt.gca(), self.curve, self.bounds, moderator=self.moderator,
+                               observed_range=self.observed_range, confidence=self.confidence,
+                               effect_label=f"effect of {self.effect}")
 
 
 def johnson_neyman(fit, *, effect: str, moderator: str, change: tuple | None = None,

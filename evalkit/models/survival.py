@@ -284,26 +284,41 @@ class KMResult:
         return out
 
     def plot(self, ax=None, *, ci: bool = True):
-        """Step plot of the survival curves (with shaded intervals); returns the matplotlib Axes."""
+        """Step plot of the survival curves (with shaded intervals).
+
+        Drawn by :func:`evalkit.report.figures.draw_km`, the code that draws the report figure.
+        This draws every time point of :attr:`table`: for a published figure use
+        :func:`evalkit.report.figures.km_figure` with the disclosure-controlled curve.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Default: a new pyplot figure.
+        ci : bool
+            Shade the confidence intervals.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from matplotlib.figure import Figure
+        >>> from evalkit.models.survival import kaplan_meier
+        >>> d = pd.DataFrame({"w": [2, 3, 3, 5, 8, 8, 9, 12], "e": [1, 1, 0, 1, 0, 1, 0, 0]})
+        >>> ax = kaplan_meier(d, duration="w", event="e").plot(Figure().subplots())
+        >>> ax.get_ylabel(), ax.lines[0].get_xdata()[:3].tolist()
+        ('survival probability', [0.0, 2.0, 3.0])
+        """
         import matplotlib.pyplot as plt
+
+        from ..report import figures
 
         if ax is None:
             _, ax = plt.subplots()
-        for g in self.groups:
-            tab = self.table[self.table["group"] == g]
-            x = np.r_[0.0, tab["time"].to_numpy()]
-            y = np.r_[1.0, tab["survival"].to_numpy()]
-            (line,) = ax.step(x, y, where="post", label=str(g))
-            if ci:
-                lo = np.r_[1.0, tab["ci_low"].to_numpy()]
-                hi = np.r_[1.0, tab["ci_high"].to_numpy()]
-                ax.fill_between(x, lo, hi, step="post", alpha=0.2, color=line.get_color())
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("time")
-        ax.set_ylabel("survival probability")
-        if self.by is not None:
-            ax.legend(title=self.by)
-        return ax
+        return figures.draw_km(ax, self.table, ci=ci, label="survival probability",
+                               time_label="time", legend_title=self.by)
 
 
 def kaplan_meier(data: pd.DataFrame, *, duration: str, event: str, by: str | None = None,

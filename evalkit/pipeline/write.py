@@ -292,6 +292,11 @@ class ReportWriter:
         self._files[rel] = hashlib.sha256(data).hexdigest()
         return self.paths.report.joinpath(*rel.parts)
 
+    @property
+    def staging(self) -> Path | None:
+        """The hidden folder the report is written into before commit (to audit it), or None."""
+        return self._tmp
+
     def _put(self, rel: PurePosixPath, data: bytes) -> None:
         if self._tmp is None:
             self._tmp = Path(tempfile.mkdtemp(dir=self._mkparent(), prefix=self._prefix + _TMP))

@@ -1,10 +1,19 @@
-"""Plain-English sentences generated from the numbers, claiming no more than the intervals allow.
+"""Sentences for the reports, written only from protected tables and claiming nothing more.
 
-Each function takes numbers (already disclosure-controlled) and returns one or two sentences for the
-impact report. The wording rules: a change is called an improvement or a worsening only when its
-confidence interval excludes zero; a difference between groups is called a difference only when the
-(multiplicity-adjusted) heterogeneity test supports it; suppressed numbers are said to be "fewer than
-N", never guessed; and change is never attributed to the programme without a comparison group.
+Every number in a sentence comes from a cell of a :class:`~evalkit.report.disclosure.ProtectedTable`
+and is formatted by :mod:`evalkit.report.format`. The rules, kept as data below:
+
+* a change is called an improvement or a worsening only when its confidence interval excludes
+  zero, and the direction is named in words from whether higher scores are better or worse
+  (:data:`DIRECTION`), so "largest improvement" is the most negative change on a scale where
+  higher is worse;
+* a difference between groups is named only when the (multiplicity-adjusted) test supports it;
+* a hidden count is "fewer than N" only when the published tables already imply it
+  (:func:`~evalkit.report.format.hidden_count`), else "not shown to protect small groups"; parts
+  that are hidden are never added up;
+* a group too small to estimate is called that only when its size is shown; one minimum group size
+  holds across the report;
+* change is never attributed to the programme without a comparison group.
 
 Examples
 --------
@@ -22,51 +31,75 @@ Examples
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
-__all__ = ["change_sentence", "reliable_change_sentence", "context_sentence", "number",
-           "attrition_sentence", "engagement_sentence", "percent"]
+from . import format as fmt
 
+__all__ = ["Cell", "cell", "count_phrase", "change_sentence", "reliable_change_sentence",
+           "group_change_sentence", "context_sentence", "attrition_sentence",
+           "engagement_sentence", "mechanisms_sentence", "norm_sentence", "DIRECTION",
+           "improvement"]
 
-def number(x, digits: int = 1, *, signed: bool = False) -> str:
-    """Format a number for prose; NaN/None becomes "not available"."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "not available"
-    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
-
-
-def percent(count, n, *, threshold: int) -> str:
-    """"12 (40%)" or "fewer than 5" for a suppressed count."""
-    if count is None or (isinstance(count, float) and math.isnan(count)):
-        return f"fewer than {threshold}"
-    if not n:
-        return f"{int(count)}"
-    return f"{int(count)} ({100 * count / n:.0f}%)"
+#: +1 where a higher score is better, -1 where it is worse: the sign of an improvement.
+DIRECTION = {"better": 1.0, "worse": -1.0}
+#: Words for a change by its direction and meaning.
+WORDS = {"rise": "rose", "fall": "fell", "good": "an improvement", "bad": "a worsening"}
 
 
-def _good(estimate: float, higher_is: str) -> bool:
-    return (estimate > 0) == (higher_is == "better")
+@dataclass(frozen=True)
+class Cell:
+    """One protected cell: its value when shown, and the bounds of its count when hidden."""
+
+    value: object
+    shown: bool
+    upper: float | None = None
+
+    @property
+    def number(self) -> float | None:
+        if not self.shown or fmt.is_missing(self.value) or isinstance(self.value, str):
+            return None
+        return float(self.value)
 
 
-def change_sentence(label: str, *, estimate: float, ci_low: float, ci_high: float, higher_is: str,
-                    weeks: tuple, mid: float | None = None) -> str:
+def cell(table, row: int, column: str) -> Cell:
+    """The cell of a ProtectedTable at (row position, column)."""
+    shown = not bool(table.hidden[column].iat[row])
+    b = table.bounds.get((row, column)) if hasattr(table, "bounds") else None
+    return Cell(table.data[column].iat[row], shown, None if b is None else b.upper)
+
+
+def improvement(estimate: float, higher_is: str) -> float:
+    """The change signed so that larger means more improvement."""
+    return DIRECTION[higher_is] * estimate
+
+
+def count_phrase(c: Cell, threshold: int) -> str:
+    """A count as words: the number, or what the published tables allow saying about it."""
+    if c.shown and not fmt.is_missing(c.value):
+        return fmt.count(c.value)
+    if not c.shown:
+        return fmt.hidden_count(c.upper, threshold)
+    return "a number not available"
+
+
+def change_sentence(label: str, *, estimate, ci_low, ci_high, higher_is: str, weeks: tuple,
+                    mid: float | None = None) -> str:
     """Average change with its CI, the direction named only when the CI excludes zero, and the MID."""
     span = f"between weeks {weeks[0]:g} and {weeks[1]:g}"
-    ci = f"95% CI {number(ci_low)} to {number(ci_high)}"
-    if any(v is None or math.isnan(v) for v in (estimate, ci_low, ci_high)):
+    if any(fmt.is_missing(v) for v in (estimate, ci_low, ci_high)):
         return f"The average change in {label} could not be estimated."
     if ci_low > 0 or ci_high < 0:
-        # Say the direction in words and give the interval as sizes, so a fall in a
-        # higher-is-worse score never reads as "improved by 3.3 (95% CI -4.0 to -2.6)".
-        moved = "rose" if estimate > 0 else "fell"
-        meaning = "an improvement" if _good(estimate, higher_is) else "a worsening"
+        # the direction in words and the interval as sizes: a fall in a higher-is-worse score
+        # never reads "improved by 3.3 (95% CI -4.0 to -2.6)"
+        moved = WORDS["rise"] if estimate > 0 else WORDS["fall"]
+        meaning = WORDS["good"] if improvement(estimate, higher_is) > 0 else WORDS["bad"]
         lo, hi = sorted((abs(ci_low), abs(ci_high)))
-        text = (f"On average, {label} scores {moved} by {number(abs(estimate))} points {span} "
-                f"(95% CI {number(lo)} to {number(hi)}), {meaning} because higher scores are "
+        text = (f"On average, {label} scores {moved} by {fmt.number(abs(estimate))} points {span} "
+                f"(95% CI {fmt.interval(lo, hi)}), {meaning} because higher scores are "
                 f"{higher_is}.")
     else:
-        return (f"On average, {label} scores changed by {number(estimate)} points {span} ({ci}), "
-                "which is consistent with no change.")
+        return (f"On average, {label} scores changed by {fmt.number(estimate)} points {span} "
+                f"(95% CI {fmt.interval(ci_low, ci_high)}), which is consistent with no change.")
     if mid:
         lo, hi = sorted((abs(ci_low), abs(ci_high)))
         intro = (f" The smallest change that mothers notice (minimal important difference) is "
@@ -74,78 +107,177 @@ def change_sentence(label: str, *, estimate: float, ci_low: float, ci_high: floa
         if lo >= mid:
             text += intro + " the whole interval is above it."
         elif hi < mid:
-            text += intro + " the whole interval is below it, so the average change is smaller than one mothers would notice."
+            text += (intro + " the whole interval is below it, so the average change is smaller "
+                     "than one mothers would notice.")
         else:
             text += intro + " the average change may be above or below it."
     return text
 
 
-def reliable_change_sentence(label: str, *, n: int, improved, unchanged, deteriorated,
-                             threshold: int, rc_threshold: float | None = None) -> str:
-    """Shares reliably improved, unchanged and deteriorated, deterioration as plain as improvement."""
-    if not n:
+def reliable_change_sentence(label: str, rows: dict, *, threshold: int,
+                             rc_threshold: float | None = None) -> str:
+    """Shares reliably improved, unchanged and deteriorated, deterioration as plain as improvement.
+
+    ``rows`` maps ``improved``/``unchanged``/``deteriorated`` to ``(count Cell, share Cell, n Cell)``
+    of the overall group.
+    """
+    n = rows["improved"][2]
+    if not n.shown:
+        return (f"The numbers of mothers whose {label} scores reliably changed are not shown, to "
+                "protect small groups.")
+    if not n.number:
         return f"No mother had {label} scores at both the start and the end of support."
-    rule = f" (a change of at least {rc_threshold:.1f} points)" if rc_threshold else ""
-    return (f"Of {n} mothers with {label} scores at the start and end of support, "
-            f"{percent(improved, n, threshold=threshold)} reliably improved{rule}, "
-            f"{percent(unchanged, n, threshold=threshold)} showed no reliable change and "
-            f"{percent(deteriorated, n, threshold=threshold)} reliably deteriorated.")
+
+    def part(key):
+        c, s, _ = rows[key]
+        if c.shown and s.shown and c.number is not None:
+            return f"{fmt.count(c.value)} ({fmt.percent(s.value)})"
+        return count_phrase(c, threshold)
+
+    rule = f" (a change of at least {rc_threshold:g} points)" if rc_threshold else ""
+    text = (f"Of {fmt.count(n.value)} mothers with {label} scores at the start and end of support, "
+            f"{part('improved')} reliably improved{rule}, {part('unchanged')} showed no reliable "
+            f"change and {part('deteriorated')} reliably deteriorated.")
+    return text
 
 
-def context_sentence(label: str, scan, *, threshold: int, min_n: int) -> str:
-    """Who benefited less: named only where the adjusted heterogeneity test supports a difference."""
-    est = scan[scan["status"] == "estimated"]
+def group_change_sentence(label: str, table, *, higher_is: str) -> str:
+    """Change by group: which shown group improved most and least, and which could be no change."""
+    shown = []
+    for i in range(len(table.data)):
+        est, lo, hi = (cell(table, i, c).number for c in ("estimate", "ci_low", "ci_high"))
+        if est is not None and lo is not None and hi is not None:
+            shown.append((str(table.data["group"].iat[i]), est, lo, hi))
+    if not shown:
+        return ""
     parts = []
-    if len(est):
-        het = est.drop_duplicates("context")[["context", "heterogeneity_p_adjusted"]]
-        supported = het[het["heterogeneity_p_adjusted"] < 0.05]["context"].tolist()
-        if supported:
-            for ctx in supported:
-                rows = est[est["context"] == ctx].sort_values("estimate")
-                low, high = rows.iloc[0], rows.iloc[-1]
-                parts.append(f"Change in {label} differed by {ctx.replace('_', ' ')} (adjusted p = "
-                             f"{rows['heterogeneity_p_adjusted'].iloc[0]:.3f}): from "
-                             f"{number(low['estimate'], signed=True)} points ({low['level']}) to "
-                             f"{number(high['estimate'], signed=True)} points ({high['level']}).")
-        else:
-            parts.append(f"Change in {label} did not differ between groups by more than chance would "
-                         f"explain for any context examined (all adjusted p ≥ 0.05); this does not show "
-                         "that all groups benefited equally, only that these data cannot tell them apart.")
-    small = scan[scan["status"] != "estimated"]
-    if len(small):
-        names = [f"{r['level']} ({str(r['context']).replace('_', ' ')})" for _, r in small.iterrows()]
-        parts.append(f"Not estimated because the group had fewer than {min_n} mothers (below "
-                     f"{threshold}, its numbers are also withheld): {', '.join(names)}.")
+    if len(shown) >= 2:
+        ranked = sorted(shown, key=lambda r: improvement(r[1], higher_is))
+        worst, best = ranked[0], ranked[-1]
+        parts.append(f"Improvement in {label} was largest for {best[0]} ({fmt.signed(best[1])} "
+                     f"points, 95% CI {fmt.interval(best[2], best[3])}) and smallest for "
+                     f"{worst[0]} ({fmt.signed(worst[1])} points, 95% CI "
+                     f"{fmt.interval(worst[2], worst[3])}).")
+    zero = [g for g, _, lo, hi in shown if lo <= 0 <= hi]
+    if zero:
+        parts.append(f"For {_and(zero)} the interval includes zero: the change could be no change "
+                     "at all.")
+    hidden = [str(table.data["group"].iat[i]) for i in range(len(table.data))
+              if not cell(table, i, "estimate").shown]
+    if hidden:
+        parts.append(f"Not shown, to protect small groups: {_and(hidden)}.")
     return " ".join(parts)
 
 
-def attrition_sentence(*, n_started: int, n_end, threshold: int, smd_top=None) -> str:
-    """How many starters have no end score, and the largest completer/non-completer difference."""
-    if n_end is None or (isinstance(n_end, float) and math.isnan(n_end)):
-        return "The number of mothers with an end-of-support score is suppressed."
-    missing = int(n_started - n_end)
-    text = (f"{missing} of {n_started} mothers who started support ({100 * missing / max(n_started, 1):.0f}%) "
-            "have no end-of-support score, so the results describe the mothers who completed "
-            "questionnaires, who may differ from those who did not.")
-    if smd_top is not None:
-        text += (f" The largest difference between completers and non-completers was in "
-                 f"{smd_top[0]} (standardised difference {smd_top[1]:+.2f}).")
-    return text
-
-
-def engagement_sentence(medians, *, p_value=None) -> str:
-    """Median weeks in support before disengaging, by group, and the log-rank test."""
+def context_sentence(label: str, table, *, higher_is: str, min_group: int) -> str:
+    """Who benefited less: named only where the adjusted test supports a difference."""
+    d = table.data
     parts = []
-    for _, r in medians.iterrows():
-        if r.get("status", "").startswith("withheld"):
-            parts.append(f"{r['group']}: withheld (small group)")
-        elif isinstance(r["median"], float) and math.isnan(r["median"]):
-            parts.append(f"{r['group']}: fewer than half disengaged")
+    contexts = list(dict.fromkeys(d["context"]))
+    supported = []
+    for ctx_name in contexts:
+        rows = [i for i in range(len(d)) if d["context"].iat[i] == ctx_name]
+        p = next((cell(table, i, "heterogeneity_p_adjusted").number for i in rows
+                  if cell(table, i, "heterogeneity_p_adjusted").number is not None), None)
+        est = [(str(d["level"].iat[i]), cell(table, i, "estimate").number) for i in rows]
+        est = [(lv, e) for lv, e in est if e is not None]
+        if p is not None and p < 0.05 and len(est) >= 2:
+            ranked = sorted(est, key=lambda r: improvement(r[1], higher_is))
+            supported.append(f"Change in {label} differed by {ctx_name.lower()}: improvement was "
+                             f"largest for {ranked[-1][0]} ({fmt.signed(ranked[-1][1])} points) "
+                             f"and smallest for {ranked[0][0]} ({fmt.signed(ranked[0][1])} points).")
+    if supported:
+        parts.extend(supported)
+    elif any(cell(table, i, "estimate").number is not None for i in range(len(d))):
+        parts.append(f"Change in {label} did not differ between groups by more than chance would "
+                     "explain for any context examined (after adjusting for multiple tests); this "
+                     "does not show that all groups benefited equally, only that these data cannot "
+                     "tell them apart.")
+    small = [f"{d['level'].iat[i]} ({str(d['context'].iat[i]).lower()})" for i in range(len(d))
+             if str(d["status"].iat[i]).startswith("too few")]
+    if small:
+        parts.append(f"Too few mothers to estimate (fewer than {min_group}): {_and(small)}.")
+    hidden = [f"{d['level'].iat[i]} ({str(d['context'].iat[i]).lower()})" for i in range(len(d))
+              if str(d["status"].iat[i]).startswith("not shown")]
+    if hidden:
+        parts.append(f"Not shown, to protect small groups: {_and(hidden)}.")
+    return " ".join(parts)
+
+
+def attrition_sentence(started: Cell, with_end: Cell, *, threshold: int) -> str:
+    """How many starters have no end score (only when both counts are shown)."""
+    if started.number is None or with_end.number is None:
+        return ("The number of mothers who started support without an end-of-support score is not "
+                "shown, to protect small groups.")
+    missing = started.number - with_end.number
+    share = missing / started.number if started.number else float("nan")
+    return (f"{fmt.count(missing)} of {fmt.count(started.value)} mothers who started support "
+            f"({fmt.percent(share)}) have no end-of-support score, so the results describe the "
+            "mothers who completed questionnaires, who may differ from those who did not.")
+
+
+def engagement_sentence(table) -> str:
+    """Median weeks in support before disengaging, by group."""
+    parts = []
+    for i in range(len(table.data)):
+        g = str(table.data["group"].iat[i])
+        c = cell(table, i, "median")
+        status = str(table.data.get("status", [""] * len(table.data))[i] or "")
+        if not c.shown or status.startswith("not shown"):
+            parts.append(f"{g}: not shown (protects a small group)")
+        elif status.startswith("too few"):
+            parts.append(f"{g}: {status}")
+        elif c.number is None:
+            parts.append(f"{g}: fewer than half disengaged")
         else:
-            parts.append(f"{r['group']}: {r['median']:.1f} weeks")
-    text = "Median time in support before disengaging — " + "; ".join(parts) + "."
-    if p_value is not None and not math.isnan(p_value):
-        text += (" The groups' disengagement differed more than chance would explain (log-rank p = "
-                 f"{p_value:.3f})." if p_value < 0.05 else
-                 f" The differences between groups were within chance (log-rank p = {p_value:.3f}).")
-    return text
+            parts.append(f"{g}: {fmt.number(c.number)} weeks")
+    return "Median time in support before disengaging — " + "; ".join(parts) + "." if parts else ""
+
+
+def mechanisms_sentence(table, *, threshold: int) -> str:
+    """The mechanism rated highest, and how many rated negative comparison 3 or 4."""
+    d = table.data
+    rows = [i for i in range(len(d)) if d["group"].iat[i] == "all"]
+    rated = [(str(d["mechanism"].iat[i]), cell(table, i, "mean").number) for i in rows]
+    rated = [(m, v) for m, v in rated if v is not None]
+    parts = []
+    if rated:
+        top = max(rated, key=lambda r: r[1])
+        parts.append(f"The mechanism mothers rated highest was \u201c{top[0]}\u201d (mean "
+                     f"{fmt.number(top[1])} of 4).")
+    for i in rows:
+        if "negative" in str(d["mechanism"].iat[i]):
+            agree, share, n = (cell(table, i, c) for c in ("agree", "percent_agree", "n"))
+            if agree.number is not None and n.number is not None and share.number is not None:
+                parts.append(f"{fmt.count(agree.value)} of {fmt.count(n.value)} mothers "
+                             f"({fmt.percent(share.value, scale=100)}) rated negative comparison 3 "
+                             "or 4: for them, meeting other mothers may have made things feel worse.")
+            else:
+                parts.append(f"The number who rated negative comparison 3 or 4 is "
+                             f"{count_phrase(agree, threshold)}.")
+    return " ".join(parts)
+
+
+def norm_sentence(label: str, table, norms, baseline: str, end: str, higher_is: str) -> str:
+    """Where the group started and ended, against the first population norm of the instrument."""
+    if table is None or not norms:
+        return ""
+    waves = [str(w) for w in table.data["wave"]]
+    if baseline not in waves or end not in waves:
+        return ""
+    b = cell(table, waves.index(baseline), "mean").number
+    e = cell(table, waves.index(end), "mean").number
+    if b is None or e is None:
+        return ""
+    pop, mean, _ = norms[0]
+    return (f"Mothers' average {label} score was {fmt.number(b)} at the start and {fmt.number(e)} "
+            f"at the end of support (among those who answered), against a population average of "
+            f"{mean:g} ({pop}; higher = {higher_is}). Those who answered at the end may differ from "
+            "those who did not.")
+
+
+def _and(items) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

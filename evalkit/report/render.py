@@ -1,306 +1,272 @@
-"""Render the impact and technical reports (self-contained HTML) from a finished run.
+"""Render the impact and technical reports (self-contained HTML) from a run's protected tables.
 
 The templates live in ``evalkit/report/templates``; figures are embedded as PNG data URIs so one
-HTML file can be emailed or printed on its own. Tables come only from disclosure-controlled
-:class:`~evalkit.report.disclosure.SafeTable` objects or model tables (coefficients, never rows of
-data), so nothing identifying can reach the HTML through them. Sentences come from
-:mod:`evalkit.report.narrative`.
+HTML file can be emailed or printed on its own. Every number on the page comes from a protected
+table of the run's :class:`~evalkit.report.disclosure.Publication` — tables through
+:func:`table_view`, sentences through :mod:`evalkit.report.narrative` — and is formatted by
+:mod:`evalkit.report.format`. A section with nothing to show says why in one sentence.
 """
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
-import numpy as np
-import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from . import format as fmt
 from . import narrative as nv
+from .disclosure.columns import Count, Free, Label, Linked, Rounded, Share
 
-__all__ = ["render_reports", "html_table"]
+__all__ = ["render_reports", "table_view"]
 
 _ENV = Environment(loader=PackageLoader("evalkit", "report/templates"),
                    autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def _cell(value, *, digits: int) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value):
-            return "–"
-        if float(value).is_integer() and abs(value) < 1e6 and digits > 0:
-            return f"{value:.{digits}f}" if digits else f"{int(value)}"
-        if 0 < abs(value) < 0.001:
-            return f"{value:.1e}"
-        return f"{value:.{digits}f}"
-    return str(value)
+def _is_p(column: str) -> bool:
+    return column == "p_value" or column.endswith("_p") or "p_value" in column or column.endswith(
+        "_p_adjusted")
 
 
-def html_table(table, columns: dict | None = None, *, digits: int = 2, counts: tuple = ()) -> dict:
-    """A table for the templates: ``{"header": [...], "rows": [[...], ...]}`` of strings.
+def table_view(table, columns: dict | None = None, *, digits: int = 1) -> dict | None:
+    """A protected table as strings for the templates: ``{"header": [...], "rows": [[...]]}``.
 
-    ``table`` is a SafeTable (every hidden cell shown as "suppressed": a cell hidden to protect a
-    neighbour may be large, so "<5" would be wrong) or a DataFrame; ``columns`` maps column → header
-    (and selects/orders them); ``counts`` columns are printed as whole numbers.
+    ``columns`` maps column → header (and selects and orders them). Hidden cells read
+    "suppressed"; counts are whole numbers, shares percentages, p-values never in scientific
+    notation, missing values a dash.
     """
-    data = getattr(table, "data", table)
-    hidden = getattr(table, "hidden", None)
+    if table is None:
+        return None
+    data = table.data
+    roles = getattr(table, "columns", {}) or {}
     columns = columns or {c: c.replace("_", " ") for c in data.columns}
     columns = {c: h for c, h in columns.items() if c in data.columns}
     rows = []
     for i in range(len(data)):
         row = []
         for c in columns:
-            if hidden is not None and bool(hidden[c].iat[i]):
-                # "suppressed" for every hidden cell: one hidden to protect a neighbour may be large
-                row.append("suppressed")
+            if bool(table.hidden[c].iat[i]):
+                row.append(fmt.SUPPRESSED)
+                continue
+            v, role = data[c].iat[i], roles.get(c)
+            while isinstance(role, Linked):
+                role = roles.get(role.to)
+            if isinstance(role, (Label,)) or role is None and isinstance(v, str):
+                row.append(fmt.cell(v, "label"))
+            elif isinstance(role, (Count, Rounded)):
+                row.append(fmt.count(v))
+            elif isinstance(role, Share):
+                row.append(fmt.percent(v, scale=role.scale, digits=0 if role.scale == 100 else 0))
+            elif _is_p(c):
+                row.append(fmt.p_value(v))
+            elif isinstance(role, Free) and not isinstance(v, str):
+                row.append(fmt.MISSING if fmt.is_missing(v) else f"{float(v):g}")
             else:
-                v = data[c].iat[i]
-                row.append(_cell(v, digits=0 if c in counts else digits))
+                row.append(fmt.cell(v, "number", digits=digits) if not isinstance(v, str) else v)
         rows.append(row)
     return {"header": list(columns.values()), "rows": rows}
 
 
-# model tables shown in their own section of the technical report (the rest go under "Other")
-_SECTIONED = ("cox", "cox_zph", "attrition_model", "sensitivity_mi", "imputation_missing",
-              "imputation_diagnostics", "tipping_point", "data_problems", "dose_response")
-
-
-def _figure(fig) -> dict:
+def _figure(fig, spec) -> dict:
     return {"src": fig.to_data_uri(), "alt": fig.alt, "caption": getattr(fig, "caption", "") or "",
-            "csv": f"figures/{fig.name}.csv"}
+            "audience": spec.audience}
 
 
-def render_reports(run, *, warnings: pd.DataFrame, failures: pd.DataFrame, provenance: dict) -> list[Path]:
-    """Write ``impact.html`` and/or ``technical.html`` for a finished run; return their paths."""
-    context = _context(run, warnings=warnings, failures=failures, provenance=provenance)
-    written = []
-    for audience in run.plan.report.audience:
-        html = _ENV.get_template(f"{audience}.html.j2").render(**context)
-        path = run.out / f"{audience}.html"
-        path.write_text(html, encoding="utf-8")
-        written.append(path)
-    return written
+def render_reports(ctx, *, figures: dict, provenance: dict) -> dict:
+    """``{audience: html}`` for the plan's audiences, from the run context and drawn figures."""
+    context = _context(ctx, figures=figures, provenance=provenance)
+    return {a: _ENV.get_template(f"{a}.html.j2").render(**context, audience=a)
+            for a in ctx.plan.report.audience}
 
 
-def _context(run, *, warnings, failures, provenance) -> dict:
-    plan, facts, t = run.plan, run.facts, run.threshold
-    figs = {name: _figure(f) for name, f in run.figures.items()}
-    tab = run.tables
+def _get(pub, name):
+    return pub.tables.get(name)
 
-    def table(name, columns=None, *, digits=2, counts=()):
-        return html_table(tab[name], columns, digits=digits, counts=counts) \
-            if name in tab else None
 
-    n_ref, n_started = facts["n_referred"], facts.get("n_started")
-    primary = plan.primary_outcome.instrument
-    # Mothers who started and have the primary outcome at the end wave (a count below the
-    # threshold becomes NaN and is then left out of the headline and the attrition sentence).
-    n_end = facts.get("n_end_started")
-    if n_end is not None and 0 < n_end < t:
-        n_end = float("nan")
-    outcomes = []
-    for o in plan.outcomes:
-        f = facts["outcomes"].get(o.instrument, {})
-        inst = o.instrument
-        entry = {"id": inst, "label": f.get("label", inst), "primary": f.get("primary", False)}
-        ch = f.get("change")
-        entry["change_sentence"] = nv.change_sentence(
-            entry["label"], estimate=ch["estimate"], ci_low=ch["ci_low"], ci_high=ch["ci_high"],
-            higher_is=f["higher_is"], weeks=plan.time.change, mid=f.get("mid")) if ch else \
-            f"The average change in {entry['label']} could not be estimated (see the technical report)."
-        entry["change"] = ch
-        norms = f.get("norms") or []
-        entry["norms"] = [f"{pop}: mean {mean:g}" + (f" (SD {sd:g})" if sd else "")
-                          for pop, mean, sd in norms]
-        entry["norm_sentence"] = _norm_sentence(entry["label"], tab.get(f"{inst}_by_wave"), norms,
-                                                plan.time.baseline_wave, plan.time.end_wave,
-                                                f.get("higher_is"))
-        entry["by_wave"] = table(f"{inst}_by_wave", {"wave": "Wave", "n": "Mothers", "mean": "Mean",
-                                                     "sd": "SD", "ci_low": "95% CI from",
-                                                     "ci_high": "to"}, digits=1, counts=("n",))
-        entry["by_group"] = None
-        # "Mode of support received (blank if …)" -> "Change by mode of support received"
-        entry["by_group_caption"] = f"Change by {run.label(plan.model.group).split(' (')[0].lower()}" \
-            if plan.model.group else ""
-        if plan.model.group:
-            entry["by_group"] = table(f"{inst}_change_by_{plan.model.group}", {
-                plan.model.group: run.label(plan.model.group), "n_participants": "Mothers",
-                "estimate": "Change (points)", "ci_low": "95% CI from", "ci_high": "to",
-                "p_value": "p"}, digits=2, counts=("n_participants",))
-        rc = f.get("reliable_change")
-        if rc is not None:
-            safe_rc = tab[f"{inst}_reliable_change"].data
-            overall = safe_rc[safe_rc["group"] == "all"].set_index("outcome")
-            n = int(rc["n"].iloc[0]) if len(rc) else 0
-            entry["rc_sentence"] = nv.reliable_change_sentence(
-                entry["label"], n=n, improved=overall["count"].get("reliable_improvement"),
-                unchanged=overall["count"].get("no_reliable_change"),
-                deteriorated=overall["count"].get("reliable_deterioration"), threshold=t,
-                rc_threshold=f.get("rc_threshold"))
-        else:
-            entry["rc_sentence"] = ""
-        entry["rc_table"] = table(f"{inst}_reliable_change", {
-            "group": "Group", "outcome": "Result", "n": "Mothers", "count": "Count",
-            "proportion": "Share", "ci_low": "95% CI from", "ci_high": "to"},
-            digits=2, counts=("n", "count"))
-        scan = f.get("scan")
-        entry["context_sentence"] = nv.context_sentence(
-            entry["label"], scan, threshold=t,
-            min_n=max(plan.contexts.min_group_size, t)) if scan is not None else ""
-        entry["by_context"] = table(f"{inst}_by_context", {
-            "context": "Context", "level": "Group", "n_participants": "Mothers", "status": "Status",
-            "estimate": "Change", "ci_low": "95% CI from", "ci_high": "to",
-            "heterogeneity_p_adjusted": "Difference p (adjusted)",
-            "reliable_deterioration": "Share reliably worse"}, digits=2, counts=("n_participants",))
-        entry["model"] = f.get("model")
-        entry["figures"] = {k.removeprefix(f"{inst}_"): v for k, v in figs.items()
-                            if k.startswith(f"{inst}_")}
-        entry["fixed"] = html_table(run.model_tables.get(f"{inst}_fixed", pd.DataFrame()), digits=4) \
-            if f"{inst}_fixed" in run.model_tables else None
-        entry["variance"] = html_table(run.model_tables[f"{inst}_variance"], digits=4) \
-            if f"{inst}_variance" in run.model_tables else None
-        entry["overall_fixed"] = html_table(run.model_tables[f"{inst}_overall_fixed"], digits=4) \
-            if f"{inst}_overall_fixed" in run.model_tables else None
-        entry["jn"] = {k.removeprefix(f"{inst}_jn_"): html_table(v, digits=3)
-                       for k, v in run.model_tables.items() if k.startswith(f"{inst}_jn_")}
-        outcomes.append(entry)
-
-    smd_top = None
-    comp = facts.get("completers")
-    if comp is not None and len(comp):
-        top = comp.loc[comp["std_difference"].abs().idxmax()]
-        name = top["variable"] if top["level"] is None else f"{top['variable']} = {top['level']}"
-        if top["variable"] in {o.instrument for o in plan.outcomes}:
-            name = f"the {top['variable'].upper()} score at the start"
-        smd_top = (name, float(top["std_difference"]))
-    limitations = []
-    if n_started and n_end is not None and n_end == n_end:
-        limitations.append(nv.attrition_sentence(n_started=n_started, n_end=n_end, threshold=t,
-                                                 smd_top=smd_top))
-    n_problems = facts.get("n_data_problems", 0)
-    if n_problems:
-        limitations.append(f"{n_problems} data value(s) broke the data dictionary's rules and were "
-                           "treated as missing; the technical report counts them by column and rule.")
-    limitations.append("There is no comparison group: changes over the months after a birth can "
-                       "happen without support, so the changes shown cannot be attributed to the "
-                       "programme alone.")
-    if len(run.dc.log):
-        limitations.append(f"To protect mothers' privacy, {len(run.dc.log)} numbers based on fewer than "
-                           f"{t} mothers (or that would reveal such numbers) are not shown.")
-    if len(warnings):
-        limitations.append(f"The analysis raised {int(warnings['count'].sum())} warning(s) "
-                           f"({', '.join(sorted(set(warnings['category'])))}); each is listed in the "
-                           "technical report.")
-    if len(failures):
-        limitations.append(f"{len(failures)} planned analysis step(s) could not be done on these "
-                           "data; the technical report gives the reasons.")
-    tip = facts.get("tipping")
-    if tip:
-        limitations.append(tip["text"])
-    km_median = tab.get("km_median")
-    engagement = None
-    if km_median is not None:
-        med = km_median.data.copy()
-        med["group"] = [run.level_label(plan.engagement.by, g) for g in med["group"]]
-        lr = facts.get("logrank", {})
-        engagement = nv.engagement_sentence(med, p_value=lr.get("p_value"))
-    headline = {
-        "referred": n_ref, "started": n_started,
-        "started_pct": 100 * n_started / n_ref if n_started is not None and n_ref else None,
-        "end": n_end if n_end == n_end else None,
-        "end_pct": 100 * n_end / n_started if n_end is not None and n_end == n_end and n_started else None,
-    }
-    mech_sentence = ""
-    mech = facts.get("mechanisms")
-    if mech is not None and len(mech) and mech["mean"].notna().any():
-        ranked = mech.dropna(subset=["mean"]).sort_values("mean", ascending=False)
-        top = ranked.iloc[0]
-        mech_sentence = (f"The mechanism mothers rated highest was \u201c{top['label']}\u201d (mean "
-                         f"{top['mean']:.1f} of 4).")
-        neg = mech[mech["mechanism"].str.contains("negative")]
-        if len(neg):
-            r = neg.iloc[0]
-            if r["agree"] == r["agree"]:          # not suppressed
-                mech_sentence += (f" {int(r['agree'])} of {int(r['n'])} mothers "
-                                  f"({r['percent_agree']:.0f}%) rated negative comparison 3 or 4: "
-                                  "for them, meeting other mothers may have made things feel worse.")
-            else:
-                mech_sentence += (f" Fewer than {t} mothers rated negative comparison 3 or 4 (exact "
-                                  "number suppressed).")
+def _context(ctx, *, figures, provenance) -> dict:
+    plan, pub, t = ctx.plan, ctx.pub, ctx.threshold
+    figs = {name: _figure(f, spec) for name, (f, spec) in figures.items()}
+    flow = _get(pub, "participant_flow")
+    outcomes = [_outcome(ctx, o, figs) for o in plan.outcomes]
+    headline = _headline(ctx, flow)
+    limitations = _limitations(ctx, flow)
+    km_median = _get(pub, "km_median")
+    mech = _get(pub, "mechanisms")
+    checks = _get(pub, "data_checks")
     return {
-        "mech_sentence": mech_sentence,
         "plan": plan, "programme": plan.programme, "organisation": plan.organisation,
-        "period": plan.period, "threshold": t, "headline": headline, "outcomes": outcomes,
-        "figures": figs, "limitations": limitations, "engagement_sentence": engagement,
-        "flow": table("participant_flow", {"stage": "Stage", "n": "Mothers",
-                                           "percent_of_referred": "% of referred", "note": "Note"},
-                      digits=0, counts=("n",)),
-        "reach": table("reach_by_context", {"label": "Context", "level": "Group", "referred": "Referred",
-                                            "percent_referred": "% referred", "started": "Started",
-                                            "percent_started": "% started",
-                                            "population_percent": "% in population"},
-                       digits=0, counts=("referred", "started")),
-        "reach_numeric": table("reach_numeric", {"label": "Context", "n": "Mothers", "mean": "Mean",
-                                                 "sd": "SD", "median": "Median"}, digits=1,
-                               counts=("n",)),
-        "population_sources": facts.get("population_sources", {}),
-        "sessions": table("sessions", {"variable": "By", "level": "Group", "n": "Mothers",
-                                       "mean": "Mean", "median": "Median", "q1": "Lower quartile",
-                                       "q3": "Upper quartile"}, digits=1, counts=("n",)),
-        "km_risk": table("km_risk_table", {"group": "Group", "time": "Week", "at_risk": "In support",
-                                           "events": "Disengaged (cumulative)",
-                                           "censored": "Ended otherwise (cumulative)"},
-                         digits=0, counts=("at_risk", "events", "censored")),
-        "km_median": table("km_median", digits=1, counts=("n",)),
-        "logrank": facts.get("logrank"),
-        "dose": facts.get("dose"),
-        "mechanisms": table("mechanisms", {"label": "Mechanism", "group": "Group", "n": "Mothers",
-                                           "mean": "Mean rating (0–4)", "agree": "Rated 3 or 4",
-                                           "percent_agree": "%"}, digits=1, counts=("n", "agree")),
-        "mediation": facts.get("mediation"),
-        "patterns": table("missingness_patterns", digits=1, counts=("n_participants",)),
-        "completers": table("completers", {"variable": "Variable", "level": "Level",
-                                           "completers": "Completers", "non_completers": "Non-completers",
-                                           "std_difference": "Standardised difference"}, digits=2),
-        "model_tables": {k: html_table(v, digits=4) for k, v in sorted(run.model_tables.items())
-                         if not k.startswith(tuple(f"{o.instrument}_" for o in plan.outcomes))
-                         and k not in _SECTIONED},
-        "mt": {k: html_table(run.model_tables[k], digits=4) for k in _SECTIONED
-               if k in run.model_tables},
-        "mi": facts.get("mi"),
-        "tipping": facts.get("tipping"),
-        "warnings": html_table(warnings, digits=0),
-        "failures": html_table(failures, digits=0),
-        "suppression_log": html_table(run.dc.summary(), digits=0),
-        "n_suppressed": len(run.dc.log),
+        "period": plan.period, "threshold": t, "min_group": ctx.min_group, "headline": headline,
+        "outcomes": outcomes, "figures": figs, "limitations": limitations,
+        "sections": ctx.sections,
+        "engagement_sentence": nv.engagement_sentence(km_median) if km_median else "",
+        "flow": table_view(flow, {"stage": "Stage", "n": "Mothers",
+                                  "percent_of_referred": "% of referred"}),
+        "records": table_view(_get(pub, "validation_records"), {
+            "dataset": "File", "stage": "Records", "records": "Number"}),
+        "reach": table_view(_get(pub, "reach_by_context"), {
+            "variable": "Context", "level": "Group", "referred": "Referred",
+            "percent_referred": "% referred", "started": "Started", "percent_started": "% started",
+            "population_percent": "% in population"}),
+        "reach_numeric": table_view(_get(pub, "reach_numeric"), {
+            "variable": "Context", "n": "Mothers", "mean": "Mean", "sd": "SD", "median": "Median",
+            "status": "Note"}),
+        "population_sources": ctx.facts.get("population_sources", {}),
+        "sessions": table_view(_get(pub, "sessions"), {
+            "variable": "By", "level": "Group", "n": "Mothers", "mean": "Mean", "median": "Median",
+            "q1": "Lower quartile", "q3": "Upper quartile", "status": "Note"}),
+        "km_risk": table_view(_get(pub, "km_risk_table"), {
+            "group": "Group", "week": "Week", "at_risk": "Still in support",
+            "disengaged_before": "Disengaged before", "ended_otherwise_before":
+            "Ended otherwise before"}),
+        "km_median": table_view(km_median, {"group": "Group", "n": "Mothers", "median": "Median weeks",
+                                            "ci_low": "95% CI from", "ci_high": "to",
+                                            "status": "Note"}),
+        "logrank": table_view(_get(pub, "km_logrank")),
+        "dose": table_view(_get(pub, "model_dose_response"), digits=3),
+        "mechanisms": table_view(mech, {"mechanism": "Mechanism", "group": "Group", "n": "Mothers",
+                                        "mean": "Mean rating (0–4)", "agree": "Rated 3 or 4",
+                                        "percent_agree": "%", "status": "Note"}),
+        "mech_sentence": nv.mechanisms_sentence(mech, threshold=t) if mech else "",
+        "mediation": table_view(_get(pub, "model_mediation"), digits=3),
+        "patterns": table_view(_get(pub, "missingness_patterns")),
+        "completers_means": table_view(_get(pub, "completers_means"), digits=2),
+        "completers_shares": table_view(_get(pub, "completers_shares"), digits=2),
+        "model_tables": {name[len("model_"):]: table_view(tab, digits=4)
+                         for name, tab in pub.tables.items() if name.startswith("model_")},
+        "mi": ctx.facts.get("mi"),
+        "imputation": table_view(_get(pub, "imputation_diagnostics"), digits=2),
+        "tipping": ctx.facts.get("tipping"),
+        "warnings": table_view(_get(pub, "run_warnings")),
+        "failures": table_view(_get(pub, "run_not_done"), {"step": "Step", "message": "Why"}),
+        "checks": table_view(checks, {"check": "Check", "n": "Number"}),
+        "suppression_count": int(len(pub.log)),
         "provenance": provenance,
-        "safeguarding_flags": facts.get("safeguarding_flags", 0),
-        "prorated": facts.get("prorated", {}),
-        "primary": primary,
-        "min_n": max(plan.contexts.min_group_size, t),
+        "primary": plan.primary_outcome.instrument,
+        "primary_label": next((o["label"] for o in outcomes if o["primary"]), ""),
     }
 
 
-def _norm_sentence(label, safe, norms, baseline, end, higher_is) -> str:
-    """Where the group started and ended, against the first population norm of the instrument."""
-    if safe is None or not norms:
-        return ""
-    data = safe.data.assign(wave=safe.data["wave"].astype(str)).set_index("wave")
-    if baseline not in data.index or end not in data.index:
-        return ""
-    b, e = data.loc[baseline, "mean"], data.loc[end, "mean"]
-    if b != b or e != e:
-        return ""
-    pop, mean, _ = norms[0]
-    return (f"Mothers' average {label} score was {b:.1f} at the start and {e:.1f} at the end of "
-            f"support (among those who answered), against a population average of {mean:g} "
-            f"({pop}; higher = {higher_is}). Those who answered at the end may differ from those who "
-            "did not.")
+def _headline(ctx, flow) -> dict:
+    if flow is None:
+        return {}
+    stages = list(flow.data["stage"])
+    out = {}
+    for key, stage in (("referred", "referred"), ("started", "started support")):
+        if stage in stages:
+            i = stages.index(stage)
+            out[key] = nv.count_phrase(nv.cell(flow, i, "n"), ctx.threshold)
+            out[key + "_pct"] = fmt.percent(nv.cell(flow, i, "percent_of_referred").number,
+                                            scale=100) if key != "referred" else ""
+    end_rows = [i for i, s in enumerate(stages) if s.startswith("started, with")]
+    if end_rows:
+        i = end_rows[0]
+        out["end"] = nv.count_phrase(nv.cell(flow, i, "n"), ctx.threshold)
+        out["end_stage"] = stages[i]
+    return out
+
+
+def _outcome(ctx, o, figs) -> dict:
+    pub, plan = ctx.pub, ctx.plan
+    inst = o.instrument
+    f = ctx.facts["outcomes"].get(inst, {})
+    label = f.get("label", inst)
+    entry = {"id": inst, "label": label, "primary": f.get("primary", False),
+             "model": f.get("model"), "overall": f.get("overall")}
+    ch = _get(pub, f"{inst}_change")
+    if ch is not None and len(ch.data):
+        est, lo, hi = (nv.cell(ch, 0, c) for c in ("estimate", "ci_low", "ci_high"))
+        if est.number is None:
+            status = str(ch.data["status"].iat[0]) or "not available"
+            entry["change_sentence"] = (f"The average change in {label} is not shown ({status}).")
+        else:
+            entry["change_sentence"] = nv.change_sentence(
+                label, estimate=est.number, ci_low=lo.number, ci_high=hi.number,
+                higher_is=f["higher_is"], weeks=plan.time.change, mid=f.get("mid"))
+    else:
+        entry["change_sentence"] = (f"The average change in {label} could not be estimated on these "
+                                    "data; the technical report says why.")
+    entry["norms"] = [f"{pop}: mean {mean:g}" + (f" (SD {sd:g})" if sd else "")
+                      for pop, mean, sd in f.get("norms") or []]
+    entry["norm_sentence"] = nv.norm_sentence(label, _get(pub, f"{inst}_by_wave"), f.get("norms"),
+                                              plan.time.baseline_wave, plan.time.end_wave,
+                                              f.get("higher_is"))
+    entry["by_wave"] = table_view(_get(pub, f"{inst}_by_wave"), {
+        "wave": "Wave", "n": "Mothers", "mean": "Mean", "sd": "SD", "ci_low": "95% CI from",
+        "ci_high": "to"})
+    by_group = _get(pub, f"{inst}_change_by_group")
+    group = plan.model.group
+    entry["by_group_caption"] = f"Change by {ctx.label(group).lower()}" if group else ""
+    entry["by_group"] = table_view(by_group, {
+        "group": ctx.label(group) if group else "Group", "mothers": "Mothers",
+        "estimate": "Change (points)", "ci_low": "95% CI from", "ci_high": "to", "p_value": "p",
+        "status": "Note"}, digits=2)
+    entry["group_sentence"] = nv.group_change_sentence(label, by_group, higher_is=f["higher_is"]) \
+        if by_group is not None else ""
+    rc = _get(pub, f"{inst}_reliable_change")
+    entry["rc_sentence"] = ""
+    if rc is not None:
+        rows = {}
+        for i in range(len(rc.data)):
+            if rc.data["group"].iat[i] == "all mothers":
+                key = {"reliable improvement": "improved", "no reliable change": "unchanged",
+                       "reliable deterioration": "deteriorated"}[rc.data["result"].iat[i]]
+                rows[key] = (nv.cell(rc, i, "count"), nv.cell(rc, i, "proportion"),
+                             nv.cell(rc, i, "n"))
+        if len(rows) == 3:
+            entry["rc_sentence"] = nv.reliable_change_sentence(
+                label, rows, threshold=ctx.threshold, rc_threshold=f.get("rc_threshold"))
+    entry["rc_table"] = table_view(rc, {"group": "Group", "result": "Result", "n": "Mothers",
+                                        "count": "Count", "proportion": "Share",
+                                        "ci_low": "95% CI from", "ci_high": "to"})
+    scan = _get(pub, f"{inst}_by_context")
+    entry["context_sentence"] = nv.context_sentence(label, scan, higher_is=f["higher_is"],
+                                                    min_group=ctx.min_group) if scan else \
+        ctx.sections.get(f"{inst}_by_context", "")
+    entry["by_context"] = table_view(scan, {
+        "context": "Context", "level": "Group", "mothers": "Mothers", "status": "Status",
+        "estimate": "Change", "ci_low": "95% CI from", "ci_high": "to",
+        "heterogeneity_p_adjusted": "Difference p (adjusted)",
+        "reliable_deterioration": "Share reliably worse"}, digits=2)
+    entry["figures"] = {k.removeprefix(f"{inst}_"): v for k, v in figs.items()
+                        if k.startswith(f"{inst}_")}
+    entry["tables"] = {name: table_view(tab, digits=4) for name, tab in pub.tables.items()
+                       if name.startswith(f"model_{inst}_")}
+    return entry
+
+
+def _limitations(ctx, flow) -> list[str]:
+    pub, t = ctx.pub, ctx.threshold
+    out = []
+    if flow is not None:
+        stages = list(flow.data["stage"])
+        end_rows = [i for i, s in enumerate(stages) if s.startswith("started, with")]
+        if "started support" in stages and end_rows:
+            out.append(nv.attrition_sentence(nv.cell(flow, stages.index("started support"), "n"),
+                                             nv.cell(flow, end_rows[0], "n"), threshold=t))
+    checks = _get(pub, "data_checks")
+    if checks is not None:
+        i = [j for j, c in enumerate(checks.data["check"]) if c.startswith("data values")]
+        if i:
+            c = nv.cell(checks, i[0], "n")
+            if c.number != 0:
+                out.append(f"Data values that broke the data dictionary's rules: "
+                           f"{nv.count_phrase(c, t)}; they were treated as missing, and the "
+                           "technical report counts them by column and rule.")
+    out.append("There is no comparison group: changes over the months after a birth can happen "
+               "without support, so the changes shown cannot be attributed to the programme alone.")
+    if len(pub.log):
+        out.append(f"To protect mothers' privacy, {len(pub.log)} numbers are not shown: counts "
+                   f"below {t}, numbers that would let them be worked out, and estimates for "
+                   f"groups of fewer than {ctx.min_group} mothers.")
+    n_warn = sum(1 for _ in ctx.warning_rows)
+    if n_warn:
+        out.append(f"The analysis raised {n_warn} warning(s); each is listed in the technical "
+                   "report.")
+    if ctx.failure_rows:
+        out.append(f"{len(ctx.failure_rows)} planned analysis step(s) could not be done on these "
+                   "data; the technical report gives the reasons.")
+    tip = ctx.facts.get("tipping")
+    if tip and tip.get("delta") is not None:
+        out.append(f"Sensitivity to missing data: if the mothers without an end score had ended "
+                   f"{abs(tip['delta']):g} points worse than the scores we have predict, the "
+                   "conclusion about average change would no longer hold.")
+    return out

@@ -44,9 +44,13 @@ class Column:
 
 @dataclass(frozen=True)
 class Label(Column):
-    """Text naming the row; never a number about people."""
+    """Text naming the row; never a number about people. ``text``: evalkit's own messages."""
 
+    text: bool = False
     role = "label"
+
+    def manifest(self) -> dict:
+        return {"role": self.role, **({"text": True} if self.text else {})}
 
 
 @dataclass(frozen=True)

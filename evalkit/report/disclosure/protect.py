@@ -25,6 +25,7 @@ _SECONDARY_SUM = "secondary: stops a hidden sum being worked out from published 
 _WITH_N = "withheld: a count it rests on is not shown"
 _MIN_N = "withheld: group smaller than {m}"
 _TOL = 1e-6
+_DEBUG = False
 
 
 def _keys(entry) -> tuple:
@@ -80,15 +81,18 @@ def protect_publication(pub) -> None:
                             problems.append(f"{name}[{i}].{col}: a value {v!r} with no key")
                         cells[here] = []
                         continue
-                    ident = count_item(keys)
-                    true = items[ident]["value"]
                     if isinstance(spec, Rounded):
-                        rid = ("rounded", ident[1], spec.width)
-                        items.setdefault(rid, {"kind": "rounded", "keys": ident[1], "value": true,
+                        # a rounded count publishes only an interval: no exact count item
+                        ordered = tuple(sorted(keys))
+                        true = sum(pub.count(k) for k in ordered)
+                        rid = ("rounded", ordered, spec.width)
+                        items.setdefault(rid, {"kind": "rounded", "keys": ordered, "value": true,
                                                "width": spec.width, "order": len(items)})
                         ok = not missing and float(v) <= true < float(v) + spec.width
                         cells[here] = [rid]
                     else:
+                        ident = count_item(keys)
+                        true = items[ident]["value"]
                         ok = not missing and abs(float(v) - true) < _TOL
                         cells[here] = [ident]
                     if not ok:
@@ -198,7 +202,8 @@ def protect_publication(pub) -> None:
         targets = [e for e in hidden] + [e for e, it in items.items() if it["kind"] == "sum"
                                           and e not in hidden
                                           and ("count", (it["key"],)) in hidden]
-        integer = {e: items[e]["kind"] == "count" for e in targets}
+        targets += [e for e in exposed if items[e]["kind"] == "rounded"]
+        integer = {e: items[e]["kind"] in ("count", "rounded") for e in targets}
         bnds = system.bounds(fixed, intervals, targets, integer=integer)
         bad = []
         for e in targets:
@@ -207,17 +212,35 @@ def protect_publication(pub) -> None:
                 raise SpecificationError("the published tables contradict each other (their "
                                          f"declared keys cannot all hold); first at {e!r}")
             # narrower than the threshold: the reader learns too much about a small group
-            if b.upper - b.lower < t:
+            # an interval wholly at or above T (a large complement pinned down) shows no small
+            # group; a rounded count narrowed to exactly 0 shows what a published zero would
+            if b.upper - b.lower < t and b.lower < t and b.upper >= 1:
                 bad.append(e)
         final_bounds = bnds
+        if _DEBUG:
+            print(f"round {rounds}: {len(targets)} targets, {len(bad)} bad")
+            for e in bad[:8]:
+                print("   ", e if items[e]["kind"] != "count" else [str(k) for k in items[e]["keys"]],
+                      items[e]["value"], bnds[e])
         if not bad or rounds > 200:
             break
         chosen = set()
+        margins = _margins(items, exposed)
+        known = set()
+        for e in fixed:
+            x = items[e]
+            if x["kind"] == "count" and len(x["keys"]) == 1:
+                known.add(system.count_var(x["keys"][0]))
+            elif x["kind"] == "sum":
+                known.add(system.sum_var(x["measure"], x["key"]))
         for e in sorted(bad, key=lambda x: items[x]["order"]):
-            pick = _complement(e, items, exposed, hidden, chosen, system)
+            pick = _complement(e, items, exposed, hidden, chosen, system, known, margins)
             if pick is not None:
                 chosen.add(pick)
                 hidden[pick] = _SECONDARY_SUM if items[pick]["kind"] == "sum" else _SECONDARY
+                if _DEBUG:
+                    print("      hide", [str(k) for k in items[pick].get("keys", [items[pick].get("key")])],
+                          items[pick]["value"])
         if not chosen:
             break
 
@@ -240,8 +263,30 @@ def _exposures(cell, cells, roles) -> list:
     return cells.get(cell, [])
 
 
-def _complement(target, items, exposed, hidden, chosen, system):
-    """The published item to hide so that ``target`` is no longer pinned down."""
+def _margins(items, exposed) -> set:
+    """Published keys that other published keys split further (totals of a table)."""
+    keys = [items[e]["keys"][0] for e in exposed
+            if items[e]["kind"] == "count" and len(items[e]["keys"]) == 1]
+    out = set()
+    for k in keys:
+        conds = dict(k.where)
+        for other in keys:
+            if other is k or other.unit != k.unit or len(other.where) <= len(conds):
+                continue
+            od = dict(other.where)
+            if all(d in od and set(od[d]) <= set(lv) for d, lv in conds.items()):
+                out.add(k)
+                break
+    return out
+
+
+def _complement(target, items, exposed, hidden, chosen, system, known, margins):
+    """The published item to hide so that ``target`` is no longer pinned down.
+
+    Candidates are the published counts (or sums) reachable from the target through relations
+    whose other members are unknown: the nearest first, then the smallest non-zero one, the
+    everyone-total only when nothing else will do.
+    """
     it = items[target]
     if it["kind"] == "sum":
         own = [system.sum_var(it["measure"], it["key"])]
@@ -249,29 +294,32 @@ def _complement(target, items, exposed, hidden, chosen, system):
     else:
         own = [system.count_var(k) for k in it["keys"]]
         kind = "count"
-    near = system.neighbours(own)
     var_of = {}
     for e in exposed:
         x = items[e]
-        if e in hidden or x["kind"] != kind:
+        if (e in hidden and e not in chosen) or x["kind"] != kind:
             continue
-        if kind == "count" and len(x["keys"]) == 1:
+        if kind == "count" and len(x["keys"]) == 1 and x["value"] > 0:
             var_of[system.count_var(x["keys"][0])] = e
         elif kind == "sum":
             var_of[system.sum_var(x["measure"], x["key"])] = e
-    for ring in (near, system.component(own)):
-        cands = [var_of[v] for v in ring if v in var_of and var_of[v] not in chosen]
-        if cands:
-            def rank(e):
-                x = items[e]
-                key = x["keys"][0] if x["kind"] == "count" else x["key"]
-                value = x["value"] if x["kind"] == "count" else x.get("n_valid", 0)
-                return (not key.where, value, x["order"])
-            # zeros are never complements: a hidden count is known to be at least 1
-            cands = [e for e in cands if items[e]["kind"] == "sum" or items[e]["value"] > 0]
-            if cands:
-                return min(cands, key=rank)
-    return None
+    chosen_vars = {v for v, e in var_of.items() if e in chosen}
+    found = system.ring(own, known, set(var_of) | chosen_vars)
+    if any(v in chosen_vars for _, v in found):
+        return None                     # a complement chosen this round already touches it
+    if not found:
+        return None
+
+    def rank(pair):
+        # inner cells before margins: hiding a total (everyone, all who started) costs the
+        # report most; then the nearest, then the smallest
+        depth, v = pair
+        x = items[var_of[v]]
+        key = x["keys"][0] if x["kind"] == "count" else x["key"]
+        value = x["value"] if x["kind"] == "count" else x.get("n_valid", 0)
+        return (key in margins or len(key.where) <= 1, depth, value, x["order"])
+
+    return var_of[min(found, key=rank)[1]]
 
 
 def _finish(pub, items, cells, roles, hidden, bounds, published) -> None:

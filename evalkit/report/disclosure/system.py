@@ -18,8 +18,9 @@ squares) of measures over those sets. Relations:
 * *structural zeros* (a set that cannot have members) and *subset* relations ``n(a) <= n(b)``.
 
 Counts are whole numbers >= 0; the LP relaxation's bounds are rounded inwards to whole numbers.
-Cells are grouped into connected components of unknowns, so each LP is small. Written by hand
-because no library builds these equations from keys; the solving is scipy's HiGHS.
+Cells are grouped into connected components of unknowns, so each LP is small; each component is
+one HiGHS model (``highspy``) re-solved with a new objective per bound. Written by hand because no
+library builds these equations from keys; the solving is HiGHS.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ...errors import SpecificationError
 from .keys import Key
@@ -219,6 +219,28 @@ class LinearSystem:
                 out.extend(i for i in self._partition[k][0] if i not in want)
         return list(dict.fromkeys(out))
 
+    def ring(self, variables, known: set, wanted: set, depth: int = 3) -> list:
+        """``(distance, variable)`` of ``wanted`` variables reachable from ``variables``.
+
+        The search walks through relations, passing only through unknown variables (a published
+        one ends a path: hiding what lies beyond it cannot help), up to ``depth`` steps.
+        """
+        found, seen = [], set(variables)
+        frontier = list(variables)
+        for d in range(1, depth + 1):
+            nxt = []
+            for v in frontier:
+                for i in self.neighbours([v]):
+                    if i in seen:
+                        continue
+                    seen.add(i)
+                    if i in wanted:
+                        found.append((d, i))
+                    elif i not in known:
+                        nxt.append(i)
+            frontier = nxt
+        return found
+
     def component(self, variables) -> list:
         """Every variable linked to ``variables`` through relations (breadth first, in order)."""
         seen = list(dict.fromkeys(variables))
@@ -256,6 +278,9 @@ class LinearSystem:
         self.build()
         nvar = len(self._vars)
         value = np.full(nvar, np.nan)
+        for i, v in enumerate(self._vars):
+            if v.upper == 0.0 and v.lower == 0.0:
+                value[i] = 0.0                   # a structural zero is known to everyone
         extra_eq, extra_ub = [], []
         for cid, val in fixed.items():
             terms = self._cells[cid]
@@ -273,7 +298,7 @@ class LinearSystem:
                 extra_ub.append((dict(terms), float(hi)))
         rows = [(t, r, "eq") for t, r in (*self._partition, *extra_eq)] + \
                [(t, r, "ub") for t, r in (*self._limits, *self._ubs, *extra_ub)]
-        # substitute known values; what is left links unknown variables
+        # substitute known values; what is left links unknown variables (as ranged rows)
         reduced = []
         infeasible = False
         for terms, rhs, sense in rows:
@@ -289,7 +314,11 @@ class LinearSystem:
                 if (sense == "eq" and abs(r) > tol) or (sense == "ub" and r < -tol):
                     infeasible = True
                 continue
-            reduced.append((left, r, sense))
+            reduced.append([left, r if sense == "eq" else -_INF, r])
+        keep = {i for cid in targets for i in self._cells[cid] if np.isnan(value[i])}
+        bounds = {i: (v.lower, v.upper) for i, v in enumerate(self._vars)}
+        reduced, bad = _eliminate(reduced, keep, bounds)
+        infeasible |= bad
         parent = list(range(nvar))
 
         def find(a):
@@ -309,7 +338,6 @@ class LinearSystem:
         for row in reduced:
             comp_rows[find(next(iter(row[0])))].append(row)
         out = {}
-        cache = {}
         for cid in targets:
             terms = self._cells[cid]
             unknown = {i: c for i, c in terms.items() if np.isnan(value[i])}
@@ -325,9 +353,8 @@ class LinearSystem:
             # a target spanning several components: bound each part separately and add up
             for root in sorted(roots):
                 part = {i: c for i, c in unknown.items() if find(i) == root}
-                if root not in cache:
-                    cache[root] = self._component(root, comp_rows[root], find)
-                a, b, feasible = self._optimise(cache[root], part)
+                comp = self._component(root, comp_rows[root])
+                a, b, feasible = comp.range(part)
                 ok &= feasible
                 lo += a
                 hi += b
@@ -337,55 +364,170 @@ class LinearSystem:
             out[cid] = Bounds(lo, hi, feasible=ok)
         return out
 
-    def _component(self, root, rows, find):
-        cols = sorted({i for left, _, _ in rows for i in left})
-        if not cols:
-            # an unknown that appears in no relation: only its own limits bound it
-            cols = [root]
-        pos = {i: j for j, i in enumerate(cols)}
-        eq = [(l, r) for l, r, s in rows if s == "eq"]
-        ub = [(l, r) for l, r, s in rows if s == "ub"]
+    def _component(self, root, rows):
+        """The HiGHS model of one component, reused while its rows are unchanged."""
+        cols = sorted({i for left, _, _ in rows for i in left}) or [root]
+        sig = (tuple(cols), tuple((tuple(sorted(left.items())), lo, hi) for left, lo, hi in rows))
+        cache = self.__dict__.setdefault("_comp_cache", {})
+        comp = cache.get(sig)
+        if comp is None:
+            comp = _Component(cols, rows, [(self._vars[i].lower, self._vars[i].upper) for i in cols])
+            cache[sig] = comp
+        return comp
 
-        def matrix(rs):
-            if not rs:
-                return None, None
-            a = np.zeros((len(rs), len(cols)))
-            b = np.zeros(len(rs))
-            for k, (left, r) in enumerate(rs):
-                for i, c in left.items():
-                    a[k, pos[i]] += c
-                b[k] = r
-            return a, b
 
-        a_eq, b_eq = matrix(eq)
-        a_ub, b_ub = matrix(ub)
-        bnds = [(None if not math.isfinite(self._vars[i].lower) else self._vars[i].lower,
-                 None if not math.isfinite(self._vars[i].upper) else self._vars[i].upper)
-                for i in cols]
-        return {"pos": pos, "a_eq": a_eq, "b_eq": b_eq, "a_ub": a_ub, "b_ub": b_ub, "bounds": bnds,
-                "n": len(cols)}
+_HIGHS_READY = False
 
-    @staticmethod
-    def _optimise(comp, part) -> tuple[float, float, bool]:
-        c = np.zeros(comp["n"])
+
+def _new_highs():
+    """A silent HiGHS instance (its first construction prints a banner on the C-level stdout)."""
+    import os
+    import sys
+
+    import highspy
+
+    global _HIGHS_READY
+    if _HIGHS_READY:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _HIGHS_READY = True
+    h.setOptionValue("output_flag", False)
+    # each model is re-solved with a new objective: presolve off lets the simplex start from the
+    # previous optimal basis instead of from scratch
+    h.setOptionValue("presolve", "off")
+    return h
+
+
+class _Component:
+    """One connected set of unknowns as a HiGHS model, re-solved for each objective.
+
+    The model is passed to HiGHS once; each target only changes the objective, so the simplex
+    starts from the previous basis (far faster than a fresh ``linprog`` per bound).
+    """
+
+    def __init__(self, cols, rows, bounds):
+        import highspy
+        from scipy.sparse import csc_matrix
+
+        self.pos = {i: j for j, i in enumerate(cols)}
+        self.n = len(cols)
+        inf = highspy.kHighsInf
+        r_idx, c_idx, vals, lo, hi = [], [], [], [], []
+        for k, (left, row_lo, row_hi) in enumerate(rows):
+            for i, c in left.items():
+                r_idx.append(k)
+                c_idx.append(self.pos[i])
+                vals.append(c)
+            lo.append(row_lo if math.isfinite(row_lo) else -inf)
+            hi.append(row_hi if math.isfinite(row_hi) else inf)
+        a = csc_matrix((vals, (r_idx, c_idx)), shape=(len(rows), self.n))
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.n
+        lp.num_row_ = len(rows)
+        lp.col_cost_ = np.zeros(self.n)
+        lp.col_lower_ = np.array([b[0] if math.isfinite(b[0]) else -inf for b in bounds], float)
+        lp.col_upper_ = np.array([b[1] if math.isfinite(b[1]) else inf for b in bounds], float)
+        lp.row_lower_ = np.array(lo, float)
+        lp.row_upper_ = np.array(hi, float)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(float)
+        self.h = _new_highs()
+        self.h.passModel(lp)
+        self._hs = highspy
+        self._last: list[int] = []
+
+    def _solve(self, idx, vals, sense) -> tuple[float, int]:
+        hs = self._hs
+        if self._last:
+            self.h.changeColsCost(len(self._last), np.array(self._last, np.int32),
+                                  np.zeros(len(self._last)))
+        self.h.changeColsCost(len(idx), np.array(idx, np.int32), np.array(vals, float))
+        self._last = list(idx)
+        self.h.changeObjectiveSense(sense)
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status == hs.HighsModelStatus.kOptimal:
+            return self.h.getInfo().objective_function_value, 0
+        if status == hs.HighsModelStatus.kInfeasible:
+            return math.nan, 2
+        if status in (hs.HighsModelStatus.kUnbounded, hs.HighsModelStatus.kUnboundedOrInfeasible):
+            return math.nan, 3
+        return math.nan, 4
+
+    def range(self, part) -> tuple[float, float, bool]:
+        key = tuple(sorted(part.items()))
+        done = self.__dict__.setdefault("_done", {})
+        if key not in done:
+            done[key] = self._range(part)
+        return done[key]
+
+    def _range(self, part) -> tuple[float, float, bool]:
+        idx, vals = [], []
         for i, coef in part.items():
-            if i not in comp["pos"]:
-                # no relation constrains it: only its own bounds
-                return (0.0, _INF, True)
-            c[comp["pos"][i]] = coef
-        res = []
-        for sign in (1.0, -1.0):
-            r = linprog(sign * c, A_ub=comp["a_ub"], b_ub=comp["b_ub"], A_eq=comp["a_eq"],
-                        b_eq=comp["b_eq"], bounds=comp["bounds"], method="highs")
-            if r.status == 2:                     # infeasible: the published numbers contradict
-                return (np.nan, np.nan, False)
-            if r.status == 3:                     # unbounded in this direction
-                res.append(-_INF if sign > 0 else _INF)
-            elif r.status == 0:
-                res.append(sign * r.fun)
-            else:                                 # numerical trouble: claim nothing
-                res.append(-_INF if sign > 0 else _INF)
-        return res[0], res[1], True
+            if i not in self.pos:
+                return (0.0, _INF, True)     # no relation constrains it: only its own bounds
+            idx.append(self.pos[i])
+            vals.append(coef)
+        lo, s1 = self._solve(idx, vals, self._hs.ObjSense.kMinimize)
+        hi, s2 = self._solve(idx, vals, self._hs.ObjSense.kMaximize)
+        if s1 == 2 or s2 == 2:
+            return (math.nan, math.nan, False)   # the published numbers contradict each other
+        # unbounded (or numerical trouble): claim nothing in that direction
+        return (lo if s1 == 0 else -_INF, hi if s2 == 0 else _INF, True)
+
+
+def _eliminate(rows: list, keep: set, bounds: dict) -> tuple[list, bool]:
+    """Remove variables that appear in one row only (and are not asked about).
+
+    A variable x in [L, U] with coefficient c in one row ``lo <= sum + c x <= hi`` lets the rest of
+    the row take any value in ``[lo - max(c x), hi - min(c x)]``: the row is replaced by that
+    range, the variable dropped, and rows with no bound left are dropped. This is the column
+    singleton step of LP presolve, done once so each HiGHS model stays small.
+    """
+    count = defaultdict(int)
+    for left, _, _ in rows:
+        for i in left:
+            count[i] += 1
+    alive = [True] * len(rows)
+    where = defaultdict(list)
+    for k, (left, _, _) in enumerate(rows):
+        for i in left:
+            where[i].append(k)
+    queue = [i for i, n in count.items() if n == 1 and i not in keep]
+    bad = False
+    while queue:
+        i = queue.pop()
+        if count.get(i, 0) != 1 or i in keep:
+            continue
+        k = next(k for k in where[i] if alive[k] and i in rows[k][0])
+        left, lo, hi = rows[k]
+        c = left.pop(i)
+        count[i] = 0
+        low, up = bounds[i]
+        a, b = (c * low, c * up) if c > 0 else (c * up, c * low)
+        lo = lo - b if math.isfinite(lo) and math.isfinite(b) else -_INF
+        hi = hi - a if math.isfinite(hi) and math.isfinite(a) else _INF
+        rows[k] = [left, lo, hi]
+        if not left or (not math.isfinite(lo) and not math.isfinite(hi)):
+            if not left and (lo > 1e-6 * max(1.0, abs(lo)) or hi < -1e-6 * max(1.0, abs(hi))):
+                bad = True
+            alive[k] = False
+            for j in left:
+                count[j] -= 1
+                if count[j] == 1 and j not in keep:
+                    queue.append(j)
+    return [r for r, a in zip(rows, alive) if a], bad
 
 
 def _limits(measure: str, measures: dict) -> tuple:

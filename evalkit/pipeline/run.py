@@ -1,0 +1,256 @@
+"""Run an analysis plan end to end: steps → one protection → figures → reports → audit → commit.
+
+:func:`run_plan` is what ``evalkit run PLAN`` and ``evalkit demo`` call. The steps (one module each
+in this package) compute results and register every table they publish with the run's
+:class:`~evalkit.report.disclosure.Publication`; after the last step the publication is protected
+once, for all tables together; figures are then drawn and sentences written only from the protected
+tables; the auditor (:mod:`evalkit.report.disclosure.audit`) tries to break what is about to be
+published, from the files alone; and only then is the report folder swapped in
+(:mod:`.write`). A run that stops — on data problems, an error or a kill — leaves the previous
+complete report or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import EvalkitError
+from ..plan import AnalysisPlan, load_plan
+from . import attrition, data, engagement, flow, mechanisms, outcome, reach, sensitivity
+from .context import RunContext
+from .write import ReportWriter
+
+__all__ = ["run_plan", "RunResult", "STEPS", "AuditFailed"]
+
+#: The steps of a run, in order (each module's ``run(ctx)``; outcomes run once per outcome).
+STEPS = ("data", "flow", "reach", "engagement", "outcome", "mechanisms", "attrition", "sensitivity")
+
+
+class AuditFailed(EvalkitError):
+    """The auditor could work out a hidden number from the report: it is marked not for publication."""
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """What :func:`run_plan` wrote and found.
+
+    Attributes
+    ----------
+    out : Path
+        The report folder.
+    files : list of Path
+        Every file written (report, tables, figures, manifest, restricted outputs).
+    tables : dict of str to DataFrame
+        The published (protected) tables by name.
+    warnings : pandas.DataFrame
+        ``step, category, message, count``: every warning raised during the run (full text).
+    failures : pandas.DataFrame
+        ``step, message, kind``: analyses that could not be done, with the reason.
+    suppression_log : pandas.DataFrame
+        ``table, row, column, rule`` of every hidden cell (restricted: it tells small from large).
+    findings : pandas.DataFrame
+        The auditor's findings (empty when the report may be published).
+    """
+
+    out: Path
+    files: list
+    tables: dict
+    warnings: pd.DataFrame
+    failures: pd.DataFrame
+    suppression_log: pd.DataFrame
+    findings: pd.DataFrame = field(default_factory=pd.DataFrame)
+    facts: dict = field(default_factory=dict, repr=False)
+    timings: dict = field(default_factory=dict, repr=False)
+    publication: object = field(default=None, repr=False)
+
+
+def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
+             progress: bool = False) -> RunResult:
+    """Execute an analysis plan and write the impact and technical reports.
+
+    Parameters
+    ----------
+    plan : str, Path or AnalysisPlan
+        The plan file (checked against its dictionary first) or an already loaded plan.
+    out : str or Path, optional
+        Report folder; default ``reports/<plan file stem>``. Restricted outputs go to
+        ``<out>-restricted`` beside it, never inside it.
+    progress : bool, default False
+        Show progress bars for the long steps (imputation).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    PlanError
+        The plan is malformed or names things the dictionary does not have (all listed).
+    DataValidationError
+        The data break the dictionary's rules and the plan says ``on_problems: stop``.
+    AuditFailed
+        The auditor found a published number that gives a hidden one away; the report is written
+        marked "not for publication" with the findings.
+    """
+    if isinstance(plan, AnalysisPlan):
+        dd = plan.dictionary()
+        plan.check(dd)
+    else:
+        plan, dd = load_plan(plan)
+    out = Path(out) if out is not None else Path("reports") / Path(plan.source or "plan").stem
+    with ReportWriter(out) as writer:
+        ctx = RunContext(plan=plan, dd=dd, writer=writer, progress=progress)
+        data.run(ctx)
+        flow.run(ctx)
+        reach.run(ctx)
+        engagement.run(ctx)
+        for o in plan.outcomes:
+            outcome.run(ctx, o)
+        mechanisms.run(ctx)
+        attrition.run(ctx)
+        sensitivity.run(ctx)
+        return _publish(ctx, writer)
+
+
+def _publish(ctx: RunContext, writer: ReportWriter) -> RunResult:
+    from ..report.disclosure.audit import audit_folder
+    from ..report.render import render_reports
+
+    pub = ctx.pub
+    warn = _warning_table(ctx.warning_rows)
+    failures = pd.DataFrame(ctx.failure_rows, columns=["step", "message", "kind"])
+    _register_run_tables(ctx, warn, failures)
+    with ctx.step("disclosure control", optional=False):
+        pub.protect()
+    figures = {}
+    for spec in ctx.figures:
+        with ctx.step(f"figure: {spec.name}"):
+            figures[spec.name] = (spec.build(pub), spec)
+    for name in pub._order:
+        table = pub.tables[name]
+        writer.write_text(table.file, table.to_csv())
+    for name, (fig, spec) in sorted(figures.items()):
+        writer.write_bytes(f"figures/{name}.png", fig.to_png())
+    # the public log says which cells are hidden, never which rule hid them (that tells small
+    # cells from their complements); the full log is restricted
+    writer.write_text("suppression_log.csv", _csv(pub.public_log))
+    writer.restricted_csv("suppression_log_full.csv", pub.log)
+    writer.restricted_csv("warnings.csv", warn)
+    provenance = _provenance(ctx)
+    writer.write_text("provenance.json", json.dumps(provenance, indent=2, sort_keys=True,
+                                                    ensure_ascii=False) + "\n")
+    pages = render_reports(ctx, figures=figures, provenance=provenance)
+    for audience, html in pages.items():
+        writer.write_text(f"{audience}.html", html)
+    manifest = pub.manifest()
+    findings = audit_folder(writer.staging, manifest=manifest, threshold=ctx.threshold)
+    extra = {"disclosure": manifest, "audit": {"findings": int(len(findings)),
+                                               "hidden_cells": int(len(pub.log))}}
+    if len(findings):
+        banner = _not_for_publication(findings)
+        writer.write_text("NOT_FOR_PUBLICATION.txt", banner)
+        writer.restricted_csv("audit_findings.csv", findings)
+    for fig, _ in figures.values():
+        fig.close()
+    files = writer.commit(extra=extra)
+    result = RunResult(out=writer.paths.report, files=files,
+                       tables={n: t.data for n, t in pub.tables.items()}, warnings=warn,
+                       failures=pd.DataFrame(ctx.failure_rows, columns=["step", "message", "kind"]),
+                       suppression_log=pub.log, findings=findings, facts=ctx.facts,
+                       timings=dict(ctx.timings), publication=pub)
+    if len(findings):
+        raise AuditFailed(f"the auditor found {len(findings)} way(s) to work out a hidden number "
+                          f"from the report in '{writer.paths.report}'; it is marked NOT FOR "
+                          "PUBLICATION (see NOT_FOR_PUBLICATION.txt); please report this",
+                          result=result)
+    return result
+
+
+def _not_for_publication(findings: pd.DataFrame) -> str:
+    lines = ["NOT FOR PUBLICATION", "",
+             "evalkit's auditor could work out numbers that disclosure control hid. Do not publish",
+             "this folder. Findings (table, row, column, what was found):", ""]
+    for r in findings.itertuples(index=False):
+        lines.append(f"- {r.table} [{r.row}] {r.column}: {r.finding}")
+    return "\n".join(lines) + "\n"
+
+
+def _mask_numbers(text: str) -> str:
+    """Whole numbers in a published warning become '#': a message may count mothers."""
+    return re.sub(r"(?<![\w.])\d+(?![\w.])", "#", text)
+
+
+def _register_run_tables(ctx: RunContext, warn: pd.DataFrame, failures: pd.DataFrame) -> None:
+    from ..report.disclosure import Free, Label
+
+    pw = warn.assign(message=warn["message"].map(_mask_numbers)) if len(warn) else \
+        pd.DataFrame(columns=["step", "category", "message", "count"])
+    pw = pw.groupby(["step", "category", "message"], sort=False)["count"].sum().reset_index() \
+        if len(pw) else pw
+    ctx.pub.add("run_warnings", pw, columns={
+        "step": Label(), "category": Label(), "message": Label(text=True),
+        "count": Free("how many times the warning was raised (not a count of mothers)")})
+    pf = failures.assign(message=failures["message"].map(_mask_numbers))
+    ctx.pub.add("run_not_done", pf, columns={"step": Label(), "message": Label(text=True),
+                                              "kind": Label()})
+
+
+def _warning_table(rows) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame(columns=["step", "category", "message", "count"])
+    frame = pd.DataFrame(rows, columns=["step", "category", "message"])
+    return (frame.groupby(["step", "category", "message"], sort=False).size()
+            .rename("count").reset_index())
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    from ..report.disclosure.protected import csv_text
+
+    return csv_text(frame)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _provenance(ctx: RunContext) -> dict:
+    import importlib.metadata as md
+
+    plan = ctx.plan
+    versions = {"python": platform.python_version()}
+    for pkg in ("evalkit", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "matplotlib",
+                "formulaic", "pydantic", "jinja2"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    files = {f.name: _sha256(f) for f in plan.data_files()}
+    files[Path(plan.data.dictionary).name] = _sha256(plan.path(plan.data.dictionary))
+    settings = plan.model_dump(mode="json")
+    # file names only: absolute paths say where the data live on someone's machine
+    data = settings.get("data", {})
+    data["dictionary"] = Path(str(data.get("dictionary", ""))).name
+    if isinstance(data.get("files"), dict):
+        data["files"] = {k: Path(str(v)).name for k, v in data["files"].items()}
+    elif isinstance(data.get("files"), list):
+        data["files"] = [Path(str(v)).name for v in data["files"]]
+    return {"programme": plan.programme, "plan": Path(plan.source).name if plan.source else None,
+            "plan_sha256": plan.sha256, "data_sha256": files, "seed": plan.seed,
+            "versions": versions, "suppression_threshold": ctx.threshold,
+            "minimum_group": ctx.min_group, "plan_settings": settings}
+

@@ -1,0 +1,80 @@
+"""Step: sensitivity to missing data — multiple imputation and a delta-adjusted tipping point.
+
+Both refit the average-change model of the primary outcome; their estimates rest on the mothers in
+that model. The imputation diagnostics publish observed means only where the observed count is
+shown, and means of imputed values only where the number imputed is.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..report.disclosure import SD, Count, Key, Label, Mean, Stat
+from .context import RunContext
+from .models import register_model_table
+
+__all__ = ["run"]
+
+
+def run(ctx: RunContext) -> None:
+    mi = ctx.plan.sensitivity.multiple_imputation
+    if mi is None:
+        ctx.sections["sensitivity"] = "The plan asks for no multiple-imputation analysis."
+        return
+    from ..models.missing import fit_imputed, multiple_imputation, tipping_point
+    from ..models.mixed import fit_mixed
+    from ..models.moderation import change_from_baseline
+
+    inst = ctx.plan.primary_outcome.instrument
+    m, tcol, change = ctx.plan.model, ctx.time, ctx.plan.time.change
+    pop = ctx.model_population(inst)
+
+    def fit(d):
+        return fit_mixed(d, outcome=inst, fixed=tcol, subject=ctx.id, random=m.random,
+                         engine=m.engine, simplify=m.simplify)
+
+    def estimate(f):
+        return change_from_baseline(f, time=tcol, at=change).assign(term="change")
+
+    imputed = None
+    with ctx.step("multiple imputation"):
+        predictors = [p for p in mi.predictors if p in ctx.analysis.columns] or \
+            [o.instrument for o in ctx.plan.outcomes if o.instrument != inst]
+        imputed = multiple_imputation(ctx.analysis, outcome=inst, predictors=predictors,
+                                      subject=ctx.id, wave=ctx.wave, time=tcol, m=mi.m,
+                                      iterations=mi.iterations, method=mi.method,
+                                      seed=ctx.plan.seed, progress=ctx.progress)
+        pooled = fit_imputed(imputed, fit=fit, estimate=estimate, progress=ctx.progress)
+        table = pooled.table.assign(analysis=f"multiple imputation (m = {mi.m})")[
+            ["analysis", "estimate", "std_error", "df", "ci_low", "ci_high", "p_value"]]
+        register_model_table(ctx, "sensitivity_mi", table, population=pop, term="analysis")
+        _diagnostics(ctx, inst, imputed)
+        ctx.facts["mi"] = {"m": mi.m, "predictors": [ctx.label(p) for p in predictors]}
+    tp = ctx.plan.sensitivity.tipping_point
+    if tp is not None and imputed is not None:
+        with ctx.step("tipping point"):
+            tip = tipping_point(imputed, fit=fit, estimate=estimate, deltas=tp.deltas,
+                                wave=ctx.plan.time.end_wave, progress=ctx.progress)
+            t = tip.table.copy()
+            t["holds"] = t["holds"].map({True: "yes", False: "no"})
+            register_model_table(ctx, "tipping_point", t, population=pop, term="__none__")
+            ctx.facts["tipping"] = {"delta": tip.tipping_delta}
+            ctx.figure("tipping_point", lambda p: _tipping(ctx, p), audience=("technical",))
+
+
+def _diagnostics(ctx: RunContext, inst: str, imputed) -> None:
+    base = ctx.started_key if ctx.plan.model.population == "started" else Key.of()
+    d = imputed.diagnostics.reset_index(drop=True)
+    obs = [base & {f"{inst}@{w}": "yes"} for w in d["wave"]]
+    imp = [base & {f"{inst}@{w}": "no"} for w in d["wave"]]
+    meas = [f"{inst}@{w}" for w in d["wave"]]
+    ctx.pub.add("imputation_diagnostics", d, status="status", columns={
+        "wave": Label(), "n_observed": Count(obs), "n_imputed": Count(imp),
+        "mean_observed": Mean(meas, obs), "mean_imputed": Stat(imp, min_n=ctx.min_group),
+        "sd_observed": SD(meas, obs), "sd_imputed": Stat(imp, min_n=ctx.min_group)})
+
+
+def _tipping(ctx, pub):
+    from ..report.figures import tipping_figure
+
+    return tipping_figure(pub["model_tipping_point"].data, name="tipping_point")
