@@ -48,7 +48,6 @@ SUMMARY_COLUMNS = ["variable", "level", "n", "n_missing", "mean", "sd", "median"
 #: Columns of :attr:`DoseResponse.curve`, in order.
 CURVE_COLUMNS = ["sessions", "estimate", "std_error", "df", "ci_low", "ci_high"]
 
-_LINE = "#0072B2"   # Okabe–Ito blue: colour-blind safe
 
 
 # ====================================================================== participant level
@@ -218,26 +217,21 @@ class DoseResponse:
 
     def plot(self, ax=None):
         """Predicted change against sessions with its confidence band and a rug of the sessions
-        actually attended (one tick per participant in the model); returns the Axes."""
+        actually attended (one tick per participant in the model); returns the Axes.
+
+        Drawn by :func:`evalkit.report.figures.dose.draw_dose`, the code behind the report figure
+        (which never draws the rug: individual values are not published).
+        """
         import matplotlib.pyplot as plt
+
+        from .report.figures.dose import draw_dose
 
         if ax is None:
             _, ax = plt.subplots()
-        c = self.curve
-        x = c["sessions"].to_numpy(float)
-        ax.fill_between(x, c["ci_low"], c["ci_high"], color=_LINE, alpha=0.25, linewidth=0,
-                        label=f"{100 * self.fit.spec.confidence:g}% CI")
-        ax.plot(x, c["estimate"], color=_LINE, label="predicted change")
-        ax.axhline(0.0, color="0.4", linewidth=0.8, linestyle=":")
-        obs = np.asarray(self.observed_sessions, float)
-        # the rug sits on the bottom edge whatever the y-range: x in data units, y in axes units
-        ax.plot(obs, np.full(len(obs), 0.02), "|", color="0.2", alpha=0.3, markersize=10,
-                transform=ax.get_xaxis_transform(), label="participants")
         c0, c1 = self.change
-        ax.set_xlabel(f"{self.sessions} (sessions attended)")
-        ax.set_ylabel(f"predicted change in {self.outcome}, {self.time} {c0:g} to {c1:g}")
-        ax.legend(loc="best", fontsize="small")
-        return ax
+        return draw_dose(ax, self.curve, sessions_label=f"{self.sessions} (sessions attended)",
+                         change_label=f"predicted change in {self.outcome}, {self.time} {c0:g} to "
+                                      f"{c1:g}", rug=self.observed_sessions)
 
 
 def dose_response(data: pd.DataFrame, *, outcome: str, sessions: str = "sessions_attended",

@@ -241,25 +241,19 @@ class TippingPoint:
     def plot(self, ax=None):
         """Pooled estimate with its confidence band against delta; returns the matplotlib Axes.
 
-        A dashed horizontal line marks ``null`` and a dotted vertical line the tipping delta.
+        A dashed horizontal line marks ``null`` and a dotted vertical line the tipping delta. Drawn
+        by :func:`evalkit.report.figures.tipping.draw_tipping`, the code behind the report figure.
         """
         import matplotlib.pyplot as plt
 
+        from ..report.figures.tipping import draw_tipping
+
         if ax is None:
             _, ax = plt.subplots()
-        tab = self.table.sort_values("delta")
-        x = tab["delta"].to_numpy()
-        (line,) = ax.plot(x, tab["estimate"].to_numpy(), marker="o", ms=3, label="pooled estimate")
-        ax.fill_between(x, tab["ci_low"].to_numpy(), tab["ci_high"].to_numpy(), alpha=0.2,
-                        color=line.get_color(), label=f"{self.confidence:.0%} CI")
-        ax.axhline(self.null, color="grey", ls="--", lw=1)
-        if np.isfinite(self.tipping_delta):
-            ax.axvline(self.tipping_delta, color="firebrick", ls=":", lw=1.5,
-                       label=f"tipping point ({self.tipping_delta:g})")
-        ax.set_xlabel(f"delta: shift of imputed {self.outcome} from {self.wave} on (points)")
-        ax.set_ylabel(f"pooled estimate ({self.term})")
-        ax.legend(loc="best", fontsize="small")
-        return ax
+        return draw_tipping(ax, self.table, tipping_delta=self.tipping_delta, null=self.null,
+                            confidence=self.confidence,
+                            xlabel=f"delta: shift of imputed {self.outcome} from {self.wave} on "
+                                   "(points)", ylabel=f"pooled estimate ({self.term})")
 
     def describe(self) -> str:
         """One plain-English sentence saying how robust the conclusion is to missing-not-at-random."""

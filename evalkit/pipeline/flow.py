@@ -61,7 +61,7 @@ def _flow(ctx: RunContext) -> None:
         "percent_of_referred": Share(num=keys, den=[Key.of()] * len(keys), scale=100)})
     from ..report.figures import flow_figure
 
-    ctx.figure("flow", lambda pub: flow_figure(pub["participant_flow"].data,
+    ctx.figure("flow", lambda pub: flow_figure(pub["participant_flow"].data.assign(note=""),
                                                threshold=ctx.threshold, name="flow"))
 
 

@@ -132,7 +132,8 @@ def johnson_neyman(ctx: RunContext, inst: str, label: str, moderator: str) -> No
                      "individual values")
         return
     xs = np.sort(x)
-    lo, hi = xs[t], xs[-t - 1]
+    # between two mothers' values, with T below and above: no single mother's value is an end
+    lo, hi = (xs[t - 1] + xs[t]) / 2, (xs[-t - 1] + xs[-t]) / 2
     curve = jn.curve[(jn.curve[moderator] >= lo) & (jn.curve[moderator] <= hi)].reset_index(drop=True)
     curve = curve[[moderator, "estimate", "ci_low", "ci_high", "significant"]].copy()
     curve["significant"] = curve["significant"].map({True: "yes", False: "no"})

@@ -136,12 +136,13 @@ def _publish(ctx: RunContext, writer: ReportWriter) -> RunResult:
     figures = {}
     for spec in ctx.figures:
         with ctx.step(f"figure: {spec.name}"):
-            figures[spec.name] = (spec.build(pub), spec)
+            fig = spec.build(pub)
+            figures[spec.name] = (fig, spec, fig.to_png())     # rendered once, used twice
     for name in pub._order:
         table = pub.tables[name]
         writer.write_text(table.file, table.to_csv())
-    for name, (fig, spec) in sorted(figures.items()):
-        writer.write_bytes(f"figures/{name}.png", fig.to_png())
+    for name, (fig, spec, png) in sorted(figures.items()):
+        writer.write_bytes(f"figures/{name}.png", png)
     # the public log says which cells are hidden, never which rule hid them (that tells small
     # cells from their complements); the full log is restricted
     writer.write_text("suppression_log.csv", _csv(pub.public_log))
@@ -161,7 +162,7 @@ def _publish(ctx: RunContext, writer: ReportWriter) -> RunResult:
         banner = _not_for_publication(findings)
         writer.write_text("NOT_FOR_PUBLICATION.txt", banner)
         writer.restricted_csv("audit_findings.csv", findings)
-    for fig, _ in figures.values():
+    for fig, _, _ in figures.values():
         fig.close()
     files = writer.commit(extra=extra)
     result = RunResult(out=writer.paths.report, files=files,

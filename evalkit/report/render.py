@@ -66,9 +66,11 @@ def table_view(table, columns: dict | None = None, *, digits: int = 1) -> dict |
     return {"header": list(columns.values()), "rows": rows}
 
 
-def _figure(fig, spec) -> dict:
-    return {"src": fig.to_data_uri(), "alt": fig.alt, "caption": getattr(fig, "caption", "") or "",
-            "audience": spec.audience}
+def _figure(fig, spec, png: bytes) -> dict:
+    import base64
+
+    return {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+            "alt": fig.alt, "caption": getattr(fig, "caption", "") or "", "audience": spec.audience}
 
 
 def render_reports(ctx, *, figures: dict, provenance: dict) -> dict:
@@ -84,7 +86,7 @@ def _get(pub, name):
 
 def _context(ctx, *, figures, provenance) -> dict:
     plan, pub, t = ctx.plan, ctx.pub, ctx.threshold
-    figs = {name: _figure(f, spec) for name, (f, spec) in figures.items()}
+    figs = {name: _figure(f, spec, png) for name, (f, spec, png) in figures.items()}
     flow = _get(pub, "participant_flow")
     outcomes = [_outcome(ctx, o, figs) for o in plan.outcomes]
     headline = _headline(ctx, flow)

@@ -141,7 +141,7 @@ def test_package_exports_what_the_module_did():
     assert set(figures.__all__) == {
         "ReportFigure", "trajectory_figure", "forest_figure", "jn_figure",
         "reliable_change_figure", "km_figure", "missingness_figure", "flow_figure", "qq_figure",
-        "PALETTE", "OKABE_ITO", "STYLE", "WIDTH", "axes_figure"}
+        "PALETTE", "OKABE_ITO", "STYLE", "WIDTH", "axes_figure", "dose_figure", "tipping_figure"}
     for name in figures.__all__:
         assert getattr(figures, name) is not None
 

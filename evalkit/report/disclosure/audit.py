@@ -11,7 +11,7 @@ programming (HiGHS, through highspy), the tightest interval the published number
 * a hidden count whose interval is narrower than the threshold T and reaches below T (a reader
   can tell it is a small count and nearly which; an interval wholly at or above T, such as a
   large complement pinned down, reveals no small group);
-* a hidden mean whose total can be narrowed to less than T units;
+* a hidden mean whose total can be narrowed to less than T units while its group may be small;
 * a rounded count narrowed to fewer than T values that include a small non-zero count;
 * a published count from 1 to T - 1;
 * a share, mean, SD or estimate published while a count it rests on is hidden, or an estimate
@@ -301,6 +301,7 @@ class _Audit:
                 self.system.cell(cid, {s_var: 1.0})
                 self.targets.append(cid)
                 self.kinds[cid] = "sum"
+                self._count_cell(("__n__", cid), keys)     # is the group perhaps small?
                 continue
             if not isinstance(v, float):
                 continue
@@ -349,6 +350,10 @@ class _Audit:
             self.intervals[cid] = (rhs, None) if sense == ">=" else (None, rhs)
         integer = {c: self.kinds.get(c) in ("count", "rounded") for c in self.targets}
         probe = list(self.targets)
+        for cid in self.targets:
+            if self.kinds[cid] == "sum":
+                probe.append(("__n__", cid))
+                integer[("__n__", cid)] = True
         sizes = {}
         for name, i, col, sets, min_n in self.min_checks:
             for j, keys in enumerate(sets):
@@ -358,7 +363,8 @@ class _Audit:
                     probe.append(cid)
                     integer[cid] = True
                     sizes[cid] = (name, i, col, min_n)
-        bounds = self.system.bounds(self.fixed, self.intervals, probe, integer=integer)
+        bounds = self.system.bounds(self.fixed, self.intervals, probe, integer=integer,
+                                    enough={c: self.t for c in self.targets})
         for cid in self.targets:
             b = bounds[cid]
             name, i, col = cid
@@ -369,7 +375,7 @@ class _Audit:
             kind = self.kinds[cid]
             if kind == "count" and width < self.t and b.lower < self.t:
                 self.note(name, i, col, f"hidden count can be narrowed to {b.lower:g}–{b.upper:g}")
-            elif kind == "sum" and width < self.t:
+            elif kind == "sum" and width < self.t and bounds[("__n__", cid)].lower < self.t:
                 self.note(name, i, col, f"the total behind a hidden mean can be narrowed to "
                                         f"{b.lower:.6g}–{b.upper:.6g}")
             elif kind == "rounded" and width < self.t and b.upper >= 1 and b.lower < self.t:

@@ -157,7 +157,8 @@ def protect_publication(pub) -> None:
                 hidden[ident] = _ZERO
 
     # 3. the linear system over every declared key
-    system = LinearSystem(pub._dim_levels(), zeros=list(pub._zeros), measures=pub._measure_limits())
+    system = LinearSystem(pub._dim_levels(), zeros=list(pub._zeros), measures=pub._measure_limits(),
+                          remember=True)
     for ident, it in items.items():
         if it["kind"] in ("count", "rounded"):
             terms = defaultdict(float)
@@ -181,7 +182,10 @@ def protect_publication(pub) -> None:
             return all(items[e]["value"] >= spec.min_n for e in exposed)
         return True
 
-    # 4. secondary suppression until every hidden count spans at least T values
+    # 4. secondary suppression until every hidden count spans at least T values: first the
+    # classic pass over single relations (cheap), then LP rounds for what combinations reveal
+    margins = _margins(items, list(items))
+    _settle(items, cells, roles, hidden, published, system, margins, t)
     final_bounds = {}
     rounds = 0
     while True:
@@ -204,7 +208,8 @@ def protect_publication(pub) -> None:
                                           and ("count", (it["key"],)) in hidden]
         targets += [e for e in exposed if items[e]["kind"] == "rounded"]
         integer = {e: items[e]["kind"] in ("count", "rounded") for e in targets}
-        bnds = system.bounds(fixed, intervals, targets, integer=integer)
+        bnds = system.bounds(fixed, intervals, targets, integer=integer,
+                             enough={e: t for e in targets})
         bad = []
         for e in targets:
             b = bnds[e]
@@ -214,7 +219,12 @@ def protect_publication(pub) -> None:
             # narrower than the threshold: the reader learns too much about a small group
             # an interval wholly at or above T (a large complement pinned down) shows no small
             # group; a rounded count narrowed to exactly 0 shows what a published zero would
-            if b.upper - b.lower < t and b.lower < t and b.upper >= 1:
+            if items[e]["kind"] == "sum":
+                # the total behind a mean matters only for a group that may be small
+                n = bnds.get(("count", (items[e]["key"],)))
+                if b.upper - b.lower < t and (n is None or not n.exact or n.lower < t):
+                    bad.append(e)
+            elif b.upper - b.lower < t and b.lower < t and b.upper >= 1:
                 bad.append(e)
         final_bounds = bnds
         if _DEBUG:
@@ -225,7 +235,6 @@ def protect_publication(pub) -> None:
         if not bad or rounds > 200:
             break
         chosen = set()
-        margins = _margins(items, exposed)
         known = set()
         for e in fixed:
             x = items[e]
@@ -261,6 +270,52 @@ def _exposures(cell, cells, roles) -> list:
     if isinstance(spec, Linked):
         return _exposures((cell[0], cell[1], spec.to), cells, roles)
     return cells.get(cell, [])
+
+
+def _settle(items, cells, roles, hidden, published, system, margins, t) -> None:
+    """Complementary suppression within single relations, to a fixed point (no LP).
+
+    A relation whose other members are all published gives a lone hidden count by subtraction,
+    and hidden counts adding up to less than T are each pinned near a small value: either way one
+    more published count of the relation is hidden (an inner cell before a total, the smallest
+    non-zero first).
+    """
+    var_item = {}
+    for e, it in items.items():
+        if it["kind"] == "count" and len(it["keys"]) == 1:
+            var_item[system.count_var(it["keys"][0])] = e
+    rows = [terms for terms, _ in system._partition]
+    changed = True
+    while changed:
+        changed = False
+        shown = {c for c in cells if published(c)}
+        exposed = {e for c in shown for e in _exposures(c, cells, roles)}
+        for terms in rows:
+            status = {}
+            for v in terms:
+                e = var_item.get(v)
+                status[v] = "hidden" if e in hidden else ("shown" if e in exposed else "latent")
+            if "latent" in status.values():
+                continue
+            hid = [v for v, st in status.items() if st == "hidden"]
+            if not hid:
+                continue
+            total = sum(items[var_item[v]]["value"] for v in hid)
+            if len(hid) == 1 or total - len(hid) < t:
+                cands = [var_item[v] for v, st in status.items() if st == "shown"
+                         and items[var_item[v]]["value"] > 0]
+                if not cands:
+                    continue
+
+                def rank(e):
+                    key = items[e]["keys"][0]
+                    return (key in margins or len(key.where) <= 1, items[e]["value"],
+                            items[e]["order"])
+
+                pick = min(cands, key=rank)
+                hidden[pick] = _SECONDARY
+                exposed.discard(pick)
+                changed = True
 
 
 def _margins(items, exposed) -> set:
@@ -305,8 +360,9 @@ def _complement(target, items, exposed, hidden, chosen, system, known, margins):
             var_of[system.sum_var(x["measure"], x["key"])] = e
     chosen_vars = {v for v, e in var_of.items() if e in chosen}
     found = system.ring(own, known, set(var_of) | chosen_vars)
-    if any(v in chosen_vars for _, v in found):
-        return None                     # a complement chosen this round already touches it
+    if any(v in chosen_vars for d, v in found if d == 1):
+        return None                     # a complement chosen this round shares its relation
+    found = [(d, v) for d, v in found if v not in chosen_vars]
     if not found:
         return None
 

@@ -35,8 +35,9 @@ Examples
 >>> pub.protect()
 >>> pub["reach"].data["n"].tolist()
 [73.0, 40.0, nan, nan]
->>> pub["reach"].bounds_of(3, "n")     # west: 3, hidden; east hidden with it; 73 - 40 = 33
-Bounds(lower=1, upper=32, feasible=True)
+>>> b = pub["reach"].bounds_of(3, "n")     # west: 3, hidden; east hidden with it
+>>> b.upper - b.lower >= 5                  # a reader cannot narrow it to fewer than 5 values
+True
 """
 
 from __future__ import annotations

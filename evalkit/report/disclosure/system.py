@@ -42,11 +42,16 @@ _INF = math.inf
 
 @dataclass(frozen=True)
 class Bounds:
-    """The interval a hidden cell can take given everything published (``upper`` may be inf)."""
+    """The interval a hidden cell can take given everything published (``upper`` may be inf).
+
+    ``exact=False``: the cell was seen to take values this far apart in feasible solutions, so
+    its true interval is at least this wide (it was not solved for exactly).
+    """
 
     lower: float
     upper: float
     feasible: bool = True
+    exact: bool = True
 
     @property
     def values(self) -> float:
@@ -83,7 +88,13 @@ class LinearSystem:
     zeros: list = field(default_factory=list)
     measures: dict = field(default_factory=dict)
 
+    #: Keep the values seen in solutions from one ``bounds`` call to the next. Valid while each
+    #: call only adds unknowns (hides more cells): an old solution stays feasible, so a cell seen
+    #: to move widely still can. The protection loop sets it; the auditor solves once.
+    remember: bool = False
+
     def __post_init__(self):
+        self._seen: dict = {}
         self._vars: list[_Var] = []
         self._index: dict = {}
         self._ubs: list[tuple[dict, float]] = []       # {var: coef} <= rhs
@@ -255,8 +266,8 @@ class LinearSystem:
         return [v for v in seen if v not in set(variables)]
 
     # ------------------------------------------------------------------ solving
-    def bounds(self, fixed: dict, intervals: dict, targets: list, *, integer: dict | None = None
-               ) -> dict:
+    def bounds(self, fixed: dict, intervals: dict, targets: list, *, integer: dict | None = None,
+               enough: dict | None = None) -> dict:
         """Tightest bounds on each target cell.
 
         Parameters
@@ -269,6 +280,11 @@ class LinearSystem:
             cell ids to bound (hidden cells).
         integer : dict, optional
             cell id -> True when the cell is a count (bounds rounded inwards to whole numbers).
+        enough : dict, optional
+            cell id -> a width that is wide enough: a target already seen to take values this far apart
+            in the solutions found for other targets is not solved for (its bounds are then the
+            values seen, ``exact=False``). The checks only ask whether an interval is narrower
+            than the threshold, so this saves most LP solves.
 
         Returns
         -------
@@ -337,7 +353,14 @@ class LinearSystem:
         comp_rows = defaultdict(list)
         for row in reduced:
             comp_rows[find(next(iter(row[0])))].append(row)
-        out = {}
+        # single-variable targets of each component: their values are watched in every solution
+        t_parts = defaultdict(list)
+        for cid in targets:
+            terms = self._cells[cid]
+            unknown = [i for i in terms if np.isnan(value[i])]
+            if len(unknown) == 1 and not infeasible:
+                t_parts[find(unknown[0])].append(unknown[0])
+        out, comps = {}, {}
         for cid in targets:
             terms = self._cells[cid]
             unknown = {i: c for i, c in terms.items() if np.isnan(value[i])}
@@ -349,19 +372,30 @@ class LinearSystem:
                 out[cid] = Bounds(const, const)
                 continue
             roots = {find(i) for i in unknown}
-            lo, hi, ok = const, const, True
+            wide = (enough or {}).get(cid)
+            if wide is not None and len(unknown) == 1:
+                (i, c), = unknown.items()
+                seen = self._seen.get(i)
+                if c == 1.0 and seen is not None and seen[1] - seen[0] >= wide:
+                    out[cid] = Bounds(const + seen[0], const + seen[1], exact=False)
+                    continue
+            lo, hi, ok, exact = const, const, True, True
             # a target spanning several components: bound each part separately and add up
             for root in sorted(roots):
                 part = {i: c for i, c in unknown.items() if find(i) == root}
-                comp = self._component(root, comp_rows[root])
-                a, b, feasible = comp.range(part)
+                comp = comps.get(root)
+                if comp is None:
+                    comp = comps[root] = self._component(root, comp_rows[root])
+                comp.watch(t_parts.get(root, ()))
+                a, b, feasible, precise = comp.range(part, wide if len(roots) == 1 else None)
                 ok &= feasible
+                exact &= precise
                 lo += a
                 hi += b
             if integer and integer.get(cid):
                 lo = math.ceil(lo - 1e-6) if math.isfinite(lo) else lo
                 hi = math.floor(hi + 1e-6) if math.isfinite(hi) else hi
-            out[cid] = Bounds(lo, hi, feasible=ok)
+            out[cid] = Bounds(lo, hi, feasible=ok, exact=exact)
         return out
 
     def _component(self, root, rows):
@@ -371,7 +405,8 @@ class LinearSystem:
         cache = self.__dict__.setdefault("_comp_cache", {})
         comp = cache.get(sig)
         if comp is None:
-            comp = _Component(cols, rows, [(self._vars[i].lower, self._vars[i].upper) for i in cols])
+            comp = _Component(cols, rows, [(self._vars[i].lower, self._vars[i].upper) for i in cols],
+                              seen=self._seen if self.remember else {})
             cache[sig] = comp
         return comp
 
@@ -414,10 +449,12 @@ class _Component:
     starts from the previous basis (far faster than a fresh ``linprog`` per bound).
     """
 
-    def __init__(self, cols, rows, bounds):
+    def __init__(self, cols, rows, bounds, *, seen=None):
         import highspy
         from scipy.sparse import csc_matrix
 
+        self.cols = list(cols)
+        self.seen = {} if seen is None else seen
         self.pos = {i: j for j, i in enumerate(cols)}
         self.n = len(cols)
         inf = highspy.kHighsInf
@@ -458,6 +495,7 @@ class _Component:
         self.h.run()
         status = self.h.getModelStatus()
         if status == hs.HighsModelStatus.kOptimal:
+            self._record()
             return self.h.getInfo().objective_function_value, 0
         if status == hs.HighsModelStatus.kInfeasible:
             return math.nan, 2
@@ -465,26 +503,60 @@ class _Component:
             return math.nan, 3
         return math.nan, 4
 
-    def range(self, part) -> tuple[float, float, bool]:
+    def watch(self, variables) -> None:
+        """Variables whose values every solution records (witnesses of how far they can move)."""
+        cols = [self.pos[i] for i in variables if i in self.pos]
+        if not hasattr(self, "_seen_lo"):
+            self._seen_lo = np.full(self.n, np.inf)
+            self._seen_hi = np.full(self.n, -np.inf)
+            self._watched = np.zeros(self.n, dtype=bool)
+        if cols and not self._watched[cols].all():
+            self._watched[cols] = True
+            if not getattr(self, "_seeded", False):
+                # two spread-out solutions first: min and max of all watched variables together
+                self._seeded = True
+                idx = list(np.flatnonzero(self._watched))
+                for sense in (self._hs.ObjSense.kMinimize, self._hs.ObjSense.kMaximize):
+                    self._solve(idx, [1.0] * len(idx), sense)
+
+    def _record(self) -> None:
+        if not hasattr(self, "_seen_lo"):
+            return
+        x = np.asarray(self.h.getSolution().col_value, float)
+        if x.size == self.n:
+            np.minimum(self._seen_lo, x, out=self._seen_lo)
+            np.maximum(self._seen_hi, x, out=self._seen_hi)
+            for j in np.flatnonzero(self._watched):
+                i = self.cols[j]
+                old = self.seen.get(i)
+                lo, hi = float(self._seen_lo[j]), float(self._seen_hi[j])
+                self.seen[i] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+
+    def range(self, part, enough=None) -> tuple[float, float, bool, bool]:
+        if enough is not None and len(part) == 1 and hasattr(self, "_seen_lo"):
+            (i, coef), = part.items()
+            j = self.pos.get(i)
+            if j is not None and coef == 1.0 and self._seen_hi[j] - self._seen_lo[j] >= enough:
+                return (float(self._seen_lo[j]), float(self._seen_hi[j]), True, False)
         key = tuple(sorted(part.items()))
         done = self.__dict__.setdefault("_done", {})
         if key not in done:
             done[key] = self._range(part)
         return done[key]
 
-    def _range(self, part) -> tuple[float, float, bool]:
+    def _range(self, part) -> tuple[float, float, bool, bool]:
         idx, vals = [], []
         for i, coef in part.items():
             if i not in self.pos:
-                return (0.0, _INF, True)     # no relation constrains it: only its own bounds
+                return (0.0, _INF, True, True)     # no relation constrains it: only its bounds
             idx.append(self.pos[i])
             vals.append(coef)
         lo, s1 = self._solve(idx, vals, self._hs.ObjSense.kMinimize)
         hi, s2 = self._solve(idx, vals, self._hs.ObjSense.kMaximize)
         if s1 == 2 or s2 == 2:
-            return (math.nan, math.nan, False)   # the published numbers contradict each other
+            return (math.nan, math.nan, False, True)   # the published numbers contradict
         # unbounded (or numerical trouble): claim nothing in that direction
-        return (lo if s1 == 0 else -_INF, hi if s2 == 0 else _INF, True)
+        return (lo if s1 == 0 else -_INF, hi if s2 == 0 else _INF, True, True)
 
 
 def _eliminate(rows: list, keep: set, bounds: dict) -> tuple[list, bool]:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from .axes import axes_figure
 from .base import HIDDEN, OKABE_ITO, PALETTE, STYLE, WIDTH, ReportFigure
+from .dose import dose_figure, draw_dose
 from .flow import draw_flow, flow_figure
 from .forest import draw_forest, forest_figure
 from .jn import draw_jn, jn_figure
@@ -47,6 +48,7 @@ from .km import draw_km, draw_risk_table, km_figure
 from .missingness import draw_missingness, missingness_figure
 from .qq import draw_qq, qq_figure
 from .reliable_change import draw_reliable_change, reliable_change_figure
+from .tipping import draw_tipping, tipping_figure
 from .trajectory import draw_trajectory, trajectory_figure
 
 __all__ = [
@@ -59,6 +61,8 @@ __all__ = [
     "missingness_figure",
     "flow_figure",
     "qq_figure",
+    "dose_figure",
+    "tipping_figure",
     "PALETTE",
     "OKABE_ITO",
     "STYLE",
