@@ -58,7 +58,8 @@ def _flow(ctx: RunContext) -> None:
                                                   for v in n]})
     ctx.pub.add("participant_flow", table, columns={
         "stage": Label(), "n": Count(keys),
-        "percent_of_referred": Share(num=keys, den=[Key.of()] * len(keys), scale=100)})
+        "percent_of_referred": Share(num=keys, den=[Key.of()] * len(keys), scale=100)},
+        importance=100)
     from ..report.figures import flow_figure
 
     ctx.figure("flow", lambda pub: flow_figure(pub["participant_flow"].data.assign(note=""),

@@ -113,7 +113,8 @@ def _average_change(ctx: RunContext, inst: str, facts: dict) -> None:
     table = table.assign(mothers=ctx.pub.count(pop))
     stat = Stat([pop] * len(table), min_n=ctx.min_group)
     ctx.pub.add(f"{inst}_change", table, status="status", columns={
-        **{c: stat for c in table.columns if c != "mothers"}, "mothers": Count([pop] * len(table))})
+        **{c: stat for c in table.columns if c != "mothers"}, "mothers": Count([pop] * len(table))},
+        importance=20)
     facts["overall"] = {"formula": fit.spec.describe(), "notes": list(fit.warnings)
                         + list(fit.simplification)}
 

@@ -65,7 +65,7 @@ def run(ctx: RunContext, inst: str, label: str, facts: dict) -> None:
     ctx.pub.add(f"{inst}_reliable_change", table, columns={
         "group": Label(), "result": Label(), "n": Count(dens), "count": Count(keys),
         "proportion": Share(keys, dens), "ci_low": Linked("proportion"),
-        "ci_high": Linked("proportion")})
+        "ci_high": Linked("proportion")}, importance=20)
     facts["rc_threshold"] = rc.threshold
     facts["rc_method"] = rc.method
     ctx.figure(f"{inst}_reliable_change", lambda p: _figure(ctx, p, inst, label))

@@ -134,7 +134,7 @@ def reliable_change_sentence(label: str, rows: dict, *, threshold: int,
             return f"{fmt.count(c.value)} ({fmt.percent(s.value)})"
         return count_phrase(c, threshold)
 
-    rule = f" (a change of at least {rc_threshold:g} points)" if rc_threshold else ""
+    rule = f" (a change of at least {fmt.number(rc_threshold)} points)" if rc_threshold else ""
     text = (f"Of {fmt.count(n.value)} mothers with {label} scores at the start and end of support, "
             f"{part('improved')} reliably improved{rule}, {part('unchanged')} showed no reliable "
             f"change and {part('deteriorated')} reliably deteriorated.")

@@ -116,9 +116,8 @@ def _context(ctx, *, figures, provenance) -> dict:
             "variable": "By", "level": "Group", "n": "Mothers", "mean": "Mean", "median": "Median",
             "q1": "Lower quartile", "q3": "Upper quartile", "status": "Note"}),
         "km_risk": table_view(_get(pub, "km_risk_table"), {
-            "group": "Group", "week": "Week", "at_risk": "Still in support",
-            "disengaged_before": "Disengaged before", "ended_otherwise_before":
-            "Ended otherwise before"}),
+            "group": "Group", "week": "Week", "disengaged": "Disengaged before (rounded down)",
+            "ended_otherwise": "Ended otherwise before (rounded down)"}),
         "km_median": table_view(km_median, {"group": "Group", "n": "Mothers", "median": "Median weeks",
                                             "ci_low": "95% CI from", "ci_high": "to",
                                             "status": "Note"}),
@@ -178,7 +177,7 @@ def _outcome(ctx, o, figs) -> dict:
         est, lo, hi = (nv.cell(ch, 0, c) for c in ("estimate", "ci_low", "ci_high"))
         if est.number is None:
             status = str(ch.data["status"].iat[0]) or "not available"
-            entry["change_sentence"] = (f"The average change in {label} is not shown ({status}).")
+            entry["change_sentence"] = (f"The average change in {label} is not shown: {status}.")
         else:
             entry["change_sentence"] = nv.change_sentence(
                 label, estimate=est.number, ci_low=lo.number, ci_high=hi.number,

@@ -38,15 +38,23 @@ def _images(path: Path) -> list[dict]:
 def test_reports_and_outputs_are_written(small_run):
     folder, result = small_run
     out = result.out
-    for name in ("impact.html", "technical.html", "suppression_log.csv", "provenance.json"):
+    for name in ("impact.html", "technical.html", "suppression_log.csv", "provenance.json",
+                 "manifest.json"):
         assert (out / name).is_file(), name
     pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
-    csvs = sorted(p.stem for p in (out / "figures").glob("*.csv"))
-    assert pngs == csvs, "every figure has the CSV of its data beside it"
     for expected in ("flow", "km", "missingness", "wemwbs_forest", "wemwbs_reliable_change",
-                     "wemwbs_trajectory_impact", "wemwbs_jn_isolation", "tipping_point"):
+                     "wemwbs_trajectory", "wemwbs_jn_isolation", "tipping_point"):
         assert expected in pngs, (expected, pngs)
-    assert result.failures.empty, result.failures.to_string()
+    # every figure's data is a declared table: in figures/ beside it, or in tables/
+    import json
+
+    declared = {t["file"] for t in json.loads((out / "manifest.json").read_text())
+                ["disclosure"]["tables"].values()}
+    for csv_file in (out / "figures").glob("*.csv"):
+        assert f"figures/{csv_file.name}" in declared, csv_file.name
+    assert result.findings.empty, result.findings.to_string()
+    crashed = result.failures[~result.failures["kind"].isin(["not applicable"])]
+    assert crashed.empty, crashed.to_string()
 
 
 def _rows(table: pd.DataFrame, column: str, value) -> pd.DataFrame:
@@ -57,30 +65,30 @@ def test_level_of_three_mothers_is_suppressed_everywhere(small_run):
     _, result = small_run
     t = result.tables
     reach = _rows(t["reach_by_context"], "level", SMALL_LABEL)
-    assert len(reach) == 1 and reach[["referred", "percent_referred"]].isna().all(axis=None)
-    for name in ("wemwbs_change_by_delivery_mode", "epds_change_by_delivery_mode"):
-        row = _rows(t[name], "delivery_mode", SMALL_LABEL)
-        assert len(row) == 1 and row[["n_participants", "estimate", "ci_low", "ci_high"]].isna().all(axis=None)
+    assert len(reach) == 1 and reach[["started", "percent_started"]].isna().all(axis=None)
+    for name in ("wemwbs_change_by_group", "epds_change_by_group"):
+        row = _rows(t[name], "group", SMALL_LABEL)
+        assert len(row) == 1 and row[["mothers", "estimate", "ci_low", "ci_high"]].isna().all(axis=None)
     for name in ("wemwbs_by_context", "epds_by_context"):
-        row = t[name][(t[name]["context"] == "delivery_mode") & (t[name]["level"] == SMALL_LABEL)]
+        row = t[name][(t[name]["context"] == "Mode of support received")
+                      & (t[name]["level"] == SMALL_LABEL)]
         assert len(row) == 1
-        assert row[["n_participants", "estimate", "ci_low", "ci_high"]].isna().all(axis=None)
+        assert row[["mothers", "estimate", "ci_low", "ci_high"]].isna().all(axis=None)
         assert row["status"].iloc[0] != "estimated"
-    risk = _rows(t["km_risk_table"], "group", SMALL_LABEL)
-    assert len(risk) > 0 and risk[["at_risk", "events", "censored"]].isna().all(axis=None)
+    median = _rows(t["km_median"], "group", SMALL_LABEL)
+    assert len(median) == 1 and median[["n", "median"]].isna().all(axis=None)
     sessions = _rows(t["sessions"], "level", SMALL_LABEL)
     assert len(sessions) == 1 and sessions[["n", "mean", "median"]].isna().all(axis=None)
     rc = _rows(t["wemwbs_reliable_change"], "group", SMALL_LABEL)
     assert len(rc) == 3 and rc[["n", "count", "proportion"]].isna().all(axis=None)
-    # the figures draw the same safe data: no number for the small level in the forest plot's CSV,
-    # no curve for it in the Kaplan-Meier data
-    forest = pd.read_csv(result.out / "figures" / "wemwbs_forest.csv")
+    # the figures draw the same protected data: no number for the small level in the forest
+    # plot's data, no curve for it in the Kaplan-Meier data
+    forest = t["wemwbs_by_context"]
     row = forest[forest["level"].astype(str) == SMALL_LABEL]
-    assert len(row) == 1 and row[["estimate", "ci_low", "ci_high"]].isna().all(axis=None)
-    km = pd.read_csv(result.out / "figures" / "km.csv")
-    group_col = "group" if "group" in km else km.columns[0]
-    drawn = km[km[group_col].astype(str) == SMALL_LABEL]
-    assert drawn.drop(columns=[group_col]).select_dtypes("number").isna().all(axis=None), drawn
+    assert row[["estimate", "ci_low", "ci_high"]].isna().all(axis=None)
+    km = pd.read_csv(result.out / "figures" / "km.csv", na_values=["suppressed"])
+    drawn = km[km["group"].astype(str) == SMALL_LABEL]
+    assert drawn[["survival", "ci_low", "ci_high"]].isna().all(axis=None), drawn
     assert (result.suppression_log["table"].str.len() > 0).all()
 
 
@@ -92,7 +100,7 @@ def test_suppressed_cells_show_as_suppressed_in_the_html(small_run):
     assert small, "the small level is listed (as suppressed), not silently dropped"
     for r in small:
         cells = re.findall(r"<td>(.*?)</td>", r)
-        assert any(c.startswith(("<", "&lt;", "suppressed", "withheld")) for c in cells), cells
+        assert any(c.startswith(("suppressed", "not shown")) for c in cells), cells
 
 
 def test_no_participant_identifier_in_any_html(small_run):
@@ -124,27 +132,26 @@ def test_every_image_has_meaningful_alt_text(small_run):
 
 def test_impact_report_claims_nothing_a_ci_does_not_support(small_run):
     _, result = small_run
-    change = result.facts["outcomes"]["wemwbs"]["change"]
+    change = result.tables["wemwbs_change"].iloc[0]
     html = (result.out / "impact.html").read_text(encoding="utf-8")
     if change["ci_low"] > 0:
         assert "WEMWBS scores rose by" in html and "an improvement because higher scores are better" in html
     else:
         assert "consistent with no change" in html
-    assert "reliably deteriorated" in html
+    assert "reliably deteriorated" in html or "reliably changed are not shown" in html
     assert "no comparison group" in html
 
 
-def test_rerun_gives_byte_identical_tables(small_run, tmp_path):
+def test_rerun_gives_byte_identical_report(small_run, tmp_path):
     folder, first = small_run
-    from evalkit.runner import run_plan
+    from evalkit.pipeline import run_plan
 
     second = run_plan(folder / "plan.yaml", out=tmp_path / "again")
-    names = sorted(p.name for p in (first.out / "tables").glob("*.csv"))
-    assert names == sorted(p.name for p in (second.out / "tables").glob("*.csv"))
+    names = sorted(p.relative_to(first.out).as_posix() for p in first.out.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(second.out).as_posix() for p in second.out.rglob("*")
+                           if p.is_file())
     for name in names:
-        assert (first.out / "tables" / name).read_bytes() == (second.out / "tables" / name).read_bytes(), name
-    for p in (first.out / "figures").glob("*.csv"):
-        assert p.read_bytes() == (second.out / "figures" / p.name).read_bytes(), p.name
+        assert (first.out / name).read_bytes() == (second.out / name).read_bytes(), name
 
 
 def _chromium() -> str | None:

@@ -21,8 +21,8 @@ programming (HiGHS, through highspy), the tightest interval the published number
 * a file in the folder that the manifest does not list, an undeclared numeric column;
 * an identifier, a date or long free text in any published file.
 
-A reader is assumed to know the policy: hidden counts are at least 1 (zeros are shown) unless
-zeros are suppressed too. ``evalkit audit REPORT_DIR`` runs this on a finished folder; ``evalkit
+A hidden count may be zero (zeros inside a group smaller than T are hidden with the group), so
+the only bound a reader has on it, beyond the relations, is that it is not negative. ``evalkit audit REPORT_DIR`` runs this on a finished folder; ``evalkit
 run`` runs it on the staged folder before publishing it.
 
 Examples
@@ -148,7 +148,6 @@ def audit_folder(folder, *, manifest: dict | None = None, threshold: int | None 
 class _Audit:
     def __init__(self, folder, manifest, threshold, findings):
         self.folder, self.m, self.t, self.findings = folder, manifest, threshold, findings
-        self.positive = not manifest.get("suppress_zeros", False)
         zeros = [Key.from_json(z) for z in manifest.get("zeros", [])]
         limits = {k: (v.get("lower"), v.get("upper")) for k, v in manifest.get("measures", {}).items()}
         self.system = LinearSystem(manifest["dimensions"], zeros=zeros, measures=limits)
@@ -240,8 +239,6 @@ class _Audit:
             if v == "hidden":
                 self.targets.append(cid)
                 self.kinds[cid] = "count"
-                if self.positive:
-                    self.intervals[cid] = (1, None)
             elif isinstance(v, float):
                 if 0 < v < self.t:
                     self.note(name, i, col, f"a count below {self.t} is published ({v:g})")

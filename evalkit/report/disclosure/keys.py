@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...errors import SpecificationError
 
 __all__ = ["Key", "MISSING_LEVEL", "level_code", "YES", "NO"]
@@ -51,7 +53,7 @@ def level_code(value) -> str:
 
     if is_missing(value):
         return MISSING_LEVEL
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, (bool, np.bool_)):       # numpy 2 names np.bool_ "bool"
         return YES if value else NO
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

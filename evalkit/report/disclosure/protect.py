@@ -20,11 +20,15 @@ from .system import LinearSystem
 
 _PRIMARY = "primary: count below {t}"
 _ZERO = "primary: zero count"
+_ZERO_SMALL = "primary: zero in a group smaller than {t}"
 _SECONDARY = "secondary: stops a hidden count being worked out from published ones"
 _SECONDARY_SUM = "secondary: stops a hidden sum being worked out from published means"
 _WITH_N = "withheld: a count it rests on is not shown"
 _MIN_N = "withheld: group smaller than {m}"
 _TOL = 1e-6
+#: A count more published cells rest on than this (the mothers in a model carry all its
+#: estimates; flow stages carry the headline) is hidden as a complement only when nothing else will do.
+_HEAVY = 12
 _DEBUG = False
 
 
@@ -156,6 +160,16 @@ def protect_publication(pub) -> None:
             elif v == 0 and pub.suppress_zeros:
                 hidden[ident] = _ZERO
 
+    # a zero inside a group smaller than T says what everyone in that group did (0 improved,
+    # 0 deteriorated: all unchanged), so it is hidden with the group
+    small = {it["keys"][0] for e, it in items.items() if e in hidden and it["kind"] == "count"
+             and len(it["keys"]) == 1}
+    for ident, it in items.items():
+        if it["kind"] == "count" and it["value"] == 0 and len(it["keys"]) == 1 and ident not in hidden:
+            key = it["keys"][0]
+            if any(key.without(d) in small for d in key.dims()):
+                hidden[ident] = _ZERO_SMALL.format(t=t)
+
     # 3. the linear system over every declared key
     system = LinearSystem(pub._dim_levels(), zeros=list(pub._zeros), measures=pub._measure_limits(),
                           remember=True)
@@ -185,7 +199,11 @@ def protect_publication(pub) -> None:
     # 4. secondary suppression until every hidden count spans at least T values: first the
     # classic pass over single relations (cheap), then LP rounds for what combinations reveal
     margins = _margins(items, list(items))
-    _settle(items, cells, roles, hidden, published, system, margins, t)
+    cost = defaultdict(int)                 # published cells lost if an item is hidden
+    for c, exposed_items in cells.items():
+        for e in exposed_items:
+            cost[e] += pub._importance.get(c[0], 1)
+    _settle(items, cells, roles, hidden, published, system, margins, t, cost)
     final_bounds = {}
     rounds = 0
     while True:
@@ -197,12 +215,6 @@ def protect_publication(pub) -> None:
                          items[e]["value"] // items[e]["width"] * items[e]["width"]
                          + items[e]["width"] - 1)
                      for e in exposed if items[e]["kind"] == "rounded"}
-        # a reader knows the policy: a hidden count is not zero (zeros are shown, and zeros are
-        # never chosen as complements), unless zeros are suppressed too
-        if not pub.suppress_zeros:
-            for e in hidden:
-                if items[e]["kind"] == "count":
-                    intervals[e] = (1, None)
         targets = [e for e in hidden] + [e for e, it in items.items() if it["kind"] == "sum"
                                           and e not in hidden
                                           and ("count", (it["key"],)) in hidden]
@@ -224,7 +236,10 @@ def protect_publication(pub) -> None:
                 n = bnds.get(("count", (items[e]["key"],)))
                 if b.upper - b.lower < t and (n is None or not n.exact or n.lower < t):
                     bad.append(e)
-            elif b.upper - b.lower < t and b.lower < t and b.upper >= 1:
+            elif items[e]["kind"] == "rounded":
+                if b.upper - b.lower < t and b.lower < t and b.upper >= 1:
+                    bad.append(e)
+            elif b.upper - b.lower < t and b.lower < t:
                 bad.append(e)
         final_bounds = bnds
         if _DEBUG:
@@ -243,7 +258,7 @@ def protect_publication(pub) -> None:
             elif x["kind"] == "sum":
                 known.add(system.sum_var(x["measure"], x["key"]))
         for e in sorted(bad, key=lambda x: items[x]["order"]):
-            pick = _complement(e, items, exposed, hidden, chosen, system, known, margins)
+            pick = _complement(e, items, exposed, hidden, chosen, system, known, margins, cost)
             if pick is not None:
                 chosen.add(pick)
                 hidden[pick] = _SECONDARY_SUM if items[pick]["kind"] == "sum" else _SECONDARY
@@ -272,7 +287,7 @@ def _exposures(cell, cells, roles) -> list:
     return cells.get(cell, [])
 
 
-def _settle(items, cells, roles, hidden, published, system, margins, t) -> None:
+def _settle(items, cells, roles, hidden, published, system, margins, t, cost) -> None:
     """Complementary suppression within single relations, to a fixed point (no LP).
 
     A relation whose other members are all published gives a lone hidden count by subtraction,
@@ -309,8 +324,8 @@ def _settle(items, cells, roles, hidden, published, system, margins, t) -> None:
 
                 def rank(e):
                     key = items[e]["keys"][0]
-                    return (key in margins or len(key.where) <= 1, items[e]["value"],
-                            items[e]["order"])
+                    return (cost.get(e, 0) > _HEAVY, key in margins or len(key.where) <= 1,
+                            cost.get(e, 0), items[e]["value"], items[e]["order"])
 
                 pick = min(cands, key=rank)
                 hidden[pick] = _SECONDARY
@@ -335,7 +350,7 @@ def _margins(items, exposed) -> set:
     return out
 
 
-def _complement(target, items, exposed, hidden, chosen, system, known, margins):
+def _complement(target, items, exposed, hidden, chosen, system, known, margins, cost):
     """The published item to hide so that ``target`` is no longer pinned down.
 
     Candidates are the published counts (or sums) reachable from the target through relations
@@ -367,13 +382,16 @@ def _complement(target, items, exposed, hidden, chosen, system, known, margins):
         return None
 
     def rank(pair):
-        # inner cells before margins: hiding a total (everyone, all who started) costs the
-        # report most; then the nearest, then the smallest
+        # the cheapest: the count fewest published numbers rest on (the mothers in a model carry
+        # every estimate of it), inner cells before totals, then the nearest and the smallest
         depth, v = pair
-        x = items[var_of[v]]
+        e = var_of[v]
+        x = items[e]
         key = x["keys"][0] if x["kind"] == "count" else x["key"]
         value = x["value"] if x["kind"] == "count" else x.get("n_valid", 0)
-        return (key in margins or len(key.where) <= 1, depth, value, x["order"])
+        heavy = cost.get(e, 0) > _HEAVY
+        return (heavy, key in margins or len(key.where) <= 1, depth, cost.get(e, 0), value,
+                x["order"])
 
     return var_of[min(found, key=rank)[1]]
 

@@ -117,6 +117,7 @@ class Publication:
         self._subsets: list[tuple[Key, Key]] = []
         self._specs: dict[str, tuple] = {}                # name -> (frame, columns, status, file)
         self._order: list[str] = []
+        self._importance: dict[str, int] = {}
         self.tables: dict[str, ProtectedTable] = {}
         self._log: list[tuple] = []
         self._masks: dict = {}
@@ -188,11 +189,13 @@ class Publication:
 
     # ------------------------------------------------------------------ the tables
     def add(self, name: str, frame: pd.DataFrame, *, columns: dict, status: str | None = None,
-            file: str | None = None) -> None:
+            file: str | None = None, importance: int = 1) -> None:
         """Register a table to publish; every column needs a role (see :mod:`.columns`).
 
         ``status`` names a text column that says why a row's estimates are not shown (created if
         absent). ``file`` is its path in the report folder (default ``tables/<name>.csv``).
+        ``importance`` weighs what hiding one of its cells costs when complements are chosen (the
+        participant flow and headline tables are expensive to hide).
         """
         if self._protected:
             raise SpecificationError(f"table {name!r}: the publication was already protected; add "
@@ -223,6 +226,7 @@ class Publication:
                 raise SpecificationError(f"table {name!r}, column {c!r}: linked to unknown column "
                                          f"{spec.to!r}")
         self._specs[name] = (frame, roles, status, file or f"tables/{name}.csv")
+        self._importance[name] = int(importance)
         self._order.append(name)
 
     def __contains__(self, name) -> bool:
