@@ -204,6 +204,8 @@ def protect_publication(pub) -> None:
         for e in exposed_items:
             cost[e] += pub._importance.get(c[0], 1)
     _settle(items, cells, roles, hidden, published, system, margins, t, cost)
+    attempts = defaultdict(int)             # rounds a target has stayed too narrow
+    settled, all_bounds = set(), {}
     final_bounds = {}
     rounds = 0
     while True:
@@ -219,11 +221,19 @@ def protect_publication(pub) -> None:
                                           and e not in hidden
                                           and ("count", (it["key"],)) in hidden]
         targets += [e for e in exposed if items[e]["kind"] == "rounded"]
-        integer = {e: items[e]["kind"] in ("count", "rounded") for e in targets}
-        bnds = system.bounds(fixed, intervals, targets, integer=integer,
-                             enough={e: t for e in targets})
+        # hiding more only widens intervals: a target found wide enough stays so, and only the
+        # rest (and new targets) are solved for again
+        todo = [e for e in targets if e not in settled]
+        todo += [("count", (items[e]["key"],)) for e in todo if items[e]["kind"] == "sum"
+                 and ("count", (items[e]["key"],)) in items
+                 and ("count", (items[e]["key"],)) not in todo]
+        integer = {e: items[e]["kind"] in ("count", "rounded") for e in todo}
+        fresh = system.bounds(fixed, intervals, todo, integer=integer,
+                              enough={e: t for e in todo})
+        all_bounds.update(fresh)
+        bnds = all_bounds
         bad = []
-        for e in targets:
+        for e in [x for x in todo if x in set(targets)]:
             b = bnds[e]
             if not b.feasible:
                 raise SpecificationError("the published tables contradict each other (their "
@@ -241,6 +251,15 @@ def protect_publication(pub) -> None:
                     bad.append(e)
             elif b.upper - b.lower < t and b.lower < t:
                 bad.append(e)
+            if not bad or bad[-1] != e:
+                settled.add(e)
+        # a zero hidden with its small group that the published numbers give anyway is shown
+        given = [e for e in bad if hidden.get(e, "").startswith("primary: zero in a group")
+                 and bnds[e].upper == 0]
+        for e in given:
+            del hidden[e]
+        if given:
+            continue
         final_bounds = bnds
         if _DEBUG:
             print(f"round {rounds}: {len(targets)} targets, {len(bad)} bad")
@@ -258,12 +277,15 @@ def protect_publication(pub) -> None:
             elif x["kind"] == "sum":
                 known.add(system.sum_var(x["measure"], x["key"]))
         for e in sorted(bad, key=lambda x: items[x]["order"]):
-            pick = _complement(e, items, exposed, hidden, chosen, system, known, margins, cost)
-            if pick is not None:
+            attempts[e] += 1
+            picks = _complement(e, items, exposed, hidden, chosen, system, known, margins, cost,
+                                stuck=attempts[e] > 2, pins=bnds[e].pins)
+            for pick in picks or ():
                 chosen.add(pick)
                 hidden[pick] = _SECONDARY_SUM if items[pick]["kind"] == "sum" else _SECONDARY
                 if _DEBUG:
-                    print("      hide", [str(k) for k in items[pick].get("keys", [items[pick].get("key")])],
+                    print("      hide", [str(k) for k in items[pick].get("keys",
+                                                                      [items[pick].get("key")])],
                           items[pick]["value"])
         if not chosen:
             break
@@ -350,7 +372,8 @@ def _margins(items, exposed) -> set:
     return out
 
 
-def _complement(target, items, exposed, hidden, chosen, system, known, margins, cost):
+def _complement(target, items, exposed, hidden, chosen, system, known, margins, cost,
+                stuck=False, pins=frozenset()):
     """The published item to hide so that ``target`` is no longer pinned down.
 
     Candidates are the published counts (or sums) reachable from the target through relations
@@ -374,6 +397,27 @@ def _complement(target, items, exposed, hidden, chosen, system, known, margins, 
         elif kind == "sum":
             var_of[system.sum_var(x["measure"], x["key"])] = e
     chosen_vars = {v for v, e in var_of.items() if e in chosen}
+
+    def cheap(v):
+        e = var_of[v]
+        x = items[e]
+        key = x["keys"][0] if x["kind"] == "count" else x["key"]
+        return (cost.get(e, 0) > _HEAVY, key in margins or len(key.where) <= 1, cost.get(e, 0),
+                x["value"] if x["kind"] == "count" else x.get("n_valid", 0), x["order"])
+
+    picks = []
+    for side in pins:
+        # the published cells in the relations binding this side of the target's interval:
+        # hiding one of them is what moves that bound
+        if any(v in chosen_vars for v in side) or any(p in side for p in picks):
+            continue
+        direct = [v for v in side if v in var_of]
+        if direct:
+            picks.append(min(direct, key=cheap))
+    if picks:
+        return [var_of[v] for v in dict.fromkeys(picks)]
+    if any(pins):
+        return None
     found = system.ring(own, known, set(var_of) | chosen_vars)
     if any(v in chosen_vars for d, v in found if d == 1):
         return None                     # a complement chosen this round shares its relation
@@ -390,10 +434,13 @@ def _complement(target, items, exposed, hidden, chosen, system, known, margins, 
         key = x["keys"][0] if x["kind"] == "count" else x["key"]
         value = x["value"] if x["kind"] == "count" else x.get("n_valid", 0)
         heavy = cost.get(e, 0) > _HEAVY
+        if stuck:       # cheap distant complements did not help: take the nearest
+            return (depth, heavy, key in margins or len(key.where) <= 1, cost.get(e, 0), value,
+                    x["order"])
         return (heavy, key in margins or len(key.where) <= 1, depth, cost.get(e, 0), value,
                 x["order"])
 
-    return var_of[min(found, key=rank)[1]]
+    return [var_of[min(found, key=rank)[1]]]
 
 
 def _finish(pub, items, cells, roles, hidden, bounds, published) -> None:

@@ -44,14 +44,18 @@ _INF = math.inf
 class Bounds:
     """The interval a hidden cell can take given everything published (``upper`` may be inf).
 
-    ``exact=False``: the cell was seen to take values this far apart in feasible solutions, so
-    its true interval is at least this wide (it was not solved for exactly).
+    ``exact=False``: the cell was seen to take values at least the asked-for width apart in
+    feasible solutions, so its interval is that wide; it was not solved for, and ``lower`` and
+    ``upper`` are then -inf and inf (nothing is claimed about it).
     """
 
     lower: float
     upper: float
     feasible: bool = True
     exact: bool = True
+    #: Published cells (system variables) in the relations that pin the lower and the upper
+    #: bound: hiding one of each is what widens the interval.
+    pins: tuple = field(default=(frozenset(), frozenset()), compare=False, repr=False)
 
     @property
     def values(self) -> float:
@@ -295,10 +299,10 @@ class LinearSystem:
         integer : dict, optional
             cell id -> True when the cell is a count (bounds rounded inwards to whole numbers).
         enough : dict, optional
-            cell id -> a width that is wide enough: a target already seen to take values this far apart
-            in the solutions found for other targets is not solved for (its bounds are then the
-            values seen, ``exact=False``). The checks only ask whether an interval is narrower
-            than the threshold, so this saves most LP solves.
+            cell id -> a width that is wide enough: a target already seen to take values this far
+            apart in the solutions found for other targets is not solved for (``exact=False``,
+            infinite bounds). The checks only ask whether an interval is narrower than the
+            threshold, so this saves most LP solves.
 
         Returns
         -------
@@ -332,19 +336,20 @@ class LinearSystem:
         reduced = []
         infeasible = False
         for terms, rhs, sense in rows:
-            left, r = {}, rhs
+            left, r, subs = {}, rhs, []
             for i, c in terms.items():
                 if np.isnan(value[i]):
                     left[i] = left.get(i, 0.0) + c
                 else:
                     r -= c * value[i]
+                    subs.append(i)
             left = {i: c for i, c in left.items() if c != 0.0}
             if not left:
                 tol = 1e-6 * max(1.0, abs(rhs))
                 if (sense == "eq" and abs(r) > tol) or (sense == "ub" and r < -tol):
                     infeasible = True
                 continue
-            reduced.append([left, r if sense == "eq" else -_INF, r])
+            reduced.append([left, r if sense == "eq" else -_INF, r, tuple(subs)])
         keep = {i for cid in targets for i in self._cells[cid] if np.isnan(value[i])}
         bounds = {i: (v.lower, v.upper) for i, v in enumerate(self._vars)}
         reduced, bad = _eliminate(reduced, keep, bounds)
@@ -357,7 +362,7 @@ class LinearSystem:
                 a = parent[a]
             return a
 
-        for left, _, _ in reduced:
+        for left, *_ in reduced:
             it = iter(left)
             first = find(next(it))
             for i in it:
@@ -391,9 +396,9 @@ class LinearSystem:
                 (i, c), = unknown.items()
                 seen = self._seen.get(i)
                 if c == 1.0 and seen is not None and seen[1] - seen[0] >= wide:
-                    out[cid] = Bounds(const + seen[0], const + seen[1], exact=False)
+                    out[cid] = Bounds(-_INF, _INF, exact=False)
                     continue
-            lo, hi, ok, exact = const, const, True, True
+            lo, hi, ok, exact, pins = const, const, True, True, (frozenset(), frozenset())
             # a target spanning several components: bound each part separately and add up
             for root in sorted(roots):
                 part = {i: c for i, c in unknown.items() if find(i) == root}
@@ -402,6 +407,8 @@ class LinearSystem:
                     comp = comps[root] = self._component(root, comp_rows[root])
                 comp.watch(t_parts.get(root, ()), reach=wide)
                 a, b, feasible, precise = comp.range(part, wide if len(roots) == 1 else None)
+                if precise and getattr(comp, "last_pins", None):
+                    pins = (pins[0] | comp.last_pins[0], pins[1] | comp.last_pins[1])
                 ok &= feasible
                 exact &= precise
                 lo += a
@@ -409,13 +416,13 @@ class LinearSystem:
             if integer and integer.get(cid):
                 lo = math.ceil(lo - 1e-6) if math.isfinite(lo) else lo
                 hi = math.floor(hi + 1e-6) if math.isfinite(hi) else hi
-            out[cid] = Bounds(lo, hi, feasible=ok, exact=exact)
+            out[cid] = Bounds(lo, hi, feasible=ok, exact=exact, pins=pins)
         return out
 
     def _component(self, root, rows):
         """The HiGHS model of one component, reused while its rows are unchanged."""
-        cols = sorted({i for left, _, _ in rows for i in left}) or [root]
-        sig = (tuple(cols), tuple((tuple(sorted(left.items())), lo, hi) for left, lo, hi in rows))
+        cols = sorted({i for left, *_ in rows for i in left}) or [root]
+        sig = (tuple(cols), tuple((tuple(sorted(left.items())), lo, hi) for left, lo, hi, _ in rows))
         cache = self.__dict__.setdefault("_comp_cache", {})
         comp = cache.get(sig)
         if comp is None:
@@ -476,7 +483,8 @@ class _Component:
         self.n = len(cols)
         inf = highspy.kHighsInf
         r_idx, c_idx, vals, lo, hi = [], [], [], [], []
-        for k, (left, row_lo, row_hi) in enumerate(rows):
+        self.pins = [row[3] for row in rows]
+        for k, (left, row_lo, row_hi, _) in enumerate(rows):
             for i, c in left.items():
                 r_idx.append(k)
                 c_idx.append(self.pos[i])
@@ -500,6 +508,14 @@ class _Component:
         self.h.passModel(lp)
         self._hs = highspy
         self._last: list[int] = []
+
+    def _binding(self) -> set:
+        """Published variables in the rows whose dual is not zero at the current optimum."""
+        duals = np.asarray(self.h.getSolution().row_dual, float)
+        out = set()
+        for k in np.flatnonzero(np.abs(duals) > 1e-9):
+            out.update(self.pins[k])
+        return out
 
     def _solve(self, idx, vals, sense) -> tuple[float, int]:
         hs = self._hs
@@ -566,12 +582,15 @@ class _Component:
             (i, coef), = part.items()
             j = self.pos.get(i)
             if j is not None and coef == 1.0 and self._seen_hi[j] - self._seen_lo[j] >= enough:
-                return (float(self._seen_lo[j]), float(self._seen_hi[j]), True, False)
+                # seen to move at least that far: wide enough, but not solved for (no bounds)
+                return (-_INF, _INF, True, False)
         key = tuple(sorted(part.items()))
         done = self.__dict__.setdefault("_done", {})
         if key not in done:
-            done[key] = self._range(part)
-        return done[key]
+            self.last_pins = (frozenset(), frozenset())
+            done[key] = (*self._range(part), self.last_pins)
+        *result, self.last_pins = done[key]
+        return tuple(result)
 
     def _range(self, part) -> tuple[float, float, bool, bool]:
         idx, vals = [], []
@@ -581,9 +600,13 @@ class _Component:
             idx.append(self.pos[i])
             vals.append(coef)
         lo, s1 = self._solve(idx, vals, self._hs.ObjSense.kMinimize)
+        low = self._binding() if s1 == 0 else set()
         hi, s2 = self._solve(idx, vals, self._hs.ObjSense.kMaximize)
+        high = self._binding() if s2 == 0 else set()
         if s1 == 2 or s2 == 2:
             return (math.nan, math.nan, False, True)   # the published numbers contradict
+        # the cells binding the lower bound, and those binding the upper bound
+        self.last_pins = (frozenset(low), frozenset(high))
         # unbounded (or numerical trouble): claim nothing in that direction
         return (lo if s1 == 0 else -_INF, hi if s2 == 0 else _INF, True, True)
 
@@ -597,12 +620,12 @@ def _eliminate(rows: list, keep: set, bounds: dict) -> tuple[list, bool]:
     singleton step of LP presolve, done once so each HiGHS model stays small.
     """
     count = defaultdict(int)
-    for left, _, _ in rows:
+    for left, *_ in rows:
         for i in left:
             count[i] += 1
     alive = [True] * len(rows)
     where = defaultdict(list)
-    for k, (left, _, _) in enumerate(rows):
+    for k, (left, *_) in enumerate(rows):
         for i in left:
             where[i].append(k)
     queue = [i for i, n in count.items() if n == 1 and i not in keep]
@@ -612,14 +635,14 @@ def _eliminate(rows: list, keep: set, bounds: dict) -> tuple[list, bool]:
         if count.get(i, 0) != 1 or i in keep:
             continue
         k = next(k for k in where[i] if alive[k] and i in rows[k][0])
-        left, lo, hi = rows[k]
+        left, lo, hi, pins = rows[k]
         c = left.pop(i)
         count[i] = 0
         low, up = bounds[i]
         a, b = (c * low, c * up) if c > 0 else (c * up, c * low)
         lo = lo - b if math.isfinite(lo) and math.isfinite(b) else -_INF
         hi = hi - a if math.isfinite(hi) and math.isfinite(a) else _INF
-        rows[k] = [left, lo, hi]
+        rows[k] = [left, lo, hi, pins]
         if not left or (not math.isfinite(lo) and not math.isfinite(hi)):
             if not left and (lo > 1e-6 * max(1.0, abs(lo)) or hi < -1e-6 * max(1.0, abs(hi))):
                 bad = True
