@@ -140,7 +140,7 @@ def _survival(ctx: RunContext, e) -> None:
     # the pooled curve; the risk table is its rows at the plan's weeks (the same rounded counts,
     # so the table and the curve say the same and neither shows an exact small count)
     risk_weeks = {float(x) for x in e.risk_times}
-    crow, k_e, k_c, n_keys = [], [], [], []
+    crow, k_e, k_c, n_keys, g_keys = [], [], [], [], []
     for g in groups:
         n0, ev_all, ce_all = rounded[g]
         ev, ce = ev_all[keep], ce_all[keep]
@@ -158,9 +158,10 @@ def _survival(ctx: RunContext, e) -> None:
                          "ci_high": hi})
             k_e.append(base & {f"km@{w:g}": "disengaged"})
             k_c.append(base & {f"km@{w:g}": "ended"})
+            g_keys.append(base & {f"km@{used[0]:g}": "at_risk"})
             # the curve stops once fewer than 2(T + 1) remain at risk by the rounded counts
             shown = at >= 2 * width
-            n_keys.append(base & {f"km@{used[0]:g}": "at_risk"} if shown else None)
+            n_keys.append(g_keys[-1] if shown else None)
             prev_e, prev_c = ev[j], ce[j]
     curve = pd.DataFrame(crow)
     if len(curve):
@@ -168,15 +169,16 @@ def _survival(ctx: RunContext, e) -> None:
             curve[c] = [v if k is not None else np.nan for v, k in zip(curve[c], n_keys)]
         pub.add("km_curve", curve, file="figures/km.csv", status="status", columns={
             "group": Label(), "week": Free("week of a pooled step"),
-            "disengaged": Rounded(k_e, width), "ended_otherwise": Rounded(k_c, width),
+            "disengaged": Rounded(k_e, width, g_keys), "ended_otherwise": Rounded(k_c, width, g_keys),
             "survival": Stat(n_keys), "ci_low": Linked("survival"), "ci_high": Linked("survival")})
         at_weeks = curve["week"].isin(risk_weeks).to_numpy()
         risk = curve.loc[at_weeks, ["group", "week", "disengaged", "ended_otherwise"]]
         rk_e = [k for k, a in zip(k_e, at_weeks) if a]
         rk_c = [k for k, a in zip(k_c, at_weeks) if a]
+        rk_g = [k for k, a in zip(g_keys, at_weeks) if a]
         pub.add("km_risk_table", risk.reset_index(drop=True), columns={
             "group": Label(), "week": Free("a week of the plan's risk table"),
-            "disengaged": Rounded(rk_e, width), "ended_otherwise": Rounded(rk_c, width)})
+            "disengaged": Rounded(rk_e, width, rk_g), "ended_otherwise": Rounded(rk_c, width, rk_g)})
     # medians and the log-rank test from the exact data
     km_frame = km_d.assign(group=km_d["group"].map(lambda g: ctx.level_label(e.by, g)))
     km_frame["event"] = km_frame["event"].astype(int)

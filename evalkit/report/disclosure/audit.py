@@ -254,6 +254,9 @@ class _Audit:
             self._count_cell(cid, keys)
             if v % w:
                 self.note(name, i, col, f"a rounded count ({v:g}) that is not a multiple of {w}")
+            group = _key(role["n"][i]) if role.get("n") else None
+            if group and self._hidden_keys(group):
+                self.note(name, i, col, "a rounded count is shown for a group whose size is hidden")
             self.intervals[cid] = (v, v + w - 1)
             self.targets.append(cid)
             self.kinds[cid] = "rounded"

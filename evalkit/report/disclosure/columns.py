@@ -74,10 +74,15 @@ class Count(Column):
 
 @dataclass(frozen=True)
 class Rounded(Column):
-    """Counts rounded down to a multiple of ``width`` (true value in [v, v + width - 1])."""
+    """Counts rounded down to a multiple of ``width`` (true value in [v, v + width - 1]).
+
+    ``n`` (optional, one Key per row): the group the count belongs to; the rounded count is shown
+    only where that group's size is (a group withheld is withheld whole).
+    """
 
     keys: list
     width: int
+    n: list | None = None
     role = "rounded"
 
 

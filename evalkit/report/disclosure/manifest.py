@@ -47,6 +47,8 @@ def _column(spec) -> dict:
         out["keys"] = [_key(k) for k in spec.keys]
         if isinstance(spec, Rounded):
             out["width"] = int(spec.width)
+            if spec.n is not None:
+                out["n"] = [_key(k) for k in spec.n]
     elif isinstance(spec, Share):
         out.update(num=[_key(k) for k in spec.num], den=[_key(k) for k in spec.den],
                    scale=float(spec.scale))

@@ -93,7 +93,8 @@ def protect_publication(pub) -> None:
                         items.setdefault(rid, {"kind": "rounded", "keys": ordered, "value": true,
                                                "width": spec.width, "order": len(items)})
                         ok = not missing and float(v) <= true < float(v) + spec.width
-                        cells[here] = [rid]
+                        group = _keys(spec.n[i]) if spec.n is not None else ()
+                        cells[here] = [rid] + ([count_item(group)] if group else [])
                     else:
                         ident = count_item(keys)
                         true = items[ident]["value"]
@@ -162,12 +163,11 @@ def protect_publication(pub) -> None:
 
     # a zero inside a group smaller than T says what everyone in that group did (0 improved,
     # 0 deteriorated: all unchanged), so it is hidden with the group
-    small = {it["keys"][0] for e, it in items.items() if e in hidden and it["kind"] == "count"
-             and len(it["keys"]) == 1}
+    small = [it["keys"][0] for e, it in items.items() if e in hidden and it["kind"] == "count"
+             and len(it["keys"]) == 1]
     for ident, it in items.items():
         if it["kind"] == "count" and it["value"] == 0 and len(it["keys"]) == 1 and ident not in hidden:
-            key = it["keys"][0]
-            if any(key.without(d) in small for d in key.dims()):
+            if any(_splits(p, it["keys"][0]) for p in small):
                 hidden[ident] = _ZERO_SMALL.format(t=t)
 
     # 3. the linear system over every declared key
@@ -253,9 +253,13 @@ def protect_publication(pub) -> None:
                 bad.append(e)
             if not bad or bad[-1] != e:
                 settled.add(e)
-        # a zero hidden with its small group that the published numbers give anyway is shown
+        # a zero hidden with its small group is shown again when a published total of zero
+        # gives it anyway (nobody anywhere: nothing about the small group)
+        zeros = [items[x]["keys"][0] for x in exposed if items[x]["kind"] == "count"
+                 and items[x]["value"] == 0 and len(items[x]["keys"]) == 1]
         given = [e for e in bad if hidden.get(e, "").startswith("primary: zero in a group")
-                 and bnds[e].upper == 0]
+                 and bnds[e].upper == 0
+                 and any(_splits(z, items[e]["keys"][0]) for z in zeros)]
         for e in given:
             del hidden[e]
         if given:
@@ -291,6 +295,18 @@ def protect_publication(pub) -> None:
             break
 
     _finish(pub, items, cells, roles, hidden, final_bounds, published)
+
+
+def _splits(group: Key, part: Key) -> bool:
+    """True when ``part`` is ``group`` split by one dimension (a cell of that group's row)."""
+    if group.unit != part.unit or group == part:
+        return False
+    g, p = dict(group.where), dict(part.where)
+    differ = [d for d in set(g) | set(p) if g.get(d) != p.get(d)]
+    if len(differ) != 1:
+        return False
+    d = differ[0]
+    return d in p and (d not in g or set(p[d]) < set(g[d]))
 
 
 def _as_list(entry) -> list:
