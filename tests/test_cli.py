@@ -103,24 +103,25 @@ def test_help_lists_commands():
         assert cmd in result.output
 
 
+@pytest.mark.slow
 def test_demo_writes_reports_tables_and_no_identifiers(tmp_path):
     # Byte-identical reruns are checked on a full plan run in tests/report/test_render.py.
     out = tmp_path / "demo"
     result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--n", "80", "--seed", "3"])
     assert result.exit_code == 0, result.output
     for name in ("impact.html", "technical.html", "tables/participant_flow.csv",
-                 "tables/wemwbs_reliable_change.csv", "figures/flow.png", "figures/flow.csv"):
+                 "tables/wemwbs_reliable_change.csv", "figures/flow.png", "manifest.json"):
         assert (out / name).is_file(), name
     flow = (out / "tables" / "participant_flow.csv").read_text()
-    assert flow.startswith("stage,n,percent_of_referred,note")
-    assert "\nreferred,80,100," in flow
-    ids = set(pd_read(out / "data" / "participants.csv")["participant_id"])
+    assert flow.startswith("stage,n,percent_of_referred")
+    assert "\nreferred,80,100" in flow
+    data = tmp_path / "demo-restricted" / "demo_data"
+    assert not (out / "data").exists(), "the simulated row-level data stay out of the report"
+    ids = set(pd_read(data / "participants.csv")["participant_id"])
     for table in [*(out / "tables").glob("*.csv"), *(out / "figures").glob("*.csv")]:
         text = table.read_text()
         assert not any(pid in text for pid in ids), f"participant id in {table.name}"
-    flags = tmp_path / "demo-restricted" / "safeguarding_flags.csv"
-    if flags.exists():
-        assert not (out / "restricted").exists(), "restricted outputs live beside the report folder"
+    assert not (out / "restricted").exists(), "restricted outputs live beside the report folder"
 
 
 def pd_read(path):

@@ -12,11 +12,13 @@ merged into other levels and their participants are left out of that context's m
 
 from __future__ import annotations
 
+
 import warnings
 
 import numpy as np
 import pandas as pd
 
+from .._levels import is_boolean, is_numeric
 from ..errors import SingularFitWarning, SmallGroupWarning, SpecificationError
 from .mixed import fit_mixed
 from .moderation import _adjust, conditional_effects
@@ -96,8 +98,9 @@ def context_scan(data: pd.DataFrame, *, outcomes, contexts=None, dictionary=None
 def _scan_one(data, outcome, ctx, *, subject, time, random, change, min_n, rc, simplify):
     d = data.dropna(subset=[outcome]).copy()
     values = d[ctx]
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
-        and values.dropna().nunique() > 2
+    # one rule for what is a number (evalkit._levels): a 0/1 column is yes/no, any other numeric
+    # column stays numeric however few values a small cohort happens to have
+    numeric = is_numeric(values) and not is_boolean(values)
     per_person = d.drop_duplicates(subject).set_index(subject)[ctx]
     out, notes = [], []
     if numeric:
