@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._levels import levels as _levels
 from ._checks import check_confidence
 from .errors import ConvergenceWarning, DataQualityWarning, SpecificationError, UnknownNameError
 
@@ -144,17 +145,6 @@ def _kind(values: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(values.dtype):
         return "numeric"
     return "categorical"
-
-
-def _levels(values: pd.Series) -> list:
-    """Levels of a categorical variable: category order, False before True, else sorted."""
-    present = values.dropna()
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        seen = set(present)
-        return [lv for lv in values.cat.categories if lv in seen]
-    if pd.api.types.is_bool_dtype(values.dtype):
-        return [lv for lv in (False, True) if (present == lv).any()]
-    return sorted(pd.unique(present), key=lambda v: (str(type(v)), v))
 
 
 def _std_diff(num: np.ndarray, den: np.ndarray) -> np.ndarray:

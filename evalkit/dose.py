@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ._levels import levels as _levels
 from ._checks import check_confidence
 from .errors import SingularFitWarning, SpecificationError, UnknownNameError
 
@@ -81,15 +82,6 @@ def _starters(per: pd.DataFrame, started: str | None) -> np.ndarray:
     if started is None:
         return np.ones(len(per), bool)
     return per[started].eq(True).fillna(False).to_numpy(dtype=bool)
-
-
-def _level_order(values: pd.Series) -> list:
-    present = values.dropna()
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return list(values.cat.categories)
-    if pd.api.types.is_bool_dtype(values.dtype):
-        return [False, True]
-    return sorted(pd.unique(present), key=lambda v: (str(type(v)), v))
 
 
 def _describe(x: np.ndarray) -> dict:
@@ -160,7 +152,7 @@ def sessions_summary(data: pd.DataFrame, *, sessions: str = "sessions_attended",
     for var in by:
         values = per[var]
         obj = values.astype(object)
-        for level in _level_order(values):
+        for level in _levels(values, observed=False):
             mask = (obj == level).to_numpy(dtype=bool, na_value=False)
             rows.append({"variable": var, "level": level, "n": int((mask & ~np.isnan(x)).sum()),
                          "n_missing": int((mask & np.isnan(x)).sum()), **_describe(x[mask])})

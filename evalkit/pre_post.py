@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from ._levels import levels as _levels
 from .change import _check_range, _paired_scores
 from ._checks import check_confidence
 from .errors import DataQualityWarning, EvalkitError, SmallGroupWarning, SpecificationError
@@ -655,17 +656,6 @@ def _numeric_column(col: pd.Series, name: str, role: str) -> pd.Series:
     if np.isinf(num).any():
         raise SpecificationError(f"{role} column {name!r} holds infinite values; use finite numbers")
     return num
-
-
-def _levels(values: pd.Series) -> list:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        present = set(values.dropna().unique())
-        return [c for c in values.cat.categories if c in present]
-    uniq = pd.unique(values.dropna()).tolist()
-    try:
-        return sorted(uniq)
-    except TypeError:
-        return sorted(uniq, key=str)
 
 
 def _q(name: str) -> str:

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from .._levels import levels as _levels
 from ..errors import DataQualityWarning, SpecificationError
 
 __all__ = ["mediation", "moderated_mediation", "MediationResult", "ModeratedMediationResult",
@@ -811,18 +812,6 @@ def _kind(series: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
         return "numeric"
     return "categorical"
-
-
-def _levels(series: pd.Series) -> list:
-    """Observed levels: category order for a categorical column, else sorted."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        used = set(series.dropna().unique())
-        return [c for c in series.cat.categories if c in used]
-    values = pd.unique(series.dropna()).tolist()
-    try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
 
 
 def _numeric(series: pd.Series, name: str, role: str, fn: str) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._levels import levels as _levels
 from .._checks import check_confidence
 from ..errors import DataQualityWarning, SpecificationError, UnknownNameError
 
@@ -104,14 +105,6 @@ def _prepare(data: pd.DataFrame, duration: str, event: str, columns: list[str], 
     d[duration] = t.astype(float)
     d[event] = e.astype(int)
     return d
-
-
-def _levels(s: pd.Series) -> list:
-    """Group levels in a row-order-free order: categorical order, else sorted."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        present = set(s.dropna().unique())
-        return [lv for lv in s.cat.categories if lv in present]
-    return sorted(s.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
 
 
 # ====================================================================== Kaplan-Meier

@@ -142,6 +142,7 @@ def test_impact_report_claims_nothing_a_ci_does_not_support(small_run):
     assert "no comparison group" in html
 
 
+@pytest.mark.slow
 def test_rerun_gives_byte_identical_report(small_run, tmp_path):
     folder, first = small_run
     from evalkit.pipeline import run_plan
