@@ -155,7 +155,9 @@ def _publish(ctx: RunContext, writer: ReportWriter) -> RunResult:
     for audience, html in pages.items():
         writer.write_text(f"{audience}.html", html)
     manifest = pub.manifest()
-    findings = audit_folder(writer.staging, manifest=manifest, threshold=ctx.threshold)
+    manifest["identifier_pattern"] = _identifier_pattern(ctx.people.index)
+    findings = audit_folder(writer.staging, manifest=manifest, threshold=ctx.threshold,
+                            identifiers=[str(i) for i in ctx.people.index])
     extra = {"disclosure": manifest, "audit": {"findings": int(len(findings)),
                                                "hidden_cells": int(len(pub.log))}}
     if len(findings):
@@ -178,6 +180,21 @@ def _publish(ctx: RunContext, writer: ReportWriter) -> RunResult:
     return result
 
 
+def _identifier_pattern(ids) -> str | None:
+    """The shape of the participant identifiers (``P\\d{5}``), so ``evalkit audit`` can look for
+    them in a published folder without the list of identifiers (the shape is not an identifier)."""
+    ids = [str(i) for i in ids]
+    shapes = {re.sub(r"\d", "9", re.sub(r"[A-Za-z]", "A", i)) for i in ids}
+    if len(shapes) != 1 or not ids:
+        return None
+    prefix = re.match(r"[A-Za-z]*", ids[0]).group(0)
+    digits = len(ids[0]) - len(prefix)
+    if not prefix or digits < 3 or not all(i.startswith(prefix) and i[len(prefix):].isdigit()
+                                           for i in ids):
+        return None
+    return rf"\b{re.escape(prefix)}\d{{{digits}}}\b"
+
+
 def _not_for_publication(findings: pd.DataFrame) -> str:
     lines = ["NOT FOR PUBLICATION", "",
              "evalkit's auditor could work out numbers that disclosure control hid. Do not publish",
@@ -188,15 +205,25 @@ def _not_for_publication(findings: pd.DataFrame) -> str:
 
 
 def _mask_numbers(text: str) -> str:
-    """Whole numbers in a published warning become '#': a message may count mothers."""
-    return re.sub(r"(?<![\w.])\d+(?![\w.])", "#", text)
+    """Whole numbers in a published warning become '#': a message may count mothers.
+
+    >>> _mask_numbers("wemwbs: 31 scale score(s) prorated; UCLA-3 has no rule; tol 0.002")
+    'wemwbs: # scale score(s) prorated; UCLA-3 has no rule; tol 0.002'
+    """
+    return re.sub(r"(?<![\w.\-])\d+(?![\w.])", "#", text)
+
+
+#: Warning classes whose messages name small groups: published without the message.
+_NAMES_SMALL_GROUPS = ("SmallGroupWarning",)
 
 
 def _register_run_tables(ctx: RunContext, warn: pd.DataFrame, failures: pd.DataFrame) -> None:
     from ..report.disclosure import Free, Label
 
-    pw = warn.assign(message=warn["message"].map(_mask_numbers)) if len(warn) else \
-        pd.DataFrame(columns=["step", "category", "message", "count"])
+    pw = warn.assign(message=[
+        "(the message names small groups: see the restricted folder)" if c in _NAMES_SMALL_GROUPS
+        else _mask_numbers(m) for c, m in zip(warn["category"], warn["message"])]) if len(warn) \
+        else pd.DataFrame(columns=["step", "category", "message", "count"])
     pw = pw.groupby(["step", "category", "message"], sort=False)["count"].sum().reset_index() \
         if len(pw) else pw
     ctx.pub.add("run_warnings", pw, columns={

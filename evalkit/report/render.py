@@ -265,9 +265,16 @@ def _limitations(ctx, flow) -> list[str]:
     if ctx.failure_rows:
         out.append(f"{len(ctx.failure_rows)} planned analysis step(s) could not be done on these "
                    "data; the technical report gives the reasons.")
-    tip = ctx.facts.get("tipping")
-    if tip and tip.get("delta") is not None:
-        out.append(f"Sensitivity to missing data: if the mothers without an end score had ended "
-                   f"{abs(tip['delta']):g} points worse than the scores we have predict, the "
-                   "conclusion about average change would no longer hold.")
+    tip = _get(pub, "model_tipping_point")
+    if tip is not None and len(tip.data):
+        shown = tip.data.dropna(subset=["estimate"])
+        fails = shown[shown["holds"].astype(str) == "no"]
+        if len(shown) and len(fails):
+            delta = float(fails["delta"].iloc[0])
+            out.append(f"Sensitivity to missing data: if the end scores of mothers without one were "
+                       f"{abs(delta):g} points {'lower' if delta < 0 else 'higher'} than the scores "
+                       "we have predict, the conclusion about average change would no longer hold.")
+        elif len(shown):
+            out.append("Sensitivity to missing data: the conclusion about average change held over "
+                       "every shift of the missing end scores that was tried.")
     return out
