@@ -29,6 +29,10 @@ from .write import ReportWriter
 
 __all__ = ["run_plan", "RunResult", "STEPS", "AuditFailed"]
 
+#: Files a run writes into the restricted folder (removed at the start of every run).
+_RESTRICTED_OUTPUTS = ("data_problems.csv", "safeguarding_flags.csv", "suppression_log_full.csv",
+                       "warnings.csv", "audit_findings.csv")
+
 #: The steps of a run, in order (each module's ``run(ctx)``; outcomes run once per outcome).
 STEPS = ("data", "flow", "reach", "engagement", "outcome", "mechanisms", "attrition", "sensitivity")
 
@@ -110,6 +114,10 @@ def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
         plan, dd = load_plan(plan)
     out = Path(out) if out is not None else Path("reports") / Path(plan.source or "plan").stem
     with ReportWriter(out) as writer:
+        # restricted outputs of an earlier run must not pass for this run's (old flags, old
+        # problems): each run writes its own afresh
+        for name in _RESTRICTED_OUTPUTS:
+            (writer.paths.restricted / name).unlink(missing_ok=True)
         ctx = RunContext(plan=plan, dd=dd, writer=writer, progress=progress)
         data.run(ctx)
         flow.run(ctx)

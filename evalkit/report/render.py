@@ -155,8 +155,9 @@ def _headline(ctx, flow) -> dict:
         if stage in stages:
             i = stages.index(stage)
             out[key] = nv.count_phrase(nv.cell(flow, i, "n"), ctx.threshold)
-            out[key + "_pct"] = fmt.percent(nv.cell(flow, i, "percent_of_referred").number,
-                                            scale=100) if key != "referred" else ""
+            pct = nv.cell(flow, i, "percent_of_referred").number
+            out[key + "_pct"] = fmt.percent(pct, scale=100) if key != "referred" and \
+                pct is not None else ""
     end_rows = [i for i, s in enumerate(stages) if s.startswith("started, with")]
     if end_rows:
         i = end_rows[0]
@@ -176,8 +177,10 @@ def _outcome(ctx, o, figs) -> dict:
     if ch is not None and len(ch.data):
         est, lo, hi = (nv.cell(ch, 0, c) for c in ("estimate", "ci_low", "ci_high"))
         if est.number is None:
-            status = str(ch.data["status"].iat[0]) or "not available"
-            entry["change_sentence"] = (f"The average change in {label} is not shown: {status}.")
+            status = str(ch.data["status"].iat[0])
+            why = ("the mothers it describes are too few to publish it" if status.startswith(
+                ("not shown", "too few")) else "it could not be estimated on these data")
+            entry["change_sentence"] = f"The average change in {label} is not shown: {why}."
         else:
             entry["change_sentence"] = nv.change_sentence(
                 label, estimate=est.number, ci_low=lo.number, ci_high=hi.number,

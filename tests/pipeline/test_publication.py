@@ -227,3 +227,32 @@ def test_no_identifier_date_or_row_level_data_in_the_report_folder(scenario_run)
         if path.suffix in (".csv", ".html", ".json"):
             text = path.read_text(encoding="utf-8")
             assert not re.search(r"\b20\d\d-\d\d-\d\d\b", re.sub(r'src="data:[^"]*"', "", text)), path
+
+
+def test_figure_captions_quote_only_published_shares(scenario_run):
+    # 'a caption says "Reliable improvement ranged from 40% to 47%" when the overall share is 37%
+    # and one group is hidden'
+    folder, result = scenario_run
+    from html.parser import HTMLParser
+
+    class Alts(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.alts = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.alts.append(dict(attrs).get("alt", ""))
+
+    parser = Alts()
+    parser.feed((folder / "report" / "impact.html").read_text(encoding="utf-8"))
+    rc_alts = [a for a in parser.alts if "reliably improved" in a or "Reliable improvement" in a]
+    assert rc_alts
+    published = set()
+    for name in ("epds_reliable_change", "wemwbs_reliable_change"):
+        t = result.publication[name].data
+        for col in ("proportion", "ci_low", "ci_high"):
+            published |= {round(100 * v) for v in t[col].dropna()}
+    for alt in rc_alts:
+        for pct in re.findall(r"(\d+)%", alt):
+            assert int(pct) in published, (pct, alt)

@@ -196,3 +196,13 @@ def test_plan_variants_run_to_reports(tmp_path, variant):
     crashed = result.failures[~result.failures["kind"].isin(["not applicable"])]
     assert not crashed["kind"].isin(["TypeError", "KeyError", "AttributeError", "ValueError",
                                      "IndexError", "NameError"]).any(), crashed.to_string()
+
+
+def test_restricted_outputs_of_an_earlier_run_do_not_survive(tmp_path):
+    plan = light_plan(tmp_path, on_problems="exclude", corrupt=True)
+    run_plan(plan, out=tmp_path / "report")
+    problems = tmp_path / "report-restricted" / "data_problems.csv"
+    assert problems.is_file()
+    light_plan(tmp_path, on_problems="exclude")             # the data fixed
+    run_plan(plan, out=tmp_path / "report")
+    assert not problems.exists(), "an old list of data problems passed for the new run's"
