@@ -38,8 +38,9 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .dictionary import (DataDictionary, _dotted, _key_lines, _nearest_line, _parse_yaml,
-                         _problem_report, _pydantic_problems)
+from ._config import (_dotted, _key_lines, _nearest_line, _parse_yaml, _problem_report,
+                      _pydantic_problems)
+from .dictionary import DataDictionary
 from .errors import DictionaryError, PlanError
 
 __all__ = ["AnalysisPlan", "load_plan"]
