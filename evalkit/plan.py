@@ -35,26 +35,44 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
+                      field_validator)
 
-from ._config import (_dotted, _key_lines, _nearest_line, _parse_yaml, _problem_report,
-                      _pydantic_problems)
+from ._config import _dotted, _nearest_line, _problem_report, _pydantic_problems, _read_yaml
 from .dictionary import DataDictionary
 from .errors import DictionaryError, PlanError
 
 __all__ = ["AnalysisPlan", "load_plan"]
 
 
+MIN_BOOTSTRAP = 200
+"""Fewest bootstrap resamples a plan may ask for (percentile limits from fewer are unstable)."""
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf and nan are never meaningful in a plan (weeks, shifts, percentages)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def _nums(values) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
+
+
+def _unique(values, what: str):
+    """Refuse a list naming something twice (each would be analysed, counted or drawn twice)."""
+    if isinstance(values, (list, tuple)):
+        twice = sorted({str(v) for v in values if list(values).count(v) > 1})
+        if twice:
+            raise ValueError(f"{what} {', '.join(map(repr, twice))} listed more than once; "
+                             "name each once")
+    return values
 
 
 class DataSection(_Section):
     """Where the data are: the dictionary and one file per dataset (paths relative to the plan)."""
 
     dictionary: str
-    files: dict[str, str] | list[str]
+    files: dict[str, str] | list[str] = Field(min_length=1)
     on_problems: Literal["stop", "exclude"] = "stop"
     """``stop``: any validation problem stops the run (listing them all); ``exclude``: invalid
     cells become missing, invalid rows are excluded, and both are counted in the flow and report."""
@@ -71,6 +89,14 @@ class TimeSection(_Section):
     baseline_wave: str = "baseline"
     end_wave: str = "end"
     change: tuple[float, float] = (0.0, 12.0)
+
+    @field_validator("end_wave")
+    @classmethod
+    def _two_waves(cls, v, info: ValidationInfo):
+        if v == info.data.get("baseline_wave"):
+            raise ValueError(f"end_wave is the baseline wave ({v!r}); change needs two different "
+                             "waves, e.g. baseline_wave: baseline, end_wave: end")
+        return v
 
     @field_validator("change")
     @classmethod
@@ -95,12 +121,35 @@ class ContextSection(_Section):
     adjust: Literal["bh", "holm", "bonferroni", "none"] = "bh"
     johnson_neyman: list[str] = []
 
+    @field_validator("variables", "johnson_neyman")
+    @classmethod
+    def _once(cls, v):
+        return _unique(v, "variable(s)")
+
 
 class MechanismSection(_Section):
     items: list[str] | Literal["all"] = "all"
     wave: str = "end"
     mediation: bool = True
-    bootstrap: int = Field(500, ge=50)
+    bootstrap: int = 500
+
+    @field_validator("items")
+    @classmethod
+    def _once(cls, v):
+        if isinstance(v, list) and not v:
+            raise ValueError("items is empty; name the mechanism ratings to analyse, or write "
+                             "'all' (every variable with role mechanism), or remove the "
+                             "mechanisms section")
+        return _unique(v, "item(s)")
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _enough(cls, v):
+        if v < MIN_BOOTSTRAP:
+            raise ValueError(f"bootstrap is {v}, but bootstrap confidence intervals need at least "
+                             f"{MIN_BOOTSTRAP} resamples (1000 or more recommended); set "
+                             "bootstrap: 1000")
+        return v
 
 
 class EngagementSection(_Section):
@@ -113,7 +162,33 @@ class EngagementSection(_Section):
     by: str = "delivery_mode"
     strata: str | None = None
     cox_covariates: list[str] = []
-    risk_times: list[float] = [0, 4, 8, 12, 16]
+    risk_times: list[float] = Field([0, 4, 8, 12, 16], min_length=1)
+
+    @field_validator("disengaged")
+    @classmethod
+    def _some_reason(cls, v):
+        if not v:
+            raise ValueError("disengaged is empty; list the exit reason(s) that count as "
+                             "disengaging, e.g. [disengaged]")
+        return _unique(v, "reason(s)")
+
+    @field_validator("cox_covariates")
+    @classmethod
+    def _once(cls, v):
+        return _unique(v, "covariate(s)")
+
+    @field_validator("risk_times")
+    @classmethod
+    def _weeks(cls, v):
+        problems = []
+        if any(t < 0 for t in v):
+            problems.append("include a negative week (they are weeks since support started)")
+        if list(v) != sorted(set(v)):
+            problems.append("must be in increasing order, each week once")
+        if problems:
+            fixed = _nums(sorted({max(t, 0.0) for t in v}))
+            raise ValueError(f"risk_times {_nums(v)} {' and '.join(problems)}; e.g. {fixed}")
+        return v
 
 
 class AttritionSection(_Section):
@@ -122,14 +197,53 @@ class AttritionSection(_Section):
 
 
 class ImputationSection(_Section):
-    m: int = Field(20, ge=2)
-    iterations: int = Field(10, ge=1)
+    m: int = 20
+    iterations: int = 10
     predictors: list[str] = []
     method: Literal["pmm", "norm"] = "pmm"
+
+    @field_validator("m")
+    @classmethod
+    def _pool(cls, v):
+        if v < 2:
+            raise ValueError(f"m is {v}, but pooling needs at least 2 imputed data sets (20 or "
+                             "more recommended); set m: 20")
+        return v
+
+    @field_validator("iterations")
+    @classmethod
+    def _cycles(cls, v):
+        if v < 1:
+            raise ValueError(f"iterations is {v}; the imputation needs at least 1 cycle (10 is "
+                             "usual); set iterations: 10")
+        return v
+
+    @field_validator("predictors")
+    @classmethod
+    def _once(cls, v):
+        return _unique(v, "predictor(s)")
 
 
 class TippingSection(_Section):
     deltas: list[float] = [0, -1, -2, -3, -4, -5, -6, -8, -10]
+
+    @field_validator("deltas")
+    @classmethod
+    def _shifts(cls, v):
+        problems = []
+        if not any(d != 0 for d in v):
+            problems.append("need at least one non-zero shift (points worse than missing at "
+                            "random predicts)")
+        if any(d > 0 for d in v) and any(d < 0 for d in v):
+            problems.append("mix positive and negative shifts (give one direction: all <= 0 "
+                            "where higher scores are better)")
+        twice = sorted({d for d in v if v.count(d) > 1})
+        if twice:
+            problems.append(f"list {_nums(twice)} more than once")
+        if problems:
+            raise ValueError(f"deltas {_nums(v)} {' and '.join(problems)}; e.g. "
+                             "[0, -2, -4, -6, -8, -10]")
+        return v
 
 
 class SensitivitySection(_Section):
@@ -139,12 +253,35 @@ class SensitivitySection(_Section):
 
 class PopulationComparison(_Section):
     source: str
-    percent: dict[str, float]
+    percent: dict[str, float] = Field(min_length=1)
+
+    @field_validator("percent")
+    @classmethod
+    def _percentages(cls, v):
+        bad = {k: p for k, p in v.items() if not 0 <= p <= 100}
+        if bad:
+            raise ValueError(f"percentages must lie between 0 and 100; got {bad}")
+        return v
 
 
 class ReportSection(_Section):
     audience: list[Literal["impact", "technical"]] = ["impact", "technical"]
-    suppression_threshold: int = Field(5, ge=1)
+    suppression_threshold: int = 5
+
+    @field_validator("audience")
+    @classmethod
+    def _once(cls, v):
+        if not v:
+            raise ValueError("audience is empty; list the reports to write: [impact, technical]")
+        return _unique(v, "report(s)")
+
+    @field_validator("suppression_threshold")
+    @classmethod
+    def _protects(cls, v):
+        if v < 1:
+            raise ValueError(f"suppression_threshold is {v}; it must be at least 1 (counts below "
+                             "it are hidden; 5 is usual, 10 for very small areas)")
+        return v
     population: dict[str, PopulationComparison] = {}
     contact: str | None = None
 
@@ -171,31 +308,33 @@ class AnalysisPlan(_Section):
     source: str | None = Field(None, exclude=True)
     base_dir: str = Field(".", exclude=True)
     sha256: str | None = Field(None, exclude=True)
+    _lines: dict = PrivateAttr(default_factory=dict)   # key path -> line in the plan file
 
-    @model_validator(mode="after")
-    def _one_primary(self) -> "AnalysisPlan":
-        primaries = [o.instrument for o in self.outcomes if o.primary]
-        if len(primaries) > 1:
-            raise ValueError(f"only one outcome can be primary; {primaries} are marked primary")
-        ids = [o.instrument for o in self.outcomes]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"outcome(s) {dupes} are listed more than once")
-        return self
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, v):
+        if v < 0:
+            raise ValueError(f"seed is {v}; it must be a whole number >= 0, e.g. seed: 1")
+        return v
+
+    @field_validator("outcomes")
+    @classmethod
+    def _one_primary(cls, outcomes):
+        # a field validator (not a model validator), so it runs, and reports, alongside every
+        # other problem of the plan
+        message = _outcome_problems([(o.instrument, o.primary) for o in outcomes])
+        if message:
+            raise ValueError(message)
+        return outcomes
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_yaml(cls, path: str | Path) -> "AnalysisPlan":
         """Read and check a plan file; :class:`~evalkit.errors.PlanError` lists every mistake."""
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise PlanError(f"cannot read analysis plan {str(path)!r}: {exc.strerror}; check the path") from None
-        text = raw.decode("utf-8", errors="replace")
-        data, node = _parse_yaml(text, path, PlanError)
+        data, lines, raw = _read_yaml(path, PlanError)
         return cls.from_dict(data, source=str(path), base_dir=str(path.resolve().parent),
-                             sha256=hashlib.sha256(raw).hexdigest(), _lines=_key_lines(node))
+                             sha256=hashlib.sha256(raw).hexdigest(), _lines=lines)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None, base_dir: str = ".",
@@ -205,11 +344,37 @@ class AnalysisPlan(_Section):
         if not isinstance(data, Mapping):
             raise PlanError(f"{where}: an analysis plan is a YAML mapping (key: value), "
                             f"not {type(data).__name__}; start from analyses/example_plan.yaml")
+        lines = _lines or {}
+        problems = []
+        payload = {}
+        for key, value in data.items():
+            if not isinstance(key, str):
+                problems.append((_dotted((key,)), _nearest_line((key,), lines),
+                                 f"key {key!r} is not a name; top-level keys are "
+                                 f"{', '.join(_fields(AnalysisPlan, ()))}"))
+            elif key in ("source", "base_dir", "sha256"):  # set by evalkit, never by the plan
+                problems.append((key, _nearest_line((key,), lines), f"unknown key {key!r}"
+                                 f"{_suggest(key, _fields(AnalysisPlan, ()))}"))
+            else:
+                payload[key] = value
         try:
-            return cls(**data, source=source, base_dir=base_dir, sha256=sha256)
+            plan = cls.model_validate({**payload, "source": source, "base_dir": base_dir,
+                                       "sha256": sha256})
         except ValidationError as exc:
-            problems = _problems(exc, _lines or {})
+            problems.extend(_problems(exc, lines))
+            # an outcome with a mistake stops pydantic before the list-wide checks: run them here
+            # too, so a duplicate outcome is reported with the rest (the same problem twice is
+            # listed once)
+            outcomes = payload.get("outcomes")
+            if isinstance(outcomes, list) and all(isinstance(o, Mapping) for o in outcomes):
+                message = _outcome_problems([(o.get("instrument"), o.get("primary") is True)
+                                             for o in outcomes if "instrument" in o])
+                if message:
+                    problems.append(("outcomes", _nearest_line(("outcomes",), lines), message))
+        if problems:
             raise _plan_error(where, problems) from None
+        plan._lines = dict(lines)
+        return plan
 
     # ------------------------------------------------------------------ derived
     @property
@@ -237,8 +402,12 @@ class AnalysisPlan(_Section):
         """
         from .instruments import registry
 
-        lines = _key_lines(yaml.compose(Path(self.source).read_text(encoding="utf-8"))) \
-            if self.source and Path(self.source).exists() else {}
+        lines = self._lines
+        if not lines and self.source and Path(self.source).is_file():
+            try:   # a plan built with from_dict(source=...): its file's line numbers, if readable
+                lines = _read_yaml(self.source, PlanError)[1]
+            except PlanError:
+                lines = {}
         problems: list[tuple[str, int | None, str]] = []
 
         def bad(path: tuple, message: str) -> None:
@@ -263,6 +432,29 @@ class AnalysisPlan(_Section):
         if self.mechanisms is not None and self.mechanisms.wave not in waves:
             bad(("mechanisms", "wave"), f"wave {self.mechanisms.wave!r} is not in the dictionary"
                 f"{_suggest(self.mechanisms.wave, waves)}; waves are {waves}")
+        by_name = {w.name: w for w in dictionary.waves}
+        base, end = by_name.get(self.time.baseline_wave), by_name.get(self.time.end_wave)
+        if base is not None and end is not None:
+            if end.week <= base.week:
+                bad(("time", "end_wave"), f"end wave {end.name!r} (week {end.week:g}) is not after "
+                    f"the baseline wave {base.name!r} (week {base.week:g}); choose a later wave")
+            else:
+                # the models see the waves up to the end wave, at any week inside their windows
+                modelled = [w for w in dictionary.waves if w.week <= end.week]
+                lo, hi = min(w.window[0] for w in modelled), end.window[1]
+                start, stop = self.time.change
+                if start < lo or stop > hi:
+                    bad(("time", "change"), f"change [{start:g}, {stop:g}] reaches outside the weeks "
+                        f"the modelled waves cover ({lo:g} to {hi:g}: from {modelled[0].name!r} to "
+                        f"the end of the {end.name!r} window), so the model would extrapolate; "
+                        f"choose weeks inside them, e.g. [{base.week:g}, {end.week:g}]")
+        files = self.data.files
+        if isinstance(files, dict):
+            for name in files:
+                if name not in dictionary.datasets:
+                    bad(("data", "files", name), f"{name!r} is not a dataset of the data dictionary"
+                        f"{_suggest(name, dictionary.datasets)}; datasets are "
+                        f"{sorted(dictionary.datasets)}")
         derived = {"weeks", "wave_week"}
 
         def need(path: tuple, column: str | None) -> None:
@@ -275,6 +467,10 @@ class AnalysisPlan(_Section):
                 need(("contexts", "variables", i), c)
         for i, c in enumerate(self.contexts.johnson_neyman):
             need(("contexts", "johnson_neyman", i), c)
+            if c in names and c not in derived and not dictionary.variable(c).numeric:
+                bad(("contexts", "johnson_neyman", i), f"{c!r} is a "
+                    f"{dictionary.variable(c).type} variable, but Johnson-Neyman needs a numeric "
+                    "moderator (integer or number); scan it under contexts.variables instead")
         need(("model", "group"), self.model.group)
         need(("time", "column"), self.time.column)
         if self.mechanisms is not None and isinstance(self.mechanisms.items, list):
@@ -294,8 +490,13 @@ class AnalysisPlan(_Section):
                 need(("attrition", "predictors", i), c)
         mi = self.sensitivity.multiple_imputation
         if mi is not None:
+            primary = self.primary_outcome.instrument
             for i, c in enumerate(mi.predictors):
-                if c not in measured:
+                if c == primary:
+                    bad(("sensitivity", "multiple_imputation", "predictors", i), f"{c!r} is the "
+                        "primary outcome, the variable being imputed; its other waves are used "
+                        "automatically, so remove it from the predictors")
+                elif c not in measured:
                     need(("sensitivity", "multiple_imputation", "predictors", i), c)
         for var in self.report.population:
             need(("report", "population", var), var)
@@ -356,6 +557,21 @@ def _problems(exc: ValidationError, lines: dict) -> list[tuple[str, int | None, 
     return _pydantic_problems(exc, (), lines, drop=drop, unknown_key=unknown_key)
 
 
+def _outcome_problems(outcomes: list[tuple[Any, bool]]) -> str | None:
+    """Checks across the outcome list: one primary, each instrument once."""
+    problems = []
+    primaries = [i for i, primary in outcomes if primary]
+    if len(primaries) > 1:
+        problems.append(f"only one outcome can be primary; {primaries} are marked primary")
+    ids = [str(i) for i, _ in outcomes]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        problems.append(f"outcome(s) {dupes} are listed more than once; list each once")
+    return "; ".join(problems) or None
+
+
 def _plan_error(where: str, problems: list[tuple[str, int | None, str]]) -> PlanError:
+    # in the order of the file, so the list can be worked through from the top
+    problems = sorted(problems, key=lambda p: (p[1] is None, p[1] or 0))
     message, unique = _problem_report(where, problems, "analysis plan")
     return PlanError(message, unique)

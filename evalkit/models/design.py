@@ -110,6 +110,10 @@ def build_design(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, 
     fx, rx = fx.loc[rows], rx.loc[rows]
     used = usable.loc[rows]
     codes, groups = pd.factorize(used[subject], sort=True)
+    y = used[outcome].to_numpy(dtype=float)
+    if y.size and np.ptp(y) == 0:
+        raise SpecificationError(f"every value of the outcome {outcome!r} is {y[0]:g}: there is no "
+                                 "variation to model; check the scoring, or leave this outcome out")
     if len(groups) < 2:
         raise SpecificationError(f"a mixed model needs at least 2 subjects in {subject!r}; found "
                                  f"{len(groups)}")

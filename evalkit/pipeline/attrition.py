@@ -6,10 +6,9 @@ so a pattern or a completer share is never shown where it would give a hidden co
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from ..report.disclosure import SD, Count, Key, Label, Mean, Share, Stat
+from ..report.disclosure import SD, Count, Label, Mean, Share, Stat
 from .context import RunContext, is_categorical
 from .models import register_model_table
 from .reach import contexts

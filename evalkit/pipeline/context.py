@@ -168,6 +168,26 @@ class RunContext:
         """A key over mothers: ``ctx.key(started="yes", site="north")``."""
         return Key.of(**where)
 
+    def cannot_model(self, data: pd.DataFrame, outcome: str, label: str) -> str | None:
+        """Why change in ``outcome`` cannot be modelled on ``data`` (plain words), or None.
+
+        Checked before fitting, so a report says "every score is from the same week" instead of
+        an error from linear algebra.
+        """
+        if outcome not in data.columns:
+            return f"the data have no {label} scores"
+        scored = data.dropna(subset=[outcome])
+        if scored.empty:
+            return f"no mother has a {label} score in the analysis window"
+        if scored[self.id].nunique() < 2:
+            return f"too few mothers have {label} scores to model change"
+        if self.time not in scored.columns or scored[self.time].dropna().nunique() < 2:
+            return (f"every {label} score is from the same point in time, so change over time "
+                    "cannot be estimated")
+        if scored[outcome].nunique() < 2:
+            return f"every {label} score has the same value: there is no variation to model"
+        return None
+
     def model_population(self, inst: str) -> Key:
         """Mothers in the models of an outcome: the plan's population with a score in the window."""
         return Key.of(**{f"model:{inst}": "yes"})

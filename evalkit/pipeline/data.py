@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..report.disclosure import Count, Key, Label
-from .context import RunContext, is_categorical
+from .context import RunContext
 
 __all__ = ["run"]
 

@@ -18,7 +18,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from .._levels import levels as level_order
 from ..report.disclosure import SD, Count, Free, Key, Label, Linked, Mean, Rounded, Stat
 from .context import RunContext, is_categorical
 from .models import register_model_table
@@ -41,6 +40,11 @@ def run(ctx: RunContext) -> None:
         _sessions(ctx, e)
     with ctx.step("time to disengagement"):
         _survival(ctx, e)
+    inst = ctx.plan.primary_outcome.instrument
+    why = ctx.cannot_model(ctx.analysis, inst, inst.upper())
+    if why is not None:
+        ctx.not_done("dose-response", why)
+        return
     with ctx.step("dose-response"):
         _dose(ctx, e)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..report.disclosure import SD, Count, Key, Label, Mean, Share
+from ..report.disclosure import SD, Count, Label, Mean, Share
 from .context import RunContext
 from .models import register_model_table
 from .outcome import group_column

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from ..report.disclosure import Count, Key, Label, Stat
@@ -80,6 +81,7 @@ def register_model_table(ctx: RunContext, name: str, table: pd.DataFrame, *, pop
             if any(f == g for g, _ in levels) or (t.split(":")[0] in ("Intercept",) or not levels):
                 sets.append(population & {f: ref})
         rows.append(list(dict.fromkeys(sets)))
+    table = _withhold_unidentified(table)
     columns = {}
     for c in table.columns:
         col = table[c]
@@ -89,6 +91,42 @@ def register_model_table(ctx: RunContext, name: str, table: pd.DataFrame, *, pop
             table[c] = col.map(lambda v: "yes" if v is True else "no" if v is False else v)
             columns[c] = Label()
     ctx.pub.add(publish or f"model_{name}", table, status="status", columns=columns)
+
+
+#: Ratios (hazard, odds) outside these limits mean a model that could not identify the effect
+#: (separation: every event in one group), not a finding.
+_RATIO_LIMITS = (1e-4, 1e4)
+_RATIOS = ("hazard_ratio", "hr_ci_low", "hr_ci_high", "odds_ratio", "or_ci_low", "or_ci_high")
+
+
+def _withhold_unidentified(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose estimates are not finite or not identified are withheld with the reason.
+
+    A Cox hazard ratio of 3.4e-09 (0.0000 to inf) or an odds ratio of 8.2e26 says the data could
+    not separate the effect (every event in one group), not that the effect is huge: such a row
+    keeps its term and says why, with every number blank.
+    """
+    table = table.copy()
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
+               and not pd.api.types.is_bool_dtype(table[c])]
+    if not numeric:
+        return table
+    values = table[numeric].astype(float)
+    bad = ~np.isfinite(values).all(axis=1) & values.notna().any(axis=1)
+    ratios = [c for c in _RATIOS if c in table.columns]
+    if ratios:
+        r = table[ratios].astype(float)
+        bad |= ((r < _RATIO_LIMITS[0]) | (r > _RATIO_LIMITS[1])).any(axis=1)
+    if "std_error" in table.columns and "estimate" in table.columns:
+        se = table["std_error"].astype(float)
+        bad |= se > 1e3 * np.maximum(1.0, table["estimate"].astype(float).abs())
+    if bad.any():
+        table.loc[bad, numeric] = np.nan
+        if "status" not in table.columns:
+            table["status"] = ""
+        table.loc[bad, "status"] = ("not estimable: the data cannot separate this effect "
+                                    "(e.g. every event in one group)")
+    return table
 
 
 def register_fit(ctx: RunContext, name: str, fit, *, population: Key, inst: str, factors=()) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..report.disclosure import SD, Count, Free, Key, Label, Linked, Mean, Stat
 from .context import RunContext, is_categorical
-from .models import register_fit, register_model_table
+from .models import register_fit
 
 __all__ = ["run"]
 
@@ -31,6 +31,11 @@ def run(ctx: RunContext, o) -> None:
     _population(ctx, inst)
     with ctx.step(f"{inst}: scores by wave"):
         _by_wave(ctx, inst, label)
+    why = ctx.cannot_model(ctx.analysis, inst, label)
+    if why is not None:
+        ctx.not_done(f"{inst}: models of change", why)
+        ctx.sections[f"{inst}_models"] = f"Change in {label} could not be modelled: {why}."
+        return
     with ctx.step(f"{inst}: average change"):
         _average_change(ctx, inst, facts)
     with ctx.step(f"{inst}: primary model"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..report.disclosure import Count, Free, Key, Label, Linked, Share, Stat
+from ..report.disclosure import Count, Free, Label, Linked, Share, Stat
 from .context import RunContext, is_categorical
 from .models import register_model_table
 from .outcome_change import CLASSES, declare

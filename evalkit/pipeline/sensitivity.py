@@ -7,8 +7,6 @@ shown, and means of imputed values only where the number imputed is.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from ..report.disclosure import SD, Count, Key, Label, Mean, Stat
 from .context import RunContext
 from .models import register_model_table
@@ -28,6 +26,17 @@ def run(ctx: RunContext) -> None:
     inst = ctx.plan.primary_outcome.instrument
     m, tcol, change = ctx.plan.model, ctx.time, ctx.plan.time.change
     pop = ctx.model_population(inst)
+    label = ctx.facts["outcomes"].get(inst, {}).get("label", inst)
+    why = ctx.cannot_model(ctx.analysis, inst, label)
+    if why is None:
+        waves = ctx.analysis.dropna(subset=[inst])[ctx.wave].nunique()
+        if waves < len(ctx.window_waves):
+            why = (f"{label} was not measured at every wave up to the end of support, so there is "
+                   "nothing to impute the missing waves from")
+    if why is not None:
+        ctx.not_done("multiple imputation", why)
+        ctx.sections["sensitivity"] = f"The multiple-imputation analysis could not be done: {why}."
+        return
 
     def fit(d):
         return fit_mixed(d, outcome=inst, fixed=tcol, subject=ctx.id, random=m.random,

@@ -61,7 +61,7 @@ model: {{fixed: "{fixed}", group: {group if group else 'null'}}}
 contexts:
   variables: [{", ".join(ctx)}]
   johnson_neyman: [isolation]
-mechanisms: {"{bootstrap: 60}" if mechanisms else "null"}
+mechanisms: {"{bootstrap: 200}" if mechanisms else "null"}
 engagement: {"{strata: site, cox_covariates: [first_baby, isolation]}" if engagement else "null"}
 attrition: {{predictors: [{primary}, first_baby, isolation]}}
 sensitivity:

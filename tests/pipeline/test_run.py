@@ -167,7 +167,7 @@ VARIANTS = {
         "mechanisms: {mediation: false}\nsensitivity: {multiple_imputation: null}\n"),
     "impact only, threshold 10": (
         "outcomes: [{instrument: wemwbs}]\nreport: {audience: [impact], suppression_threshold: 10}\n"
-        "contexts: {variables: [ethnicity, imd_quintile]}\nmechanisms: {bootstrap: 60}\n"
+        "contexts: {variables: [ethnicity, imd_quintile]}\nmechanisms: {bootstrap: 200}\n"
         "sensitivity: {multiple_imputation: {m: 3, iterations: 3}, tipping_point: null}\n"),
     "no group": (
         "outcomes: [{instrument: wemwbs}]\nmodel: {fixed: weeks, group: null}\nmechanisms: null\n"

@@ -41,7 +41,7 @@ outcomes:
 contexts:
   variables: [delivery_mode, site, first_baby, isolation]
   johnson_neyman: [isolation]
-mechanisms: {{bootstrap: 100}}
+mechanisms: {{bootstrap: 200}}
 engagement: {{strata: site, cox_covariates: [first_baby, isolation]}}
 attrition: {{predictors: [wemwbs, first_baby, isolation]}}
 sensitivity:

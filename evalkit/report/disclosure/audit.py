@@ -53,7 +53,6 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ...errors import SpecificationError

@@ -50,10 +50,10 @@ import numpy as np
 import pandas as pd
 
 from ...errors import SpecificationError
-from .columns import SD, Column, Count, Free, Label, Linked, Mean, Rounded, Share, Stat
+from .columns import Column, Label, Linked
 from .keys import MISSING_LEVEL, Key, level_code
 from .protected import SafeTable
-from .system import Bounds, LinearSystem
+from .system import Bounds
 
 __all__ = ["Publication", "ProtectedTable", "HIDDEN", "too_few"]
 
@@ -283,9 +283,3 @@ class Publication:
         v = v[~np.isnan(v)]
         return float(np.sum(v * v) if square else np.sum(v)), int(v.size)
 
-
-def _finite(x) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from .base import OKABE_ITO, ReportFigure, _figure, _literal, _name, _need_columns, _styled
 
