@@ -17,12 +17,22 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/evalkit demo --out reports/demo
 
+# The report test renders the impact report in headless Chromium: installed here when absent and
+# we may (root, Debian's apt), else that one test is skipped with a message saying how to enable it.
+BROWSER = if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "could not install chromium: the browser test will be skipped"; export EVALKIT_SKIP_BROWSER=1; }; \
+	else echo "no chromium and not root: the browser test will be skipped (install chromium to run it)"; \
+	  export EVALKIT_SKIP_BROWSER=1; fi
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	@$(BROWSER); $(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 # long checks (the full disclosure matrix, plan variants, byte-identical reruns): CI runs them too
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m slow
+	@$(BROWSER); $(BIN)/python -m pytest -q -n 2 -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py

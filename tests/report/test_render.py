@@ -163,9 +163,10 @@ def test_impact_report_renders_in_headless_chromium(small_run):
     """Every image loads and the page logs no console errors; a screenshot is kept as an artefact."""
     if _chromium() is None:
         if os.environ.get("EVALKIT_SKIP_BROWSER") == "1":
-            pytest.skip("EVALKIT_SKIP_BROWSER=1 and no chromium on this machine")
-        pytest.fail("Debian chromium is not installed: .ci/run installs it (apt-get install chromium); "
-                    "set EVALKIT_SKIP_BROWSER=1 to skip this check deliberately")
+            pytest.skip("no chromium on this machine: install it (Debian: apt-get install chromium; "
+                        "`make test` does so when run as root) to run the browser check")
+        pytest.fail("Debian chromium is not installed: `make test` installs it when run as root "
+                    "(apt-get install chromium); set EVALKIT_SKIP_BROWSER=1 to skip this check")
     from playwright.sync_api import sync_playwright
 
     _, result = small_run
