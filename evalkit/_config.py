@@ -1,12 +1,19 @@
 """Reading configuration files (data dictionaries, analysis plans): YAML and its problems.
 
-One parser for every YAML file evalkit reads, with line numbers for every key, and one way of
-listing configuration problems (key path, line, message), so a dictionary and a plan report their
-mistakes the same way.
+One parser for every configuration file evalkit reads, with line numbers for every key, and one
+way of listing configuration problems (key path, line, message), so a dictionary and a plan report
+their mistakes the same way.
+
+The parser is hardened: a configuration never needs YAML anchors and aliases, so they are refused
+without being expanded (an alias bomb costs nothing); documents over :data:`MAX_BYTES` or nested
+deeper than :data:`MAX_DEPTH` are refused; a key given twice in one mapping is an error naming both
+lines (PyYAML would silently keep the last); tags (``!!python/...``) and values Python cannot hold
+are errors with their line.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -155,8 +162,9 @@ def _parse_yaml(text: str, path, error: type, what: str | None = None
         raise error(f"{path}: the file is {size / 1e6:.1f} MB, more than an evalkit {what} can be "
                     f"({MAX_BYTES / 1e6:.0f} MB); check that this is the right file",
                     [("", None, f"file larger than {MAX_BYTES} bytes")])
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         problems = _structure_problems(node, loader.flagged)
         if problems:
@@ -177,11 +185,16 @@ def _parse_yaml(text: str, path, error: type, what: str | None = None
         raise error(f"{path} at line {line}: nested more than {MAX_DEPTH} levels deep; an evalkit "
                     f"{what} needs only a few levels, so check the indentation and brackets",
                     [("", line, f"nested more than {MAX_DEPTH} levels deep")]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        problem = f"character #x{exc.character:04x} is not allowed in YAML"
+        raise error(f"{path} at line {line}: {problem}; remove it (is this a YAML text file?)",
+                    [("", line, problem)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         where = f" at line {line}" if line else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         if problem.startswith("could not determine a constructor for the tag"):
             tag = problem.rsplit(" ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
             raise error(f"{path}{where}: the YAML tag {tag} is not allowed in an evalkit {what}; "
@@ -189,7 +202,8 @@ def _parse_yaml(text: str, path, error: type, what: str | None = None
         raise error(f"{path}{where}: not valid YAML ({problem}); check indentation and quoting",
                     [("", line, str(problem))]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _read_yaml(path, error: type, what: str | None = None) -> tuple[Any, dict[tuple, int], bytes]:
@@ -198,8 +212,6 @@ def _read_yaml(path, error: type, what: str | None = None) -> tuple[Any, dict[tu
     The size is checked before the file is read in full, so a huge file given by mistake costs
     nothing.
     """
-    from pathlib import Path
-
     path = Path(path)
     what = what or _WHAT.get(error.__name__, "configuration file")
     try:
@@ -253,15 +265,23 @@ def _pydantic_problems(exc: ValidationError, prefix: tuple, lines: dict[tuple, i
     """
     # Pydantic reports union branches as extra loc parts ('int', 'list[int]'); drop them.
     skip = {"int", "list[int]", "float", "str", "tuple[float, float]", *drop}
-    out = []
+    errors = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        loc = tuple(p for p in loc if p not in skip)
-        path = prefix + loc
+        errors.append((prefix + tuple(p for p in loc if p not in skip), err))
+    # A union (a list or a mapping, say) reports each branch: "not a list" next to a problem inside
+    # the mapping that was given. The deeper problem is the one to fix; drop the other branch's.
+    deeper = {path[:k] for path, _ in errors for k in range(len(path))}
+    out = []
+    for path, err in errors:
+        if err["type"].endswith("_type") and path in deeper:
+            continue
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = unknown_key(path) if unknown_key else \
                 f"unknown key {path[-1]!r}; check its spelling against the template dictionary"
+        elif err["type"] == "missing" and path and isinstance(path[-1], int):
+            msg = f"too few values: item {path[-1]} (counting from 0) is missing"
         elif err["type"] == "missing":
             msg = f"required key {path[-1]!r} is missing"
         elif err["type"] == "too_short":

@@ -1,12 +1,14 @@
 """The ``evalkit`` command line: the evaluator's interface.
 
 Exit codes: 0 success; 1 the data have problems (``validate``); 2 the command could not run (bad
-arguments, unreadable dictionary). A data problem never prints a traceback.
+arguments, unreadable or invalid dictionary, an output path that cannot be written). A data problem
+never prints a traceback. Every output path is checked before any work is done.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sys
 from pathlib import Path
 
@@ -18,9 +20,94 @@ from .errors import EvalkitError
 __all__ = ["main", "cli"]
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception | str) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(2)
+
+
+def _writable(path: Path, option: str, *, folder: bool = False, private: bool = False,
+              create: bool = True, example: str = "output") -> Path:
+    """Check, before any work, that ``path`` (given to ``option``) can be written; exit 2 if not.
+
+    ``path`` is a file to write, or with ``folder=True`` a folder to write files into. The folder
+    (a file's parent) is created if missing; ``private=True`` makes it owner-only (0o700, also when
+    it already exists). Refused, each with one line naming the path and the fix: a path under a
+    file (``notes.txt/x.json``), a file where a folder is needed or a folder where a file is, a
+    folder that cannot be created, a folder or file that cannot be written. Nothing is left behind
+    by the check itself. ``create=False`` makes only the checks that need no folder created (so a
+    command with two outputs can refuse a bad second one before creating the first one's folder).
+    """
+    import tempfile
+
+    where = f"cannot write {option} {path}"
+    target = path if folder else path.parent
+    try:
+        for p in (target, *target.parents):   # the nearest part of the path that exists
+            if p.is_dir():
+                break
+            if p.exists() or p.is_symlink():
+                _fail(f"{where}: {p} is a file, not a folder; choose a path inside a folder")
+        if not folder and path.is_dir():
+            _fail(f"{where}: it is a folder; give a file name, e.g. {path / example}")
+    except OSError as exc:
+        _fail(f"{where}: the path cannot be looked at ({exc.strerror or exc}); choose another path")
+    if not create:
+        return path
+    try:
+        target.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
+        if private:
+            os.chmod(target, 0o700)
+    except OSError as exc:
+        done = "made owner-only" if target.is_dir() else "created"
+        _fail(f"{where}: the folder {target} cannot be {done} ({exc.strerror or exc}); create it "
+              "yourself or choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(dir=target, prefix=".evalkit-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        _fail(f"{where}: the folder {target} is not writable ({exc.strerror or exc}); choose "
+              "another path or make the folder writable")
+    if not folder and path.exists() and not os.access(path, os.W_OK):
+        _fail(f"{where}: the file exists and is read-only; choose another path or make it "
+              "writable")
+    return path
+
+
+def _write(path: Path, text: str, option: str, *, private: bool = False) -> None:
+    """Write ``text`` to ``path`` atomically (``private``: mode 0o600); exit 2 on failure."""
+    import tempfile
+
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600 if private else 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        _fail(f"cannot write {option} {path}: {exc.strerror or exc}; check the disk and the path")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _load_dictionary(path: Path):
+    """The data dictionary at ``path``; any problem with it exits 2 with the problems listed."""
+    from .dictionary import DataDictionary
+
+    try:
+        return DataDictionary.from_yaml(path)
+    except EvalkitError as exc:
+        _fail(exc)
+    except UnicodeDecodeError:
+        _fail(f"cannot read data dictionary {str(path)!r}: it is not UTF-8 text; give the YAML "
+              "data dictionary (e.g. a copy of the bundled data_dictionary.yaml)")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -52,11 +139,14 @@ def simulate(n: int, seed: int, missing: str, out: Path) -> None:
     """
     from .simulate import simulate_cohort
 
+    _writable(out, "--out", folder=True)
     try:
         cohort = simulate_cohort(n=n, seed=seed, missing=missing)
         paths = cohort.write(out)
     except EvalkitError as exc:
         _fail(exc)
+    except OSError as exc:
+        _fail(f"cannot write --out {out}: {exc.strerror or exc}; check the disk and the folder")
     for p in paths:
         click.echo(f"wrote {p}")
 
@@ -76,25 +166,33 @@ def validate(files: tuple[Path, ...], dictionary: Path, json_out: Path | None, f
     """Check data FILES against the data dictionary and list every problem.
 
     Each problem names the file, line (header = line 1), column, participant, value and the rule
-    broken, with how to fix it. Exits 1 when there are problems, 0 when the data are clean.
+    broken, with how to fix it. Exits 1 when there are problems, 0 when the data are clean; 2 when
+    the dictionary is unusable or an output file cannot be written (checked before validating).
     """
-    from .dictionary import DataDictionary
     from .validation import validate as run_validate
 
+    to_stdout = json_out is not None and str(json_out) == "-"
+    if json_out is not None and not to_stdout:
+        _writable(json_out, "--json", example="problems.json")
+    if flow_out is not None:
+        if json_out is not None and not to_stdout and \
+                os.path.abspath(flow_out) == os.path.abspath(json_out):
+            _fail(f"--json and --flow both name {flow_out}; give two different files")
+        _writable(flow_out, "--flow", example="flow.csv")
+    dd = _load_dictionary(dictionary)
     try:
-        dd = DataDictionary.from_yaml(dictionary)
         report = run_validate([str(f) for f in files], dictionary=dd,
                               today=today.date() if today else _dt.date.today())
     except EvalkitError as exc:
         _fail(exc)
     if json_out is not None:
         text = report.to_json()
-        if str(json_out) == "-":
+        if to_stdout:
             click.echo(text, nl=False)
         else:
-            json_out.write_text(text, encoding="utf-8")
+            _write(json_out, text, "--json")
     if flow_out is not None:
-        report.flow.to_csv(flow_out, index=False, lineterminator="\n")
+        _write(flow_out, report.flow.to_csv(index=False, lineterminator="\n"), "--flow")
     if str(json_out) != "-":
         click.echo(report.summary())
         read = report.flow.loc[report.flow["stage"] == "read"]
@@ -121,17 +219,28 @@ def score(files: tuple[Path, ...], dictionary: Path, out: Path, restricted: Path
 
     The data are validated first; with problems, nothing is scored and the problems are listed
     (exit 1). Safeguarding flags (e.g. EPDS item 10 above 0) are written only to a separate
-    restricted file, never to the scores file, and a warning is printed.
+    restricted file (safeguarding_flags.csv, owner-only; header only when no flag is raised),
+    never to the scores file. The flags are written first, then the warning is printed, then the
+    scores. Both output paths are checked before anything is read (exit 2 if either cannot be
+    written).
     """
     import warnings
 
-    from .dictionary import DataDictionary
     from .errors import SafeguardingWarning
     from .scoring import score_dictionary
     from .validation import validate as run_validate
 
+    folder = restricted if restricted is not None else out.parent / "restricted"
+    flags_path = folder / "safeguarding_flags.csv"
+    if os.path.abspath(out) == os.path.abspath(flags_path):
+        _fail(f"--out {out} is the restricted safeguarding file; write the scores elsewhere")
+    what = "--restricted" if restricted is not None else "the restricted folder"
+    _writable(out, "--out", create=False)
+    _writable(folder, what, folder=True, create=False)
+    _writable(folder, what, folder=True, private=True)
+    _writable(out, "--out", example="scores.csv")
+    dd = _load_dictionary(dictionary)
     try:
-        dd = DataDictionary.from_yaml(dictionary)
         report = run_validate([str(f) for f in files], dictionary=dd)
         if not report.ok:
             click.echo(report.summary())
@@ -142,22 +251,30 @@ def score(files: tuple[Path, ...], dictionary: Path, out: Path, restricted: Path
             result = score_dictionary(report, dictionary=dd, on_invalid=invalid)
     except EvalkitError as exc:
         _fail(exc)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.scores.to_csv(out, index=False, lineterminator="\n")
+    # the flags first (restricted, owner-only) and the warning at once: they must survive anything
+    # that goes wrong later
+    flags, written = result.safeguarding, False
+    try:
+        _write(flags_path, flags.to_csv(index=False, lineterminator="\n"), "the restricted file",
+               private=True)
+        written = True
+    finally:
+        if len(flags):
+            click.echo(f"WARNING: {len(flags)} safeguarding flag(s) "
+                       + (f"written to {flags_path}. " if written else
+                          "raised but NOT written (see the error above): run again once the "
+                          "restricted folder can be written. ") +
+                       "Act on them now under your safeguarding procedure; this file is restricted "
+                       "and must never be published or put into a report.", err=True)
+    if not len(flags):
+        click.echo(f"no safeguarding flags raised ({flags_path} lists none)")
+    _write(out, result.scores.to_csv(index=False, lineterminator="\n"), "--out")
     click.echo(f"wrote {out} ({len(result.scores)} rows; instruments: {', '.join(result.instruments)})")
     for inst, why in result.skipped.items():
         click.echo(f"not scored: {inst}: {why}")
     for w in caught:
         if not issubclass(w.category, SafeguardingWarning):
             click.echo(f"warning: {w.message}", err=True)
-    if len(result.safeguarding):
-        folder = restricted or (out.parent / "restricted")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "safeguarding_flags.csv"
-        result.safeguarding.to_csv(path, index=False, lineterminator="\n")
-        click.echo(f"WARNING: {len(result.safeguarding)} safeguarding flag(s) written to {path}. "
-                   "Act on them now under your safeguarding procedure; this file is restricted and "
-                   "must never be published or put into a report.", err=True)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -272,6 +389,8 @@ def fit(data: Path, outcome: str, fixed: str, subject: str, random: str, uncorre
             raise click.BadParameter(f"expected COLUMN=LEVEL, got {item!r}",
                                      param_hint="'--reference'")
         reference[column.strip()] = level.strip()
+    if json_out is not None and str(json_out) != "-":
+        _writable(json_out, "--json", example="fit.json")
     try:
         frame = read_data(data)
     except EvalkitError as exc:
@@ -331,8 +450,7 @@ def fit(data: Path, outcome: str, fixed: str, subject: str, random: str, uncorre
         if str(json_out) == "-":
             click.echo(text, nl=False)
         else:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(text, encoding="utf-8")
+            _write(json_out, text, "--json")
     if str(json_out) != "-":
         click.echo(result.summary())
         if len(result.exclusions):

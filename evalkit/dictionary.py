@@ -64,15 +64,62 @@ class Variable(_Frozen):
     coding: Coding | None = None
     format: str | None = None
     identifying: bool = False
+    aliases: tuple[str, ...] = ()
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _aliases_as_tuple(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, (list, tuple)):
+            empty = [i for i, a in enumerate(v) if isinstance(a, str) and not a.strip()]
+            if empty:
+                raise ValueError("an alias is empty; give the other names the column is exported "
+                                 "under, e.g. aliases: [Participant_ID, pid]")
+            return tuple(a.strip() if isinstance(a, str) else a for a in v)
+        return v
 
     @field_validator("levels", mode="before")
     @classmethod
     def _levels_as_mapping(cls, v: Any) -> Any:
         # Levels may be written as a list of codes or as {code: label}; codes are matched as text.
-        if isinstance(v, list):
-            return {str(code): str(code) for code in v}
-        if isinstance(v, dict):
-            return {str(k): str(lab) for k, lab in v.items()}
+        if isinstance(v, (list, dict)):
+            pairs = ([(code, code) for code in v] if isinstance(v, list) else list(v.items()))
+            out: dict[str, str] = {}
+            twice: list[str] = []
+            for code, lab in pairs:
+                key = str(code)
+                if key in out:
+                    twice.append(key)
+                out[key] = str(lab)
+            if twice:
+                raise ValueError(f"level code(s) {', '.join(map(repr, dict.fromkeys(twice)))} are "
+                                 "listed twice (codes are compared as text, so 1 and '1' are the "
+                                 "same); keep one of each")
+            return out
+        return v
+
+    @field_validator("levels")
+    @classmethod
+    def _labels_distinct(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if not v:
+            return v
+        # Values are matched to levels by code or by label, ignoring case and surrounding spaces.
+        by_label: dict[str, list[str]] = {}
+        for code, lab in v.items():
+            by_label.setdefault(lab.strip().lower(), []).append(code)
+        same = [(codes, v[codes[0]]) for codes in by_label.values() if len(codes) > 1]
+        if same:
+            listed = "; ".join(f"{', '.join(map(repr, codes))} are all labelled {lab!r}"
+                               for codes, lab in same)
+            raise ValueError(f"duplicate level labels: {listed}; give every level its own label")
+        codes_lower = {c.strip().lower(): c for c in v}
+        clash = [(code, lab, codes_lower[lab.strip().lower()]) for code, lab in v.items()
+                 if lab.strip().lower() in codes_lower and codes_lower[lab.strip().lower()] != code]
+        if clash:
+            listed = "; ".join(f"level {c!r} is labelled {lab!r}, which is the code of level {o!r}"
+                               for c, lab, o in clash)
+            raise ValueError(f"{listed}: a value {clash[0][1]!r} would be ambiguous; change the label")
         return v
 
     @field_validator("range")
@@ -109,6 +156,25 @@ class ItemSet(_Frozen):
     label: str | None = None
     missing_codes: tuple[MissingCode, ...] | None = None
     names: dict[int, str] | None = None
+    aliases: dict[int, tuple[str, ...]] | None = Field(
+        default=None, description="item number -> other names the item's column is exported under")
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _aliases_as_tuples(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: ([a] if isinstance(a, str) else a) for k, a in v.items()}
+        return v
+
+    @model_validator(mode="after")
+    def _numbers_known(self) -> "ItemSet":
+        known = set(self.numbers())
+        for what, given in (("names", self.names), ("aliases", self.aliases)):
+            extra = sorted(set(given or {}) - known)
+            if extra:
+                raise ValueError(f"{what} given for item(s) {extra}, which the item set does not have "
+                                 f"(items {min(known) if known else '-'}..{max(known) if known else '-'})")
+        return self
 
     @field_validator("instrument")
     @classmethod
@@ -135,6 +201,7 @@ class ItemSet(_Frozen):
                     instrument=self.instrument,
                     item=k,
                     coding=self.coding,
+                    aliases=tuple((self.aliases or {}).get(k, ())),
                 )
             )
         return out
@@ -164,6 +231,7 @@ class Dataset(_Frozen):
     description: str | None = None
     keys: tuple[str, ...]
     variables: dict[str, Variable]
+    sheet: str | int | None = None
 
     def variable(self, name: str) -> Variable:
         try:
@@ -179,20 +247,91 @@ class Dataset(_Frozen):
 
 
 class _RawDataset(_Frozen):
+    """A dataset's own keys; its variables and item sets are checked one by one afterwards."""
+
     file: str
     description: str | None = None
     keys: list[str]
-    variables: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    item_sets: list[ItemSet] = Field(default_factory=list)
+    sheet: str | int | None = Field(default=None, description="Excel: sheet name or 0-based position")
+    variables: dict[str, Any] = Field(default_factory=dict)
+    item_sets: list[Any] = Field(default_factory=list)
+
+    @field_validator("sheet", mode="before")
+    @classmethod
+    def _sheet(cls, v: Any) -> Any:
+        if isinstance(v, bool) or (isinstance(v, int) and v < 0):
+            raise ValueError(f"sheet must be a sheet name or a 0-based position (0, 1, ...), got {v!r}")
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("sheet is empty; give the sheet's name or its 0-based position")
+        return v
 
 
 class _RawDictionary(_Frozen):
+    """The top level; waves and datasets are checked one by one afterwards."""
+
     version: Literal[1] = 1
     study: str
     description: str | None = None
     missing_codes: tuple[MissingCode, ...] = ()
-    waves: dict[str, dict[str, Any]]
-    datasets: dict[str, _RawDataset]
+    waves: dict[str, Any]
+    datasets: dict[str, Any]
+
+
+def _validated(model, data, path: tuple, lines, problems, *, fields: tuple = ()):
+    """``model.model_validate(data)`` or None; every error goes to ``problems``.
+
+    When validation fails, the fields named in ``fields`` are returned from the raw mapping (if they
+    have the right container type) so their contents can still be checked: one run lists every
+    mistake, not just those of the first level that failed.
+    """
+    try:
+        return model.model_validate(data), {}
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, path, lines))
+    salvage = {}
+    if isinstance(data, Mapping):
+        for name, kind in fields:
+            value = data.get(name)
+            if isinstance(value, kind):
+                salvage[name] = value
+    return None, salvage
+
+
+def _header_key(name: str) -> str:
+    """How headers are compared: case, surrounding spaces and '-', ' ', '_' do not matter."""
+    return re.sub(r"[\s_\-]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _number(code) -> float | None:
+    if isinstance(code, bool):
+        return None
+    try:
+        return float(code)
+    except (TypeError, ValueError):
+        return None
+
+
+def _overlaps(var: Variable, codes: tuple) -> list[str]:
+    """Missing codes that a valid value of ``var`` could also be (as text for the message)."""
+    out = []
+    if var.numeric and var.range is not None:
+        lo, hi = var.range
+        for c in codes:
+            x = _number(c)
+            if x is None or not lo <= x <= hi:
+                continue
+            if var.type == "integer" and not float(x).is_integer():
+                continue  # 2.5 is never a valid whole number, so it cannot be mistaken for one
+            out.append(str(c))
+    elif var.type == "category" and var.levels:
+        level_codes = {k.strip().lower() for k in var.levels}
+        for c in codes:
+            text = str(c).strip().lower()
+            x = _number(c)
+            as_int = str(int(x)) if x is not None and float(x).is_integer() else None
+            if text in level_codes or (as_int is not None and as_int in level_codes):
+                out.append(str(c))
+    return out
 
 
 class DataDictionary:
@@ -247,69 +386,105 @@ class DataDictionary:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None,
                   _lines: dict[tuple, int] | None = None) -> "DataDictionary":
-        """Build a dictionary from a mapping with the same structure as the YAML file."""
+        """Build a dictionary from a mapping with the same structure as the YAML file.
+
+        Every mistake is collected before anything is raised, so one :class:`DictionaryError` lists
+        them all (unknown keys at every level, wrong types, ranges, levels, missing codes inside a
+        variable's valid values, clashing aliases).
+        """
         where = source or "data dictionary"
         lines = _lines or {}
         if not isinstance(data, Mapping):
             raise DictionaryError(f"{where}: the top level must be a mapping with 'study', 'waves' "
                                   "and 'datasets'", [("", 1, "top level is not a mapping")])
         problems: list[tuple[str, int | None, str]] = []
-        try:
-            raw = _RawDictionary.model_validate(data)
-        except ValidationError as exc:
-            problems.extend(_pydantic_problems(exc, (), lines))
-            raise _dictionary_error(where, problems) from None
+
+        def problem(path: tuple, message: str) -> None:
+            problems.append((_dotted(path), _line_of(path, lines), message))
+
+        raw, salvage = _validated(_RawDictionary, data, (), lines, problems,
+                                  fields=(("waves", Mapping), ("datasets", Mapping),
+                                          ("missing_codes", (list, tuple))))
+        raw_waves = raw.waves if raw else salvage.get("waves", {})
+        raw_datasets = raw.datasets if raw else salvage.get("datasets", {})
+        global_missing = tuple(raw.missing_codes) if raw else tuple(
+            c for c in salvage.get("missing_codes", ()) if isinstance(c, (int, float, str)))
 
         waves = []
-        for wname, wspec in raw.waves.items():
-            try:
-                waves.append(Wave.model_validate({"name": wname, **(wspec or {})}))
-            except ValidationError as exc:
-                problems.extend(_pydantic_problems(exc, ("waves", wname), lines))
+        for wname, wspec in raw_waves.items():
+            path = ("waves", wname)
+            if wspec is not None and not isinstance(wspec, Mapping):
+                problem(path, f"wave {wname!r} must be a mapping such as {{week: 6, window: [3, 10]}}, "
+                              f"not {type(wspec).__name__}")
+                continue
+            wave, _ = _validated(Wave, {"name": str(wname), **(wspec or {})}, path, lines, problems)
+            if wave is not None:
+                waves.append(wave)
         wave_names = [w.name for w in waves]
         wave_levels = {w.name: w.label or w.name for w in waves}
 
         datasets: dict[str, Dataset] = {}
-        for dname, rds in raw.datasets.items():
+        for dname, dspec in raw_datasets.items():
+            ds_path = ("datasets", dname)
+            if not isinstance(dspec, Mapping):
+                problem(ds_path, f"dataset {dname!r} must be a mapping with 'file', 'keys' and "
+                                 f"'variables', not {type(dspec).__name__}")
+                continue
+            rds, salvage = _validated(_RawDataset, dspec, ds_path, lines, problems,
+                                      fields=(("variables", Mapping), ("item_sets", list),
+                                              ("keys", list)))
+            raw_vars = rds.variables if rds else salvage.get("variables", {})
+            raw_sets = rds.item_sets if rds else salvage.get("item_sets", [])
+            keys = list(rds.keys) if rds else [k for k in salvage.get("keys", []) if isinstance(k, str)]
+
             variables: dict[str, Variable] = {}
-            for vname, vspec in rds.variables.items():
+            var_paths: dict[str, tuple] = {}
+            for vname, vspec in raw_vars.items():
                 path = ("datasets", dname, "variables", vname)
                 if not _NAME.match(str(vname)):
-                    problems.append((_dotted(path), lines.get(path),
-                                     f"variable name {vname!r} must be letters, digits and '_'"))
+                    problem(path, f"variable name {vname!r} must be letters, digits and '_'")
+                    continue
+                if vspec is not None and not isinstance(vspec, Mapping):
+                    problem(path, f"variable {vname!r} must be a mapping such as {{type: integer}}, "
+                                  f"not {type(vspec).__name__}")
                     continue
                 spec = dict(vspec or {})
                 if spec.get("role") == "wave" and "levels" not in spec and wave_names:
                     spec["levels"] = wave_levels  # the wave column's codes are the declared waves
                 spec.pop("name", None)  # the mapping key is the name
-                try:
-                    variables[vname] = Variable.model_validate({"name": vname, **spec})
-                except ValidationError as exc:
-                    problems.extend(_pydantic_problems(exc, path, lines))
-            for i, item_set in enumerate(rds.item_sets):
+                var, _ = _validated(Variable, {"name": vname, **spec}, path, lines, problems)
+                if var is not None:
+                    variables[vname] = var
+                    var_paths[vname] = path
+            for i, set_spec in enumerate(raw_sets):
+                path = ("datasets", dname, "item_sets", i)
+                item_set, _ = _validated(ItemSet, set_spec, path, lines, problems)
+                if item_set is None:
+                    continue
                 for var in item_set.expand():
                     if var.name in variables:
-                        path = ("datasets", dname, "item_sets", i)
-                        problems.append((_dotted(path), lines.get(path),
-                                         f"item {var.name!r} is declared twice"))
+                        problem(path, f"item {var.name!r} is declared twice")
                     variables[var.name] = var
-            for j, key in enumerate(rds.keys):
-                if key not in variables:
-                    path = ("datasets", dname, "keys", j)
-                    problems.append((_dotted(path), lines.get(path),
-                                     f"key {key!r} is not a declared variable of {dname!r}"))
-            ds_path = ("datasets", dname)
-            if not any(v.role == "id" for v in variables.values()):
-                problems.append((_dotted(ds_path), lines.get(ds_path),
-                                 "no variable has role 'id'; mark the participant identifier with role: id"))
-            datasets[dname] = Dataset(name=dname, file=rds.file, description=rds.description,
-                                      keys=tuple(rds.keys), variables=variables)
+                    var_paths[var.name] = path
+            for j, key in enumerate(keys):
+                if key not in variables and key not in raw_vars:
+                    problem(("datasets", dname, "keys", j),
+                            f"key {key!r} is not a declared variable of {dname!r}")
+            if not any(v.role == "id" for v in variables.values()) and not any(
+                    isinstance(v, Mapping) and v.get("role") == "id" for v in raw_vars.values()):
+                problem(ds_path, "no variable has role 'id'; mark the participant identifier with role: id")
+            _check_missing_codes(variables, var_paths, global_missing, problem)
+            _check_aliases(dname, variables, var_paths, problem)
+            datasets[dname] = Dataset(name=dname, file=rds.file if rds else str(dspec.get("file")),
+                                      description=rds.description if rds else None,
+                                      keys=tuple(keys), variables=variables,
+                                      sheet=rds.sheet if rds else None)
 
         ids = {v.name for ds in datasets.values() for v in ds.by_role("id")}
         if len(ids) > 1:
-            problems.append(("datasets", lines.get(("datasets",)),
-                             f"datasets disagree on the participant identifier: {sorted(ids)}; use one name"))
-        if problems:
+            problem(("datasets",), f"datasets disagree on the participant identifier: {sorted(ids)}; "
+                                   "use one name")
+        if problems or raw is None:
             raise _dictionary_error(where, problems)
         waves.sort(key=lambda w: w.week)
         return cls(study=raw.study, description=raw.description, waves=tuple(waves),
@@ -391,6 +566,77 @@ class DataDictionary:
 
 
 # ---------------------------------------------------------------------- helpers
+def _line_of(path: tuple, lines: dict[tuple, int]) -> int | None:
+    """The line of ``path`` in the YAML, else of its nearest enclosing key."""
+    for k in range(len(path), -1, -1):
+        if path[:k] in lines:
+            return lines[path[:k]]
+    return None
+
+
+def _check_missing_codes(variables: dict[str, Variable], paths: dict[str, tuple], global_codes: tuple,
+                         problem) -> None:
+    """A missing code must not be a valid value too: 9 with range [0, 10] hides every real 9."""
+    seen: set[tuple] = set()
+    for var in variables.values():
+        own = var.missing_codes is not None
+        codes = var.missing_codes if own else global_codes
+        clash = _overlaps(var, tuple(codes))
+        if not clash:
+            continue
+        path = paths[var.name]
+        key = (path, tuple(clash))
+        if key in seen:  # an item set: one problem for the block, not one per item
+            continue
+        seen.add(key)
+        in_set = path[-2] == "item_sets"
+        name = f"item set {var.instrument!r}" if in_set else f"variable {var.name!r}"
+        whose = "its own missing_codes" if own else "the top-level missing_codes"
+        valid = (f"its range {_fmt_pair(var.range)}" if var.numeric else
+                 f"its levels ({', '.join(var.levels or {})})")
+        codes_txt = (f"missing code {clash[0]}" if len(clash) == 1 else
+                     f"missing codes {', '.join(clash)}")
+        verb = "is" if len(clash) == 1 else "are"
+        fix = ("change its missing_codes to values outside them (e.g. -9)" if own else
+               f"give {name} its own missing_codes outside them (e.g. missing_codes: [-9]), or "
+               "change the top-level ones")
+        problem(path + ("missing_codes",) if own and not in_set else path,
+                f"{codes_txt} (from {whose}) {verb} also a valid value of {name}, within {valid}: "
+                f"a real answer {clash[0]} would be read as missing; {fix}")
+
+
+def _fmt_pair(pair) -> str:
+    f = (lambda x: str(int(x)) if float(x).is_integer() else str(x))
+    return f"[{f(pair[0])}, {f(pair[1])}]"
+
+
+def _check_aliases(dname: str, variables: dict[str, Variable], paths: dict[str, tuple], problem) -> None:
+    """Within a dataset, every header (name or alias, compared as headers are) means one variable."""
+    owner: dict[str, str] = {}
+    for var in variables.values():
+        key = _header_key(var.name)
+        if key in owner:
+            problem(paths[var.name], f"variables {owner[key]!r} and {var.name!r} of {dname!r} differ "
+                                     "only in case or '_', so a header cannot tell them apart; "
+                                     "rename one")
+        owner.setdefault(key, var.name)
+    claimed: dict[str, str] = {}
+    for var in variables.values():
+        for alias in var.aliases:
+            key = _header_key(alias)
+            path = paths[var.name] + ("aliases",)
+            other = owner.get(key)
+            if other is not None and other != var.name:
+                problem(path, f"alias {alias!r} of {var.name!r} is the name of another variable of "
+                              f"{dname!r} ({other!r}); remove it from the aliases")
+            elif key in claimed and claimed[key] != var.name:
+                problem(path, f"alias {alias!r} is claimed by both {claimed[key]!r} and "
+                              f"{var.name!r} in {dname!r}; a column can mean only one variable, so "
+                              "keep it in one list of aliases")
+            else:
+                claimed[key] = var.name
+
+
 def _dictionary_error(where: str, problems: list[tuple[str, int | None, str]]) -> DictionaryError:
     message, unique = _problem_report(where, problems, "data dictionary")
     return DictionaryError(message, unique)

@@ -87,7 +87,7 @@ class OutcomeSection(_Section):
 class TimeSection(_Section):
     column: str = "weeks"
     baseline_wave: str = "baseline"
-    end_wave: str = "end"
+    end_wave: str = Field("end", validate_default=True)
     change: tuple[float, float] = (0.0, 12.0)
 
     @field_validator("end_wave")

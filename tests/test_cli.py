@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import stat
 import subprocess
 import sys
 
@@ -128,3 +131,100 @@ def pd_read(path):
     import pandas as pd
 
     return pd.read_csv(path)
+
+
+# ---------------------------------------------------------------------- output paths, checked first
+def _evalkit(*args, unprivileged=False):
+    """``python -m evalkit.cli ARGS``; ``unprivileged``: without root's power to ignore file modes."""
+    prefix = []
+    if unprivileged and os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: a read-only folder is writable")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    return subprocess.run([*prefix, sys.executable, "-m", "evalkit.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """20 simulated mothers (some with safeguarding flags), a file, and a read-only folder."""
+    root = tmp_path_factory.mktemp("small")
+    paths = ek.simulate_cohort(n=20, seed=1).write(root / "data")
+    (root / "file.txt").write_text("not a folder\n")
+    (root / "readonly").mkdir()
+    (root / "readonly").chmod(0o555)
+    yield root, [p for p in paths if str(p).endswith(".csv")]
+    (root / "readonly").chmod(0o755)
+
+
+def _refused(proc, path: str, words: str):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stderr.startswith(f"error: cannot write {path}: ") and words in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1, "one line"
+    assert "No problems found" not in proc.stdout, "the data were validated before the check"
+
+
+@pytest.mark.parametrize("option, target, words", [
+    ("--json", "file.txt/x.json", "file.txt is a file, not a folder; choose a path inside a folder"),
+    ("--json", "readonly/x.json", "is not writable (Permission denied); choose another path or "
+                                  "make the folder writable"),
+    ("--json", "readonly/new/x.json", "cannot be created (Permission denied); create it yourself"),
+    ("--json", "data", "it is a folder; give a file name, e.g."),
+    ("--flow", "file.txt/flow.csv", "file.txt is a file, not a folder"),
+    ("--flow", "readonly/flow.csv", "is not writable"),
+])
+def test_validate_refuses_an_unwritable_output_before_validating(small, option, target, words):
+    root, data = small
+    proc = _evalkit("validate", *data, "--dictionary", ek.example_dictionary_path(),
+                    option, root / target, unprivileged=target.startswith("readonly"))
+    _refused(proc, f"{option} {root / target}", words)
+    assert not (root / target).is_file() and not (root / "readonly" / "new").exists()
+
+
+def test_validate_creates_a_missing_output_folder(small, tmp_path):
+    _, data = small
+    out = tmp_path / "new" / "deeper" / "problems.json"
+    proc = _evalkit("validate", *data, "--dictionary", ek.example_dictionary_path(),
+                    "--json", out, "--flow", tmp_path / "other" / "flow.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text()) == []
+    assert (tmp_path / "other" / "flow.csv").read_text().startswith("dataset,")
+
+
+def test_score_with_an_unwritable_restricted_folder_stops_before_scoring(small, tmp_path):
+    root, data = small
+    for restricted in (root / "file.txt" / "restricted", root / "readonly" / "restricted"):
+        out = tmp_path / "out" / "scores.csv"
+        proc = _evalkit("score", *data, "--dictionary", ek.example_dictionary_path(), "--out", out,
+                        "--restricted", restricted, unprivileged=True)
+        _refused(proc, f"--restricted {restricted}", "choose a path inside a folder"
+                 if "file.txt" in str(restricted) else "cannot be created (Permission denied)")
+        assert not out.exists() and not out.parent.exists(), "nothing is written or created"
+    proc = _evalkit("score", *data, "--dictionary", ek.example_dictionary_path(),
+                    "--out", root / "file.txt" / "scores.csv")
+    _refused(proc, f"--out {root / 'file.txt' / 'scores.csv'}", "is a file, not a folder")
+    assert not (root / "file.txt" / "restricted").exists()
+
+
+def test_score_writes_owner_only_flags_and_warns_on_stderr(small, tmp_path):
+    _, data = small
+    out = tmp_path / "out" / "scores.csv"
+    proc = _evalkit("score", *data, "--dictionary", ek.example_dictionary_path(), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    flags = tmp_path / "out" / "restricted" / "safeguarding_flags.csv"
+    assert stat.S_IMODE(flags.stat().st_mode) == 0o600
+    assert stat.S_IMODE(flags.parent.stat().st_mode) == 0o700
+    n = len(_rows(flags)) - 1
+    assert n > 0, "the simulated cohort raises safeguarding flags"
+    assert f"WARNING: {n} safeguarding flag(s) written to {flags}" in proc.stderr
+    assert "safeguarding" not in proc.stdout
+    assert "epds_self_harm" not in out.read_text().splitlines()[0]
+    # flags first: written before the scores
+    assert flags.stat().st_mtime_ns <= out.stat().st_mtime_ns
+
+
+def test_simulate_refuses_an_output_folder_under_a_file(small):
+    root, _ = small
+    proc = _evalkit("simulate", "--n", "5", "--out", root / "file.txt" / "sim")
+    _refused(proc, f"--out {root / 'file.txt' / 'sim'}", "file.txt is a file, not a folder")

@@ -109,3 +109,34 @@ def test_text_in_outcome_is_a_data_problem(tmp_path):
     assert result.exit_code == 1, result.output
     assert "'slow' on line 5" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("target, words", [
+    ("notes.txt/fit.json", "notes.txt is a file, not a folder; choose a path inside a folder"),
+    ("readonly/fit.json", "is not writable (Permission denied)"),
+])
+def test_unwritable_json_path_is_refused_before_fitting(tmp_path, target, words):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "notes.txt").write_text("x\n")
+    (tmp_path / "readonly").mkdir(mode=0o555)
+    prefix = []
+    if target.startswith("readonly") and os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: a read-only folder is writable")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    # data that would fail (exit 1): the output path is checked first, so they are never read
+    args = ["fit", str(tmp_path / "sleep.csv"), *SLEEP[2:], "--json", str(tmp_path / target)]
+    (tmp_path / "sleep.csv").write_text("Reaction,Days,Subject\nslow,0,1\n")
+    proc = subprocess.run([*prefix, sys.executable, "-m", "evalkit.cli", *args],
+                          capture_output=True, text=True, timeout=60)
+    (tmp_path / "readonly").chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: cannot write --json {tmp_path / target}: ")
+    assert proc.stderr.count("\n") == 1, "one line"
+    assert words in proc.stderr and "Traceback" not in proc.stdout + proc.stderr
+    assert "not numeric" not in proc.stderr, "the data were read before the check"
+    assert not (tmp_path / target).exists()

@@ -141,3 +141,156 @@ def test_objects_are_immutable(dd):
     var = dd.variable("age")
     with pytest.raises(Exception):
         var.range = (0, 1)
+
+
+# ------------------------------------------------------------------------------ load-time checks (issue 12)
+def _problems(tmp_path, text) -> dict:
+    with pytest.raises(DictionaryError) as info:
+        ek.DataDictionary.from_yaml(_write(tmp_path, text))
+    return {(p, line): msg for p, line, msg in info.value.problems}, str(info.value)
+
+
+BASE = """\
+    study: x
+    missing_codes: [-9]
+    waves: {baseline: {week: 0, window: [0, 0]}}
+    datasets:
+      people:
+        file: people.csv
+        keys: [pid]
+        variables:
+"""
+
+
+def test_aliases_and_sheet_are_read(tmp_path):
+    dd = ek.DataDictionary.from_yaml(_write(tmp_path, BASE + """\
+          pid: {type: string, role: id, aliases: [Participant_ID, participant id]}
+          mood: {type: integer, range: [0, 3], aliases: Mood score}
+        item_sets:
+          - {instrument: phq9, items: 2, range: [0, 3], aliases: {1: [PHQ-9 Q1], 2: Q2}}
+        sheet: Data
+    """))
+    assert dd.variable("pid").aliases == ("Participant_ID", "participant id")
+    assert dd.variable("mood").aliases == ("Mood score",)
+    assert dd.variable("phq9_1").aliases == ("PHQ-9 Q1",) and dd.variable("phq9_2").aliases == ("Q2",)
+    assert dd.dataset("people").sheet == "Data"
+    assert ek.DataDictionary.from_yaml(ek.example_dictionary_path()).dataset("responses").sheet is None
+
+
+def test_every_schema_problem_at_once(tmp_path):
+    problems, message = _problems(tmp_path, """\
+        study: x
+        colour: blue
+        waves: {baseline: {week: 0, window: [0, 0]}, mid: [6, 8]}
+        datasets:
+          people:
+            file: people.csv
+            keys: [pid]
+            shape: wide
+            variables:
+              pid: {type: string, role: id}
+              age: {type: integer, rnage: [16, 50]}
+              notes: string
+            item_sets:
+              - {instrument: phq9, items: 9, range: [0, 3], scale: 1}
+    """)
+    assert problems[("colour", 2)].startswith("unknown key 'colour'")
+    assert problems[("datasets.people.shape", 8)].startswith("unknown key 'shape'")
+    assert problems[("datasets.people.variables.age.rnage", 11)].startswith("unknown key 'rnage'")
+    assert problems[("datasets.people.variables.notes", 12)].startswith(
+        "variable 'notes' must be a mapping")
+    assert problems[("datasets.people.item_sets.0.scale", 14)].startswith("unknown key 'scale'")
+    assert problems[("waves.mid", 3)].startswith("wave 'mid' must be a mapping")
+    assert message.startswith(f"{tmp_path / 'dd.yaml'}: 6 problems in the data dictionary")
+
+
+def test_duplicate_level_labels_and_codes(tmp_path):
+    problems, _ = _problems(tmp_path, BASE + """\
+          pid: {type: string, role: id}
+          mode: {type: category, levels: {a: Group, b: group , c: One-to-one}}
+          site: {type: category, levels: [1, "1", 2]}
+          area: {type: category, levels: {n: s, s: South}}
+    """)
+    assert problems[("datasets.people.variables.mode.levels", 10)] == (
+        "duplicate level labels: 'a', 'b' are all labelled 'Group'; give every level its own label")
+    assert "level code(s) '1' are listed twice" in problems[("datasets.people.variables.site.levels", 11)]
+    assert "level 'n' is labelled 's', which is the code of level 's'" in problems[
+        ("datasets.people.variables.area.levels", 12)]
+
+
+def test_missing_codes_inside_the_valid_values(tmp_path):
+    problems, _ = _problems(tmp_path, """\
+        study: x
+        missing_codes: [-9, 9]
+        waves: {baseline: {week: 0, window: [0, 0]}}
+        datasets:
+          people:
+            file: people.csv
+            keys: [pid]
+            variables:
+              pid: {type: string, role: id}
+              isolation: {type: number, range: [0, 10]}
+              age: {type: integer, range: [16, 50]}
+              score: {type: integer, range: [0, 3], missing_codes: [3, 2.5, -1]}
+              band: {type: category, levels: [1, 2, 9]}
+            item_sets:
+              - {instrument: phq9, items: 9, range: [0, 3], missing_codes: [0, -9]}
+    """)
+    assert problems[("datasets.people.variables.isolation", 10)] == (
+        "missing code 9 (from the top-level missing_codes) is also a valid value of variable "
+        "'isolation', within its range [0, 10]: a real answer 9 would be read as missing; give "
+        "variable 'isolation' its own missing_codes outside them (e.g. missing_codes: [-9]), or "
+        "change the top-level ones")
+    assert ("datasets.people.variables.age", 11) not in problems
+    assert problems[("datasets.people.variables.score.missing_codes", 12)].startswith(
+        "missing code 3 (from its own missing_codes) is also a valid value of variable 'score'")
+    assert "its levels (1, 2, 9)" in problems[("datasets.people.variables.band", 13)]
+    item_set = [k for k in problems if k[0] == "datasets.people.item_sets.0"]
+    assert item_set == [("datasets.people.item_sets.0", 15)]  # once for the block, not per item
+    assert "item set 'phq9'" in problems[item_set[0]]
+
+
+def test_clashing_aliases(tmp_path):
+    problems, _ = _problems(tmp_path, BASE + """\
+          pid: {type: string, role: id, aliases: [ID]}
+          ref: {type: string, aliases: [id, PID]}
+          age: {type: integer, aliases: [Age years]}
+          age_band: {type: string, aliases: [age-years]}
+    """)
+    with pytest.raises(DictionaryError) as info:
+        ek.DataDictionary.from_yaml(tmp_path / "dd.yaml")
+    msgs = [m for _, _, m in info.value.problems]
+    assert any(m.startswith("alias 'id' is claimed by both 'pid' and 'ref'") for m in msgs)
+    assert any(m.startswith("alias 'PID' of 'ref' is the name of another variable of 'people' ('pid')")
+               for m in msgs)
+    assert any(m.startswith("alias 'age-years' is claimed by both 'age' and 'age_band'") for m in msgs)
+    assert len(msgs) == 3
+
+
+def test_same_alias_in_two_datasets_is_fine(tmp_path):
+    dd = ek.DataDictionary.from_yaml(_write(tmp_path, """\
+        study: x
+        waves: {baseline: {week: 0, window: [0, 0]}}
+        datasets:
+          a: {file: a.csv, keys: [pid], variables: {pid: {type: string, role: id, aliases: [ID]}}}
+          b: {file: b.csv, keys: [pid], variables: {pid: {type: string, role: id, aliases: [ID]}}}
+    """))
+    assert dd.dataset("b").variable("pid").aliases == ("ID",)
+
+
+def test_bad_sheet(tmp_path):
+    problems, _ = _problems(tmp_path, BASE + """\
+          pid: {type: string, role: id}
+        sheet: -1
+    """)
+    assert problems[("datasets.people.sheet", 10)].startswith("sheet must be a sheet name or a 0-based")
+
+
+def test_names_that_headers_cannot_tell_apart(tmp_path):
+    problems, _ = _problems(tmp_path, BASE + """\
+          pid: {type: string, role: id}
+          Age: {type: integer}
+          age: {type: integer}
+    """)
+    assert problems[("datasets.people.variables.age", 11)].startswith(
+        "variables 'Age' and 'age' of 'people' differ only in case")

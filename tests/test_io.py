@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import time
 
@@ -212,12 +213,22 @@ class TestCsv:
         assert raw["x"].tolist() == ["1", ""]
 
     def test_short_row_padded(self, tmp_path):
-        raw = read_table(write_text(tmp_path / "r.csv", "a,b,c\n1,2\n"))
+        with pytest.warns(DataQualityWarning, match=r"r\.csv: every row has 2 fields but the header "
+                                                     r"has 3 names: column 'c' has no values"):
+            raw = read_table(write_text(tmp_path / "r.csv", "a,b,c\n1,2\n"))
         assert raw.iloc[0].tolist() == ["1", "2", ""]
+
+    def test_one_short_row_padded_with_its_line(self, tmp_path):
+        with pytest.warns(DataQualityWarning, match=r"line 3 has 2 fields but the header has 3; "
+                                                     r"the row was padded with empty values"):
+            raw = read_table(write_text(tmp_path / "r.csv", "a,b,c\n1,2,3\n4,5\n6,7,8\n"))
+        assert raw.iloc[1].tolist() == ["4", "5", ""]
+        assert line_numbers(raw).tolist() == [2, 3, 4]
 
     def test_long_row_is_an_error_with_its_line(self, tmp_path):
         path = write_text(tmp_path / "r.csv", "a,b\n1,2\n3,4,5\n")
-        with pytest.raises(DataReadError, match=r"r\.csv.*Expected 2 fields in line 3, saw 3") as ei:
+        with pytest.raises(DataReadError, match=r"r\.csv.*line 3 has 3 fields, but the header has "
+                                                r"2 fields") as ei:
             read_table(path)
         assert_clean_error(ei)
 
@@ -387,21 +398,20 @@ class TestSpss:
                              missing_ranges={"partner": [-9], "epds": [{"lo": -9, "hi": -8}]})
         return path
 
-    def test_labels_become_categories(self, sav):
+    def test_codes_kept_labels_beside_them(self, sav):
         raw = read_table(sav)
         mode = raw["delivery_mode"]
-        assert isinstance(mode.dtype, pd.CategoricalDtype)
-        assert list(mode.cat.categories) == ["one_to_one", "group", "both", "4"]
-        assert mode.tolist()[:4] == ["one_to_one", "group", "both", "one_to_one"]
+        assert mode.dtype == np.float64  # the stored codes, not the labels
+        assert mode.tolist()[:4] == [1.0, 2.0, 3.0, 1.0]
         assert pd.isna(mode[4])        # system-missing
-        assert mode[5] == "4"          # a code without a label stays visible as its code
+        assert mode[5] == 4.0          # a code without a label is a code like the others
+        assert raw.attrs["value_labels"]["delivery_mode"] == MODE_LABELS
+        assert raw.attrs["value_labels"]["partner"] == PARTNER_LABELS
 
     def test_user_missing_returned_as_codes(self, sav):
         raw = read_table(sav)
         partner = raw["partner"]
-        assert isinstance(partner.dtype, pd.CategoricalDtype)
-        assert partner.tolist()[:5] == ["yes", "no", "-9", "yes", "no"]  # -9 is user-missing: code
-        assert "not answered" not in list(partner.cat.categories)
+        assert partner.tolist()[:5] == [1.0, 0.0, -9.0, 1.0, 0.0]  # -9 is user-missing: a code
         assert pd.isna(partner[5])
         epds = raw["epds"]
         assert epds.dtype == np.float64  # unlabelled numeric column: codes stay numbers
@@ -435,14 +445,20 @@ class TestStata:
                                                     "partner": {0: "no", 1: "yes"}})
         return path
 
-    def test_labels_become_categories(self, dta):
+    def test_codes_kept_labels_beside_them(self, dta):
         raw = read_table(dta)
         mode = raw["delivery_mode"]
-        assert isinstance(mode.dtype, pd.CategoricalDtype)
+        assert pd.api.types.is_numeric_dtype(mode)
+        assert mode.tolist()[:4] == [1.0, 2.0, 3.0, 1.0]
+        assert pd.isna(mode[4]) and mode[5] == 4.0
+        assert raw["partner"].tolist()[:2] == [1.0, 0.0] and pd.isna(raw["partner"][2])
+        assert raw.attrs["value_labels"]["delivery_mode"] == MODE_LABELS
+
+    def test_read_data_turns_labels_into_categories(self, dta):
+        mode = read_data(dta)["delivery_mode"]
         assert list(mode.cat.categories) == ["one_to_one", "group", "both", "4"]
         assert mode.tolist()[:4] == ["one_to_one", "group", "both", "one_to_one"]
         assert pd.isna(mode[4]) and mode[5] == "4"
-        assert raw["partner"].tolist()[:2] == ["yes", "no"] and pd.isna(raw["partner"][2])
 
     def test_numeric_and_dates(self, dta):
         raw = read_table(dta)
@@ -540,6 +556,7 @@ class TestReadData:
         pyreadstat.write_sav(labelled_frame, str(path), variable_value_labels={"delivery_mode": MODE_LABELS})
         data = read_data(path)
         assert isinstance(data["delivery_mode"].dtype, pd.CategoricalDtype)
+        assert data["delivery_mode"].tolist()[:3] == ["one_to_one", "group", "both"]
         assert data["epds"].dtype == np.float64
 
     def test_errors_as_read_table(self, tmp_path):
@@ -594,7 +611,8 @@ def test_read_data_with_dictionary(tmp_path):
 
 def test_nul_bytes_mean_binary(tmp_path):
     path = write_bytes(tmp_path / "r.txt", b"id,x\n\x00\x01\x02,3\n")
-    with pytest.raises(DataReadError, match=r"r\.txt: it contains NUL bytes.*binary file") as ei:
+    with pytest.raises(DataReadError, match=r"r\.txt: it is not a text file: it contains NUL "
+                                            r"bytes.*binary file") as ei:
         read_table(path)
     assert_clean_error(ei)
 
@@ -605,8 +623,9 @@ def test_stata_extended_missing_is_nan(tmp_path):
     pyreadstat.write_dta(frame, str(path), missing_user_values={"n": ["a"]},
                          variable_value_labels={"n": {1: "one"}})
     raw = read_table(path)
-    assert raw["n"].tolist()[0] == "one" and raw["n"][2] == "3"
+    assert raw["n"].tolist()[0] == 1.0 and raw["n"][2] == 3.0
     assert pd.isna(raw["n"][1]) and pd.isna(raw["n"][3])
+    assert read_data(path)["n"].tolist()[0] == "one"
 
 
 def test_spss_string_labels_and_user_missing(tmp_path):
@@ -616,6 +635,189 @@ def test_spss_string_labels_and_user_missing(tmp_path):
                                                                        "x": "refused"}},
                          missing_ranges={"s": ["x"]})
     raw = read_table(path)
-    assert raw["s"].tolist()[:3] == ["Apple", "Banana", "x"]
-    assert pd.isna(raw["s"][3]) and raw["s"][4] == "zz"
-    assert list(raw["s"].cat.categories) == ["Apple", "Banana", "x", "zz"]
+    assert raw["s"].tolist() == ["a", "b", "x", "", "zz"]  # the stored text
+    assert raw.attrs["value_labels"]["s"] == {"a": "Apple", "b": "Banana", "x": "refused"}
+    typed = read_data(path)["s"]
+    assert typed.tolist()[:3] == ["Apple", "Banana", "x"]
+    assert pd.isna(typed[3]) and typed[4] == "zz"
+    assert list(typed.cat.categories) == ["Apple", "Banana", "x", "zz"]
+
+
+# ------------------------------------------------------------------------------ messy text files
+from evalkit.io import Expected, _read  # noqa: E402  (internal reader used by validation)
+
+
+@pytest.fixture
+def expect():
+    return Expected.from_dictionary(evalkit.DataDictionary.from_yaml(evalkit.example_dictionary_path()))
+
+
+class TestPhysicalLines:
+    def test_quoted_newline_does_not_shift_later_lines(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", 'id,note\nP1,"one\ntwo\nthree"\nP2,x\nP3,"a\r\nb"\nP4,y\n')
+        raw = read_table(path)
+        assert raw["note"].tolist() == ["one\ntwo\nthree", "x", "a\r\nb", "y"]
+        assert line_numbers(raw).tolist() == [2, 5, 6, 8]
+        assert line_numbers(raw[raw["id"] == "P4"]).tolist() == [8]
+
+    def test_careful_reader_agrees_with_fast_one(self, tmp_path, monkeypatch):
+        text = 'id,note,x\nP1,"a, ""b""\nc",1\n\nP3,plain,3\r\nP4,"",4\n'
+        path = write_text(tmp_path / "r.csv", text)
+        fast = _read(path, strict=False)
+        import evalkit.io as eio
+        monkeypatch.setattr(eio, "_scan", lambda body, delimiter: None)
+        slow = _read(path, strict=False)
+        pd.testing.assert_frame_equal(fast.frame, slow.frame)
+        assert fast.lines.tolist() == slow.lines.tolist() == [2, 4, 5, 6]
+
+    def test_stray_quote_inside_a_value(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", 'id,height\nP1,5" tall\nP2,6\n')
+        raw = read_table(path)
+        assert raw["height"].tolist() == ['5" tall', "6"]
+        assert line_numbers(raw).tolist() == [2, 3]
+
+    def test_unclosed_quote_named_with_its_lines(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", 'id,note\nP1,ok\nP2,"never closed\nP3,x\nP4,y\n')
+        table = _read(path, strict=False)
+        assert table.frame["id"].tolist() == ["P1"]
+        [problem] = table.problems
+        assert problem["line"] == 3 and problem["rule"] == "ragged_row"
+        assert "never closed" in problem["message"] and "lines 3–5" in problem["message"]
+        with pytest.raises(DataReadError, match="line 3 opens a quote that is never closed"):
+            read_table(path)
+
+
+class TestRaggedRows:
+    def test_each_bad_line_reported_rest_read(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", "id,a,b\nP1,1,2\nP2,1,2,3\nP3,1\nP4,1,2\nP5,1,2,,\n")
+        table = _read(path, strict=False)
+        assert table.frame["id"].tolist() == ["P1", "P4", "P5"]  # empty trailing fields are fine
+        assert table.lines.tolist() == [2, 5, 6]
+        assert [(p["line"], p["rule"]) for p in table.problems] == [(3, "ragged_row"), (4, "ragged_row")]
+        assert "line 3 has 4 fields but the header has 3" in table.problems[0]["message"]
+        assert "line 4 has 2 fields but the header has 3" in table.problems[1]["message"]
+        assert [a["line"] for a in table.set_aside] == [3, 4]
+
+    def test_ids_of_set_aside_rows_kept(self, tmp_path, expect):
+        path = write_text(tmp_path / "r.csv", "participant_id,wave\nP1,baseline\nP2,mid,x\n")
+        table = _read(path, strict=False, expect=expect)
+        assert table.set_aside == [{"line": 3, "reason": "wrong number of fields", "id": "P2"}]
+
+    def test_every_line_too_long_is_a_missing_header_name(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", "a,b\n1,2,3\n4,5,6\n")
+        table = _read(path, strict=False)
+        assert [p["rule"] for p in table.problems] == ["unknown_column"]
+        assert "column 3 has values but no name" in table.problems[0]["message"]
+        assert table.frame.values.tolist() == [["1", "2"], ["4", "5"]]
+
+    def test_trailing_delimiters(self, tmp_path):
+        raw = read_table(write_text(tmp_path / "r.csv", "a,b\n1,2,\n3,4,\n"))
+        assert raw.values.tolist() == [["1", "2"], ["3", "4"]]
+
+
+class TestEncodings:
+    def test_one_encoding_for_the_whole_file(self, tmp_path):
+        body = "".join(f"P{i},ok\n" for i in range(20_000))
+        data = "id,site\nP0,Zoë\n".encode() + body.encode() + "P_last,Zoë\n".encode("cp1252")
+        path = write_bytes(tmp_path / "r.csv", data)
+        with pytest.raises(DataReadError, match=r"mixes text encodings: it is UTF-8, but line 20003 "
+                                                r"is not .*'P_last,Zoë'.*save it as 'CSV UTF-8'") as ei:
+            read_table(path)
+        assert ei.value.line == 20003 and ei.value.rule == "encoding"
+
+    def test_utf8_bom_then_cp1252(self, tmp_path):
+        path = write_bytes(tmp_path / "r.csv", codecs.BOM_UTF8 + "id\nCafé\n".encode("cp1252"))
+        with pytest.raises(DataReadError, match="line 2"):
+            read_table(path)
+
+    def test_cp1252_note(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", "id,site\nP1,Café\n", encoding="cp1252")
+        table = _read(path, strict=False)
+        assert table.frame["site"].tolist() == ["Café"]
+        assert table.notes[0]["message"].startswith("read as Windows-1252 text")
+
+    def test_utf16_crlf_semicolons(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", "id;x\r\nP1;3,5\r\nP2;4\r\n", encoding="utf-16")
+        table = _read(path, strict=False)
+        assert table.frame.values.tolist() == [["P1", "3,5"], ["P2", "4"]]
+        assert table.decimal_comma and table.lines.tolist() == [2, 3]
+
+    @pytest.mark.parametrize("content, what", [
+        (b"PK\x03\x04" + bytes(100), "zip archive, probably an Excel workbook"),
+        (b"%PDF-1.7\n" + bytes(50), "PDF"),
+        (bytes(range(1, 32)) * 50, "control characters"),
+    ])
+    def test_binary_files(self, tmp_path, content, what):
+        with pytest.raises(DataReadError, match=f"it is not a text file: .*{what}") as ei:
+            read_table(write_bytes(tmp_path / "r.csv", content))
+        assert_clean_error(ei)
+
+    def test_big_cell(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", "id,x\nP1," + "y" * 1_000_000 + "\nP2,z\n")
+        raw = read_table(path)
+        assert len(raw.loc[0, "x"]) == 1_000_000 and line_numbers(raw).tolist() == [2, 3]
+
+
+class TestHeaderSearch:
+    def test_title_line_above_csv_header(self, tmp_path, expect):
+        path = write_text(tmp_path / "r.csv", "Export of 1 June\n\nparticipant_id,wave\nP1,baseline\n")
+        table = _read(path, strict=False, expect=expect)
+        assert list(table.frame.columns) == ["participant_id", "wave"]
+        assert table.lines.tolist() == [4] and table.header_line == 3
+        assert "line 1 above it ('Export of 1 June')" in table.notes[0]["message"] or \
+            "lines 1–2 above it" in table.notes[0]["message"]
+
+    def test_without_expectations_the_first_line_is_the_header(self, tmp_path):
+        path = write_text(tmp_path / "r.csv", "Export\nparticipant_id,wave\nP1,baseline\n")
+        with pytest.raises(DataReadError, match="column 2 has values but no name in the header "
+                                                r"\(line 1\)"):
+            read_table(path)
+
+
+class TestExcelMessy:
+    def test_sheet_with_the_identifier_is_chosen(self, workbook, tmp_path):
+        wb = openpyxl.load_workbook(workbook)
+        wb["responses"]["A1"] = "Participant ID"
+        wb.save(workbook)
+        expect = Expected(id_keys=frozenset({"participant_id"}))
+        table = _read(workbook, strict=False, expect=expect)
+        assert table.sheet == "responses" and "participant_id" not in table.frame.columns
+        assert table.frame["Participant ID"].tolist()[:2] == ["P1", "P2"]
+        assert "read sheet 'responses'" in table.notes[0]["message"]
+
+    def test_no_sheet_with_the_identifier(self, tmp_path):
+        path = tmp_path / "b.xlsx"
+        wb = openpyxl.Workbook()
+        wb.active.title = "Notes"
+        wb.create_sheet("Other").append(["x", "y"])
+        wb.save(path)
+        with pytest.raises(DataReadError, match=r"no sheet has a 'participant_id' column.*'Notes', "
+                                                r"'Other'") as ei:
+            _read(path, strict=False, expect=Expected(id_keys=frozenset({"participant_id"})))
+        assert ei.value.rule == "sheet"
+
+    def test_title_row_and_formulas(self, tmp_path):
+        path = tmp_path / "t.xlsx"
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(["Participants, June"])
+        ws.append(["participant_id", "age", "twice"])
+        ws.append(["P1", 30, "=B3*2"])
+        ws.append(["P2", 31, None])
+        ws.append([None, None, "=B5*2"])   # a row of formulas only is not an empty trailing row
+        ws.merge_cells("A1:C1")
+        wb.save(path)
+        table = _read(path, strict=False, expect=Expected(id_keys=frozenset({"participant_id"})))
+        assert table.frame["participant_id"].tolist()[:2] == ["P1", "P2"]
+        assert table.lines.tolist() == [3, 4, 5] and table.header_line == 2
+        assert [(p["line"], p["column"], p["value"]) for p in table.problems] == [
+            (3, "twice", "=B3*2"), (5, "twice", "=B5*2")]
+        assert "(C3) holds a formula with no saved value" in table.problems[0]["message"]
+        wb = openpyxl.load_workbook(path)
+        wb.active.unmerge_cells("A1:C1")
+        wb.active.delete_rows(1)
+        wb.save(path)
+        with pytest.warns(DataQualityWarning, match=r"\(C2\) holds a formula with no saved value.*"
+                                                     r"and 1 more such problem"):
+            raw = read_table(path)
+        assert len(raw) == 3 and pd.isna(raw.loc[2, "twice"])

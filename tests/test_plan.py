@@ -99,3 +99,91 @@ def test_cli_run_with_a_typo_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "modle" in proc.stderr and "did you mean 'model'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------------- values checked at load time
+def _problems(tmp_path, extra: str, outcomes: str | None = None, *, against_dictionary=False):
+    kwargs = {} if outcomes is None else {"outcomes": outcomes}
+    path = _write(tmp_path, _plan_text(tmp_path, extra, **kwargs))
+    with pytest.raises(PlanError) as err:
+        (load_plan if against_dictionary else AnalysisPlan.from_yaml)(path)
+    return {p: msg for p, _, msg in err.value.problems}, err.value
+
+
+def test_bootstrap_below_200_is_refused_at_load(tmp_path):
+    found, err = _problems(tmp_path, "mechanisms:\n  bootstrap: 50\n")
+    assert found == {"mechanisms.bootstrap": "bootstrap is 50, but bootstrap confidence intervals "
+                     "need at least 200 resamples (1000 or more recommended); set bootstrap: 1000"}
+    assert err.problems[0][1] == 9
+    plan = AnalysisPlan.from_yaml(_write(tmp_path, _plan_text(tmp_path, "mechanisms:\n  bootstrap: 200\n")))
+    assert plan.mechanisms.bootstrap == 200
+
+
+def test_several_different_mistakes_come_out_in_one_error(tmp_path):
+    extra = ("seed: -1\n"                                     # bad value
+             "modle: {}\n"                                    # unknown key
+             "time:\n  change: [0, .inf]\n"                   # not finite
+             "contexts:\n  min_group_size: many\n"            # wrong type
+             "mechanisms:\n  bootstrap: 50\n  items: [mech_hope, mech_hope]\n"
+             "engagement:\n  risk_times: [0, 8, 4]\n"
+             "sensitivity:\n  multiple_imputation: {m: 1}\n  tipping_point: {deltas: [0, 0]}\n"
+             "report:\n  suppression_threshold: 0\n  audience: []\n")
+    found, err = _problems(tmp_path, extra, outcomes="  - instrument: wemwbs\n  - instrument: wemwbs\n"
+                                                      "    primry: true\n")
+    assert set(found) == {"seed", "modle", "time.change.1", "contexts.min_group_size",
+                          "mechanisms.bootstrap", "mechanisms.items", "engagement.risk_times",
+                          "sensitivity.multiple_imputation.m", "sensitivity.tipping_point.deltas",
+                          "report.suppression_threshold", "report.audience", "outcomes",
+                          "outcomes.1.primry"}, found
+    message = str(err)
+    assert message.startswith(f"{tmp_path / 'plan.yaml'}: 13 problems in the analysis plan\n")
+    assert "did you mean 'model'" in found["modle"]
+    assert found["outcomes"] == "outcome(s) ['wemwbs'] are listed more than once; list each once"
+    assert "listed more than once" in found["mechanisms.items"]
+    assert "increasing order" in found["engagement.risk_times"]
+    assert "at least 2 imputed data sets" in found["sensitivity.multiple_imputation.m"]
+    assert "at least one non-zero shift" in found["sensitivity.tipping_point.deltas"]
+    assert "list [0] more than once" in found["sensitivity.tipping_point.deltas"]
+    assert "must be at least 1" in found["report.suppression_threshold"]
+    lines = [line for _, line, _ in err.problems]
+    assert lines == sorted(lines), "listed in the order of the file"
+
+
+@pytest.mark.parametrize("extra, path, words", [
+    ("engagement:\n  risk_times: [-4, 0, 4]\n", "engagement.risk_times", "negative week"),
+    ("engagement:\n  risk_times: [0, 4, 4]\n", "engagement.risk_times", "each week once"),
+    ("sensitivity:\n  tipping_point: {deltas: []}\n", "sensitivity.tipping_point.deltas",
+     "at least one non-zero shift"),
+    ("sensitivity:\n  tipping_point: {deltas: [0, -2, 2]}\n", "sensitivity.tipping_point.deltas",
+     "mix positive and negative"),
+    ("sensitivity:\n  multiple_imputation: {iterations: 0}\n",
+     "sensitivity.multiple_imputation.iterations", "at least 1 cycle"),
+    ("time:\n  baseline_wave: end\n", "time.end_wave", "is the baseline wave"),
+    ("report:\n  population:\n    site: {source: x, percent: {north: 120}}\n",
+     "report.population.site.percent", "between 0 and 100"),
+    ("source: elsewhere.yaml\n", "source", "unknown key 'source'"),
+])
+def test_run_time_refusals_are_load_time_problems(tmp_path, extra, path, words):
+    found, _ = _problems(tmp_path, extra)
+    assert path in found and words in found[path], found
+
+
+def test_values_are_checked_against_the_dictionary(tmp_path):
+    extra = ("time:\n  change: [0, 30]\n"
+             "contexts:\n  johnson_neyman: [site, isolation]\n"
+             "sensitivity:\n  multiple_imputation: {predictors: [wemwbs, epds]}\n")
+    found, err = _problems(tmp_path, extra, against_dictionary=True)
+    assert set(found) == {"time.change", "contexts.johnson_neyman.0",
+                          "sensitivity.multiple_imputation.predictors.0"}
+    assert "reaches outside the weeks the modelled waves cover (0 to 20" in found["time.change"]
+    assert "e.g. [0, 12]" in found["time.change"]
+    assert "needs a numeric moderator" in found["contexts.johnson_neyman.0"]
+    assert "is the primary outcome" in found["sensitivity.multiple_imputation.predictors.0"]
+    assert [line for _, line, _ in err.problems] == [9, 11, 13]
+
+
+def test_data_files_name_datasets_of_the_dictionary(tmp_path):
+    text = _plan_text(tmp_path).replace("files: [a.csv]", "files: {participants: p.csv, respones: r.csv}")
+    with pytest.raises(PlanError, match=r"data\.files\.respones \(line 4\): 'respones' is not a "
+                                        r"dataset of the data dictionary \(did you mean 'responses'\?\)"):
+        load_plan(_write(tmp_path, text))

@@ -212,3 +212,132 @@ def test_rule_catalogue_is_complete():
     assert set(RULES) >= {"unknown_column", "missing_column", "type", "range", "level",
                           "duplicate_key", "date_window", "date_future", "unknown_participant",
                           "no_responses"}
+
+
+# ------------------------------------------------------------------------------ messy headers (issue 12)
+def _dd_with(dd, **variable_fields):
+    """The example dictionary with extra fields on some variables, e.g. participant_id={"aliases": [...]}."""
+    import yaml
+
+    data = yaml.safe_load(ek.example_dictionary_path().read_text(encoding="utf-8"))
+    for ds in data["datasets"].values():
+        for name, extra in variable_fields.items():
+            if name in ds["variables"]:
+                ds["variables"][name].update(extra)
+    return ek.DataDictionary.from_dict(data)
+
+
+def test_headers_match_case_spaces_and_aliases_with_notes(tiny, dd):
+    dd2 = _dd_with(dd, participant_id={"aliases": ["pid", "Mother ID"]})
+    tiny["responses"] = tiny["responses"].rename(columns={"participant_id": "PID", "epds_1": " EPDS-1 "})
+    tiny["participants"] = tiny["participants"].rename(columns={"participant_id": "mother id",
+                                                                "born_uk": "Born UK"})
+    tiny["responses"].loc[2, " EPDS-1 "] = "7"
+    report = _run(tiny, dd2)
+    assert report.n_errors == 1
+    p = _only(report, "range")
+    assert (p.line, p.column) == (4, " EPDS-1 ")  # the header as written, so it can be found
+    assert "in 'epds_1' is outside" in p.message
+    notes = report.notes.set_index(["file", "column"])["message"]
+    assert "an alias in the dictionary" in notes[("responses", "PID")]
+    assert "an alias in the dictionary" in notes[("participants", "mother id")]
+    assert "differs only in case" in notes[("participants", "Born UK")]
+    assert "note: participants:1 [Born UK]: column 'Born UK' read as 'born_uk'" in report.summary()
+    assert str(report.data["participants"]["born_uk"].dtype) == "boolean"
+
+
+def test_two_columns_for_one_variable(tiny, dd):
+    tiny["responses"]["EPDS_1"] = tiny["responses"]["epds_1"]
+    p = _only(_run(tiny, dd), "column_match")
+    assert p.column == "EPDS_1" and "only 'epds_1' was read" in p.message
+
+
+def test_missing_identifier_is_one_problem_and_nothing_breaks(tiny, dd):
+    tiny["responses"] = tiny["responses"].rename(columns={"participant_id": "pid"})
+    report = _run(tiny, dd)
+    assert report.problems["rule"].tolist() == ["missing_column"]
+    p = report.problems.iloc[0]
+    assert (p.file, p.line, p.column) == ("responses", 1, "participant_id")
+    assert "the nearest header in the file is 'pid'" in p.message
+    assert "rename the column or add its name to `aliases` in the dictionary" in p.message
+    resp = report.data["responses"]
+    assert len(resp) == 0 and "participant_id" in resp.columns and "wave" in resp.columns
+    assert report.exclusions["reason"].unique().tolist() == ["no participant_id column in the file"]
+    rows = {(r.dataset, r.stage): r.records for r in report.flow.itertuples()}
+    assert rows[("responses", "read")] == rows[("responses", "excluded")] == 7
+    # later steps get empty data, not a KeyError
+    scored = ek.score_dictionary(report, dictionary=dd, on_invalid="missing")
+    assert len(scored.scores) == 0
+    assert len(ek.build_cohort(report, dictionary=dd)) == 3 * len(dd.waves)
+
+
+def test_missing_wave_column_no_duplicate_cascade(tiny, dd):
+    tiny["responses"] = tiny["responses"].drop(columns="wave")
+    report = _run(tiny, dd)
+    assert report.problems["rule"].tolist() == ["missing_column"]
+    assert "not checked for duplicates" in report.problems["message"].iloc[0]
+
+
+def test_raise_if_problems_message_names_no_python_attribute(tiny, dd):
+    tiny["responses"].loc[2, "epds_4"] = "7"
+    with pytest.raises(ek.DataValidationError) as info:
+        _run(tiny, dd).raise_if_problems()
+    first = str(info.value).splitlines()[0]
+    assert "1 data problem(s)" in first and ".report" not in str(info.value) and ".problems" not in first
+
+
+def test_second_header_row_of_labels(tiny, dd):
+    resp = tiny["responses"]
+    labels = pd.DataFrame([{c: c.replace("_", " ").title() for c in resp.columns}])
+    tiny["responses"] = pd.concat([labels, resp], ignore_index=True)
+    report = _run(tiny, dd)
+    p = _only(report, "label_row")
+    assert p.line == 2 and "delete that row" in p.message
+    assert report.n_errors == 1
+    assert list(report.data["responses"]["_line"]) == [3, 4, 5, 6, 7, 8, 9]
+    assert report.exclusions["reason"].tolist() == ["second header row (labels)"]
+
+
+def test_decimal_commas_and_excel_dates_in_coerce_table(tiny, dd):
+    people = tiny["participants"].assign(isolation=["4,5", "3", "x,y"])
+    typed, problems = coerce_table(people, dictionary=dd, dataset="participants", today=TODAY,
+                                   decimal_comma=True)
+    assert typed["isolation"].tolist()[:2] == [4.5, 3.0]
+    assert problems["value"].tolist() == ["x,y"]
+    typed, problems = coerce_table(tiny["participants"].assign(isolation="4,5"), dictionary=dd,
+                                   dataset="participants", today=TODAY)
+    assert "has a decimal comma" in problems["message"].iloc[0]
+    excel = tiny["participants"].astype(object)
+    excel["referred_on"] = [45292, 45293.5, "2024-01-01"]
+    typed, problems = coerce_table(excel, dictionary=dd, dataset="participants", today=TODAY,
+                                   source_format="xlsx")
+    assert problems.empty
+    assert typed["referred_on"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-01", "2024-01-02",
+                                                                     "2024-01-01"]
+    typed, problems = coerce_table(excel, dictionary=dd, dataset="participants", today=TODAY)
+    assert problems["rule"].tolist() == ["type", "type"]
+    assert "looks like an Excel date number (2024-01-01)" in problems["message"].iloc[0]
+
+
+def test_value_labels_codes_validated_labels_checked(tiny, dd):
+    people = tiny["participants"].copy()
+    people["site"] = [1.0, 2.0, 3.0]
+    people["age"] = [31.0, -9.0, 30.0]
+    labels = {"site": {1.0: "North", 2.0: "East", 3.0: "Southern"},
+              "age": {-9.0: "Not answered", 99.0: "Refused"}}
+    typed, problems = coerce_table(people, dictionary=dd, dataset="participants", today=TODAY,
+                                   value_labels=labels)
+    assert typed["age"].tolist()[0] == 31 and pd.isna(typed["age"][1])
+    assert typed["site"].tolist()[:2] == ["north", "east"]  # codes matched through their labels
+    rules = problems.set_index("column")["rule"]
+    assert rules["age"] == "value_label"
+    assert problems.set_index("column").loc["age", "severity"] == "warning"
+    assert "99 = 'Refused' lies outside the range [16, 50]" in problems.set_index("column").loc["age", "message"]
+    assert problems.loc[problems["rule"] == "level", "message"].iloc[0].startswith(
+        "'3' (labelled 'Southern' in the file) is not a declared level")
+
+
+def test_long_values_shortened_in_messages(tiny, dd):
+    tiny["responses"].loc[0, "wemwbs_1"] = "z" * 10_000
+    p = _only(_run(tiny, dd), "type")
+    assert len(p.message) < 200 and "…" in p.message and len(p.value) <= 60
