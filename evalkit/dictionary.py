@@ -25,8 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ._config import (_dotted, _key_lines, _parse_yaml, _problem_report,
-                      _pydantic_problems)
+from ._config import _dotted, _problem_report, _pydantic_problems, _read_yaml
 from .errors import DictionaryError, UnknownNameError
 
 __all__ = ["DataDictionary", "Dataset", "Variable", "ItemSet", "Wave", "ROLES", "TYPES"]
@@ -374,14 +373,8 @@ class DataDictionary:
             Listing every mistake with its key path and line number.
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise DictionaryError(
-                f"cannot read data dictionary {str(path)!r}: {exc.strerror}; check the path"
-            ) from None
-        data, node = _parse_yaml(text, path, DictionaryError)
-        return cls.from_dict(data, source=str(path), _lines=_key_lines(node))
+        data, lines, _ = _read_yaml(path, DictionaryError, "data dictionary")
+        return cls.from_dict(data, source=str(path), _lines=lines)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None,

@@ -1147,6 +1147,9 @@ def _check_windows(typed, files, dd, probs):
                        column=date_col, participant_ids=sub[id_col].to_numpy(),
                        values=sub[date_col].dt.strftime(_ISO).to_numpy(), messages=msgs,
                        severity="error")
+        # like every invalid cell, the date becomes missing: time since baseline then falls back
+        # to the wave's planned week instead of a date the data team has to check
+        resp.loc[out, date_col] = pd.NaT
 
 
 def _flow(checked: dict, typed, excl: _Exclusions, dd) -> pd.DataFrame:

@@ -341,3 +341,23 @@ def test_long_values_shortened_in_messages(tiny, dd):
     tiny["responses"].loc[0, "wemwbs_1"] = "z" * 10_000
     p = _only(_run(tiny, dd), "type")
     assert len(p.message) < 200 and "…" in p.message and len(p.value) <= 60
+
+
+def test_a_date_outside_its_wave_window_becomes_missing_not_a_time(tmp_path):
+    # issue 12: with on_problems: exclude a date_window error kept weeks = 1347.6 in the model frame
+    import pandas as pd
+
+    import evalkit as ek
+
+    paths = ek.simulate_cohort(n=20, seed=1).write(tmp_path, truth=False)
+    responses = pd.read_csv(tmp_path / "responses.csv")
+    i = responses.index[responses["wave"] == "end"][0]
+    responses.loc[i, "assessed_on"] = "2026-06-01"
+    responses.to_csv(tmp_path / "responses.csv", index=False)
+    dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
+    report = ek.validate([str(p) for p in paths], dictionary=dd, today=pd.Timestamp("2026-12-01").date())
+    assert report.problems["rule"].tolist() == ["date_window"]
+    frame = ek.build_cohort(report, dictionary=dd)
+    pid = responses.loc[i, "participant_id"]
+    row = frame[(frame["participant_id"] == pid) & (frame["wave"] == "end")].iloc[0]
+    assert row["weeks"] == 12.0 and row["weeks_source"] == "planned", row
