@@ -68,3 +68,40 @@ def test_unfittable_data_give_reports_that_say_why(tmp_path, case):
         if path.exists():
             text = path.read_text()
             assert "e+" not in text and "inf" not in text, text
+
+
+def test_a_renamed_identifier_column_stops_the_run_with_one_clear_problem(tmp_path):
+    # issue 12: `Participant_ID` gave KeyError: 'participant_id' in validate, score and run
+    paths = cohort(tmp_path / "data", n=12, seed=2)
+    import pandas as pd
+
+    responses = pd.read_csv(tmp_path / "data" / "responses.csv")
+    responses.rename(columns={"participant_id": "Client Ref"}).to_csv(
+        tmp_path / "data" / "responses.csv", index=False)
+    p = plan(tmp_path, mi=False, mechanisms=False)
+    proc = subprocess.run([sys.executable, "-m", "evalkit.cli", "run", str(p), "--no-progress",
+                           "--out", str(tmp_path / "report")], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    assert "responses.csv" in proc.stderr and "participant_id" in proc.stderr
+    assert "Client Ref" in proc.stderr and "aliases" in proc.stderr, proc.stderr
+    assert not (tmp_path / "report").exists()
+    del paths
+
+
+def test_estimates_the_data_cannot_identify_are_withheld_with_the_reason():
+    # issue 12: "HR 3.4e-09 (0.0000 to inf)" and an odds ratio of 8.2e26 were published
+    import numpy as np
+    import pandas as pd
+
+    from evalkit.pipeline.models import _withhold_unidentified
+
+    cox = pd.DataFrame({"term": ["a", "b"], "estimate": [-19.5, 0.3], "std_error": [2100.0, 0.2],
+                        "hazard_ratio": [3.4e-9, 1.35], "hr_ci_low": [0.0, 0.9],
+                        "hr_ci_high": [np.inf, 2.0]})
+    out = _withhold_unidentified(cox)
+    assert out.loc[0, ["estimate", "hazard_ratio", "hr_ci_high"]].isna().all()
+    assert out.loc[0, "status"].startswith("not estimable")
+    assert out.loc[1, "hazard_ratio"] == 1.35 and out.loc[1, "status"] == ""
+    odds = pd.DataFrame({"term": ["x"], "estimate": [61.97], "std_error": [1.2],
+                         "odds_ratio": [8.2e26]})
+    assert _withhold_unidentified(odds)["odds_ratio"].isna().all()
