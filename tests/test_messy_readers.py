@@ -1,408 +1,25 @@
 """Ordinary messy exports give clear problems through `evalkit validate`, never tracebacks (issue 12).
 
-Every case builds its files in a temporary folder from a small simulated cohort, corrupts them the
-way real exports are corrupted, and runs the command line as a subprocess. All subprocesses run in
-parallel from one module fixture, so the file stays fast; each test then reads its own result.
+The cases live in the messy-export corpus, `tests/data/messy/corpus.py`: each builds its files from a
+small simulated cohort, corrupted the way real exports are corrupted, and names the command to run
+and the answer it must give (`EXPECTED`). All subprocesses run in parallel from one module fixture,
+so the file stays fast; every case is checked against `EXPECTED`, and the tests below make more
+specific assertions per case.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
-import openpyxl
 import pandas as pd
-import pyreadstat
 import pytest
-import yaml
 
-import evalkit as ek
-
-EXAMPLE_DD = Path(ek.example_dictionary_path())
-CASES: dict = {}
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-    folder: Path
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-    def lines_with(self, *words) -> list[str]:
-        return [ln for ln in self.out.splitlines() if all(w in ln for w in words)]
-
-
-def case(fn):
-    """Register a builder: ``fn(folder, base)`` writes its files into ``folder`` and returns the
-    command-line arguments (files, then options; a leading "score" runs `evalkit score`)."""
-    CASES[fn.__name__] = fn
-    return fn
-
-
-def read_rows(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.reader(f))
-
-
-def write_rows(path: Path, rows, *, delimiter=",", encoding="utf-8", newline="\n") -> Path:
-    with open(path, "w", newline="", encoding=encoding) as f:
-        csv.writer(f, delimiter=delimiter, lineterminator=newline).writerows(rows)
-    return path
-
-
-def dictionary_with(folder: Path, *, aliases=None, sheets=None) -> Path:
-    """A copy of the example dictionary with ``aliases`` ({variable: [...]}) and ``sheet``s added."""
-    data = yaml.safe_load(EXAMPLE_DD.read_text(encoding="utf-8"))
-    for ds in data["datasets"].values():
-        for name, spec in ds["variables"].items():
-            if aliases and name in aliases:
-                spec["aliases"] = list(aliases[name])
-    for name, sheet in (sheets or {}).items():
-        data["datasets"][name]["sheet"] = sheet
-    path = folder / "dd.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-def frames(base: Path):
-    read = dict(dtype=str, keep_default_na=False)
-    return pd.read_csv(base / "participants.csv", **read), pd.read_csv(base / "responses.csv", **read)
-
-
-def write_xlsx(path: Path, sheets: dict) -> Path:
-    """sheets: name -> list of rows (lists of cell values, None for empty)."""
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-    wb.save(path)
-    return path
-
-
-def typed_rows(frame: pd.DataFrame) -> list[list]:
-    """Rows of a text frame with numbers as numbers (as Excel would hold them)."""
-    out = [list(frame.columns)]
-    for rec in frame.itertuples(index=False):
-        row = []
-        for v in rec:
-            try:
-                row.append(int(v))
-            except ValueError:
-                try:
-                    row.append(float(v))
-                except ValueError:
-                    row.append(v if v != "" else None)
-        out.append(row)
-    return out
-
-
-# ------------------------------------------------------------------------------------ the cases
-@case
-def clean(folder, base):
-    return [base / "responses.csv", base / "participants.csv"]
-
-
-@case
-def id_renamed_alias(folder, base):
-    people, resp = frames(base)
-    resp.rename(columns={"participant_id": "pid"}).to_csv(folder / "responses.csv", index=False)
-    people.rename(columns={"participant_id": "Participant_ID"}).to_csv(folder / "participants.csv",
-                                                                     index=False)
-    dd = dictionary_with(folder, aliases={"participant_id": ["pid"]})
-    return [folder / "responses.csv", folder / "participants.csv", "--dictionary", dd]
-
-
-@case
-def id_renamed_no_alias(folder, base):
-    people, resp = frames(base)
-    resp.rename(columns={"participant_id": "pid"}).to_csv(folder / "responses.csv", index=False)
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def score_id_renamed(folder, base):
-    people, resp = frames(base)
-    resp.rename(columns={"participant_id": "Participant_ID"}).to_csv(folder / "responses.csv",
-                                                                   index=False)
-    people.rename(columns={"participant_id": "pid"}).to_csv(folder / "participants.csv", index=False)
-    return ["score", folder / "responses.csv", folder / "participants.csv", "--out",
-            folder / "scores.csv", "--invalid", "missing"]
-
-
-@case
-def score_id_alias(folder, base):
-    people, resp = frames(base)
-    resp.rename(columns={"participant_id": "Participant_ID"}).to_csv(folder / "responses.csv",
-                                                                   index=False)
-    people.rename(columns={"participant_id": "pid"}).to_csv(folder / "participants.csv", index=False)
-    dd = dictionary_with(folder, aliases={"participant_id": ["pid"]})
-    return ["score", folder / "responses.csv", folder / "participants.csv", "--out",
-            folder / "scores.csv", "--dictionary", dd]
-
-
-@case
-def wave_missing(folder, base):
-    people, resp = frames(base)
-    resp.drop(columns="wave").to_csv(folder / "responses.csv", index=False)
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def excel_notes_first(folder, base):
-    people, resp = frames(base)
-    write_xlsx(folder / "responses.xlsx", {"Notes": [["Exported from the case system"], ["by JS"]],
-                                           "Data": typed_rows(resp)})
-    write_xlsx(folder / "participants.xlsx", {"README": [["Read me"]], "Sheet2": typed_rows(people)})
-    return [folder / "responses.xlsx", folder / "participants.xlsx"]
-
-
-@case
-def excel_no_data_sheet(folder, base):
-    people, _ = frames(base)
-    write_xlsx(folder / "responses.xlsx", {"Notes": [["nothing here"]], "Summary": [["n", 3]]})
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.xlsx", folder / "participants.csv"]
-
-
-@case
-def excel_sheet_in_dictionary(folder, base):
-    people, resp = frames(base)
-    wrong = resp.assign(epds_1="99")  # a decoy sheet: reading it would give range errors
-    write_xlsx(folder / "responses.xlsx", {"Old": typed_rows(wrong), "Final": typed_rows(resp)})
-    people.to_csv(folder / "participants.csv", index=False)
-    dd = dictionary_with(folder, sheets={"responses": "Final"})
-    return [folder / "responses.xlsx", folder / "participants.csv", "--dictionary", dd]
-
-
-@case
-def excel_title_row(folder, base):
-    people, resp = frames(base)
-    path = write_xlsx(folder / "participants.xlsx",
-                      {"Participants": [["Participants export, June 2025"]] + typed_rows(people)})
-    wb = openpyxl.load_workbook(path)
-    wb.active.merge_cells(start_row=1, start_column=1, end_row=1, end_column=people.shape[1])
-    wb.save(path)
-    resp.to_csv(folder / "responses.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.xlsx"]
-
-
-@case
-def excel_formulas(folder, base):
-    people, resp = frames(base)
-    rows = typed_rows(people)
-    col = rows[0].index("age")
-    rows[3][col] = "=30+1"       # worksheet row 4, no saved value (openpyxl saves none)
-    rows[7][col] = "=A1*0"       # row 8
-    write_xlsx(folder / "participants.xlsx", {"participants": rows})
-    resp.to_csv(folder / "responses.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.xlsx"]
-
-
-@case
-def excel_serial_dates(folder, base):
-    people, resp = frames(base)
-    rows = typed_rows(resp)
-    col = rows[0].index("assessed_on")
-    for row in rows[1:]:
-        if row[col]:
-            row[col] = (dt.date.fromisoformat(row[col]) - dt.date(1899, 12, 30)).days
-    write_xlsx(folder / "responses.xlsx", {"responses": rows})
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.xlsx", folder / "participants.csv"]
-
-
-@case
-def csv_serial_dates(folder, base):
-    people, resp = frames(base)
-    resp.loc[3, "assessed_on"] = "45292"
-    resp.to_csv(folder / "responses.csv", index=False)
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for c in out.columns:
-        if c.startswith(("wemwbs_", "epds_", "ucla3_", "mech_")):
-            out[c] = pd.to_numeric(out[c].replace("", np.nan))
-    return out
-
-
-FREQ = {1: "None of the time", 2: "Rarely", 3: "Some of the time", 4: "Often", 5: "All of the time",
-        -9: "Not answered"}
-
-
-@case
-def spss_value_labels(folder, base):
-    people, resp = frames(base)
-    data = _labelled(resp)
-    labels = {f"wemwbs_{k}": FREQ for k in range(1, 15)}
-    labels["epds_1"] = {0: "As much as I always could", 1: "Not quite so much now",
-                        2: "Definitely not so much now", 3: "Not at all", 7: "Refused"}
-    pyreadstat.write_sav(data, str(folder / "responses.sav"), variable_value_labels=labels)
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.sav", folder / "participants.csv"]
-
-
-@case
-def stata_value_labels(folder, base):
-    people, resp = frames(base)
-    data = _labelled(resp)
-    labels = {f"wemwbs_{k}": {k2: v for k2, v in FREQ.items() if k2 > 0} for k in range(1, 15)}
-    pyreadstat.write_dta(data.replace(-9, np.nan), str(folder / "responses.dta"),
-                         variable_value_labels=labels)
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.dta", folder / "participants.csv"]
-
-
-@case
-def mixed_encoding(folder, base):
-    people, resp = frames(base)
-    people.loc[0, "volunteer_id"] = "Zoë"                  # UTF-8 near the top
-    text = people.to_csv(index=False).encode("utf-8")
-    # pad the file beyond 64 KB with harmless rows, then one row typed in Windows-1252
-    extra = people.iloc[[1]].copy()
-    lines = []
-    for i in range(1200):
-        extra["participant_id"] = f"X{i:05d}"
-        lines.append(extra.to_csv(index=False, header=False).encode("utf-8"))
-    late = people.iloc[[2]].assign(participant_id="Y00001", volunteer_id="Zoë")
-    body = text + b"".join(lines) + late.to_csv(index=False, header=False).encode("cp1252")
-    assert len(body) > 64 * 1024
-    (folder / "participants.csv").write_bytes(body)
-    resp.to_csv(folder / "responses.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def bom_utf16_crlf(folder, base):
-    people, resp = frames(base)
-    people.loc[0, "volunteer_id"] = "Zoë"
-    write_rows(folder / "participants.csv", [people.columns, *people.values.tolist()],
-               encoding="utf-8-sig", newline="\r\n")
-    (folder / "responses.txt").write_bytes(
-        resp.to_csv(index=False, sep="\t", lineterminator="\r\n").encode("utf-16"))
-    return [folder / "responses.txt", folder / "participants.csv"]
-
-
-@case
-def semicolon_decimal_comma(folder, base):
-    people, resp = frames(base)
-    people["isolation"] = people["isolation"].str.replace(".", ",", regex=False)
-    people.loc[0, "isolation"] = "3,5"
-    people.to_csv(folder / "participants.csv", index=False, sep=";")
-    resp.to_csv(folder / "responses.csv", index=False, sep=";")
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def ragged_rows(folder, base):
-    people, resp = frames(base)
-    rows = read_rows(base / "responses.csv")
-    rows[4] = rows[4] + ["extra"]            # line 5: one field too many
-    rows[9] = rows[9][:10]                   # line 10: too few fields
-    write_rows(folder / "responses.csv", rows)
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def quoted_newline(folder, base):
-    people, resp = frames(base)
-    people.loc[1, "volunteer_id"] = "V01\nsecond line\nthird line"   # line 3 spans lines 3-5
-    people.loc[6, "age"] = "200"                                        # row 7: physical line 10
-    people.to_csv(folder / "participants.csv", index=False)
-    resp.to_csv(folder / "responses.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def huge_cell(folder, base):
-    people, resp = frames(base)
-    resp.loc[2, "wemwbs_3"] = "x" * 1_000_000
-    resp.to_csv(folder / "responses.csv", index=False)
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def two_row_header(folder, base):
-    people, resp = frames(base)
-    labels = {c: c.replace("_", " ").title() for c in resp.columns}
-    labelled = pd.concat([pd.DataFrame([labels]), resp], ignore_index=True)
-    labelled.to_csv(folder / "responses.csv", index=False)
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def binary_named_csv(folder, base):
-    people, resp = frames(base)
-    resp.to_excel(folder / "book.xlsx", index=False)
-    (folder / "responses.csv").write_bytes((folder / "book.xlsx").read_bytes())
-    people.to_csv(folder / "participants.csv", index=False)
-    return [folder / "responses.csv", folder / "participants.csv"]
-
-
-@case
-def unreadable_dictionary(folder, base):
-    path = folder / "dd.yaml"
-    path.write_text("study: x\nwaves: {baseline: {week: 0, window: [0, 0]}}\ndatasets:\n"
-                    "  people: {file: p.csv, keys: [pid], variables: {pid: {type: string, role: id},"
-                    " ref: {type: string, aliases: [PID]},"
-                    " age: {type: integer, range: [0, 10], colour: red}}}\n"
-                    "colour: blue\n", encoding="utf-8")
-    return [base / "responses.csv", "--dictionary", path]
-
-
-# ------------------------------------------------------------------------------------ running
-def _args(folder: Path, spec) -> list[str]:
-    spec = [str(s) for s in spec]
-    command = "validate"
-    if spec[0] == "score":
-        command, spec = "score", spec[1:]
-    if "--dictionary" not in spec:
-        spec += ["--dictionary", str(EXAMPLE_DD)]
-    if command == "validate":
-        spec += ["--today", "2026-06-01"]
-    return [sys.executable, "-m", "evalkit.cli", command, *spec]
+from tests.data.messy import corpus
+from tests.data.messy.corpus import CASES, EXPECTED, Result
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict[str, Result]:
     root = tmp_path_factory.mktemp("messy")
-    base = root / "base"
-    ek.simulate_cohort(n=20, seed=1).write(base)
-    jobs = {}
-    for name, build in CASES.items():
-        folder = root / name
-        folder.mkdir()
-        jobs[name] = (folder, _args(folder, build(folder, base)))
-
-    def run(item):
-        name, (folder, args) = item
-        done = subprocess.run(args, capture_output=True, text=True, cwd=folder, timeout=120,
-                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        return name, Result(done.returncode, done.stdout, done.stderr, folder)
-
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        return dict(pool.map(run, jobs.items()))
+    return corpus.run_all(root, corpus.build(root))
 
 
 def no_traceback(r: Result):
@@ -411,6 +28,18 @@ def no_traceback(r: Result):
 
 
 # ------------------------------------------------------------------------------------ the tests
+@pytest.mark.parametrize("name", list(dict.fromkeys([*CASES, *EXPECTED])))
+def test_every_case_gives_its_expected_exit_code_and_message(results, name):
+    assert name in CASES, f"{name!r} is in EXPECTED but has no builder"
+    assert name in EXPECTED, f"case {name!r} has no EXPECTED entry"
+    r = results[name]
+    code, fragments = EXPECTED[name]
+    assert "Traceback" not in r.out and "Traceback" not in r.err, r.text
+    assert r.code == code, r.text
+    missing = [f for f in fragments if f not in r.text]
+    assert not missing, f"missing {missing} in:\n{r.text}"
+
+
 def test_clean_files_exit_0(results):
     r = results["clean"]
     no_traceback(r)
