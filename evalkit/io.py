@@ -653,8 +653,8 @@ def _read_csv(path: Path, expect: Expected | None, strict: bool) -> TableRead:
                             "check that the file is readable") from None
     text, body, encoding = _decode(path, data)
     if not text.strip():
-        raise DataReadError(f"cannot read {path}: the file is empty (no header line); "
-                            "the first line must hold the column names")
+        raise _read_error(f"cannot read {path}: the file is empty (no header line); "
+                          "the first line must hold the column names", line=1)
     default = "\t" if path.suffix.lower() == ".tsv" else ","
     delimiter = _sniff_delimiter(text[:_SNIFF_BYTES], len(text) <= _SNIFF_BYTES, default)
     old_limit = csv.field_size_limit()
@@ -675,8 +675,9 @@ def _read_csv(path: Path, expect: Expected | None, strict: bool) -> TableRead:
 
 
 def _not_text(path: Path, what: str, fix: str = "export the data as CSV (or give the file its real "
-                                                 "extension)") -> DataReadError:
-    return _read_error(f"cannot read {path}: it is not a text file: {what}; {fix}")
+                                                 "extension)", *, line: int = 1) -> DataReadError:
+    return _read_error(f"cannot read {path}: it is not a text file: {what}; {fix}", line=line,
+                       rule="unreadable_file")
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, bytes, str]:
@@ -694,7 +695,9 @@ def _decode(path: Path, data: bytes) -> tuple[str, bytes, str]:
         if data.startswith(magic):
             raise _not_text(path, f"it is {what}", fix)
     if b"\x00" in data[:_SNIFF_BYTES]:
-        raise _not_text(path, "it contains NUL bytes, so it is a binary file, not delimited text")
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise _not_text(path, f"it contains NUL bytes (the first on line {line}), so it is a binary "
+                              "file, not delimited text", line=line)
     bom = data.startswith(codecs.BOM_UTF8)
     body = data[len(codecs.BOM_UTF8):] if bom else data
     try:
@@ -937,8 +940,8 @@ def _assemble_csv(path: Path, recs: _Records, expect: Expected | None, strict: b
     set_aside: list = []
     nonblank = np.flatnonzero(recs.counts > 0)
     if nonblank.size == 0:
-        raise DataReadError(f"cannot read {path}: the file is empty (no header line); "
-                            "the first line must hold the column names")
+        raise _read_error(f"cannot read {path}: the file is empty (no header line); "
+                          "the first line must hold the column names", line=1)
     n_head = min(len(recs), int(nonblank[0]) + _HEADER_SEARCH_ROWS)
     head_rows = [recs.fields(i) for i in range(n_head)]
     h = expect.header_row(head_rows) if expect is not None else None
