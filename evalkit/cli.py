@@ -475,7 +475,9 @@ def fit(data: Path, outcome: str, fixed: str, subject: str, random: str, uncorre
 @click.option("--n", "n", type=click.IntRange(min=10), default=300, show_default=True,
               help="Number of mothers in the simulated cohort.")
 @click.option("--seed", type=int, default=1, show_default=True)
-def demo(out: Path, n: int, seed: int) -> None:
+@click.option("--pdf", is_flag=True,
+              help="Also print impact.pdf and technical.pdf (A4) with the system Chromium.")
+def demo(out: Path, n: int, seed: int, pdf: bool) -> None:
     """Simulate the example cohort and run the bundled analysis on it, writing outputs to --out.
 
     The simulated input data (row-level, with identifiers) go to the restricted folder beside
@@ -486,7 +488,11 @@ def demo(out: Path, n: int, seed: int) -> None:
     from .pipeline.write import resolve_output
 
     try:
-        written = run_demo(out, n=n, seed=seed)
+        if pdf:     # no Chromium: say so now, not after the run
+            from .report.pdf import check_printer
+
+            check_printer()
+        written = run_demo(out, n=n, seed=seed, pdf=True if pdf else None)
     except AuditFailed as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -495,8 +501,9 @@ def demo(out: Path, n: int, seed: int) -> None:
     paths = resolve_output(out)
     click.echo(f"simulated {n} mothers (seed {seed}) into {paths.restricted / 'demo_data'}; wrote "
                f"{len(written)} files")
-    for name in ("impact.html", "technical.html"):
-        click.echo(f"  {paths.report / name}")
+    for name in ("impact.html", "technical.html", "impact.pdf", "technical.pdf"):
+        if name.endswith(".html") or (paths.report / name).exists():
+            click.echo(f"  {paths.report / name}")
 
 
 @cli.command()
@@ -505,7 +512,10 @@ def demo(out: Path, n: int, seed: int) -> None:
               help="Report folder (default: reports/<plan name>).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bars for the long steps.")
-def run(plan: Path, out: Path | None, progress: bool) -> None:
+@click.option("--pdf/--no-pdf", "pdf", default=None,
+              help="Also print impact.pdf and technical.pdf (A4) with the system Chromium "
+                   "(default: the plan's report.pdf). --pdf without Chromium stops before the run.")
+def run(plan: Path, out: Path | None, progress: bool, pdf: bool | None) -> None:
     """Run an analysis plan: validate, score, model, and write impact.html and technical.html.
 
     Plan or data problems are listed all at once (exit 1 for data, 2 for the plan); analyses that
@@ -515,7 +525,11 @@ def run(plan: Path, out: Path | None, progress: bool) -> None:
     from .pipeline.run import AuditFailed, run_plan
 
     try:
-        result = run_plan(plan, out=out, progress=progress)
+        if pdf:     # asked for on the command line: no Chromium is a problem now, not after the run
+            from .report.pdf import check_printer
+
+            check_printer()
+        result = run_plan(plan, out=out, progress=progress, pdf=pdf)
     except (DataValidationError, AuditFailed) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -569,7 +583,7 @@ def _count_hidden(report: Path) -> int:
 
 def _summarise(result) -> None:
     click.echo(f"wrote {len(result.files)} files under {result.out}")
-    for name in ("impact.html", "technical.html"):
+    for name in ("impact.html", "technical.html", "impact.pdf", "technical.pdf"):
         if (result.out / name).exists():
             click.echo(f"  {result.out / name}")
     if len(result.warnings):

@@ -22,8 +22,13 @@ def example_plan_path() -> Path:
     return Path(__file__).parent / "data" / "example_plan.yaml"
 
 
-def run_demo(out: str | Path, *, n: int = 300, seed: int = 1, progress: bool = False) -> list[Path]:
-    """Simulate the example cohort, run the bundled plan on it, and return the written paths."""
+def run_demo(out: str | Path, *, n: int = 300, seed: int = 1, progress: bool = False,
+             pdf: bool | None = None) -> list[Path]:
+    """Simulate the example cohort, run the bundled plan on it, and return the written paths.
+
+    ``pdf=True`` also prints ``impact.pdf`` and ``technical.pdf`` (:mod:`evalkit.report.pdf`);
+    the default follows the bundled plan's ``report.pdf``.
+    """
     from . import example_dictionary_path
     from .pipeline.run import run_plan
     from .pipeline.write import resolve_output
@@ -44,5 +49,5 @@ def run_demo(out: str | Path, *, n: int = 300, seed: int = 1, progress: bool = F
                               "responses": str((data_dir / "responses.csv").resolve())},
                        on_problems=plan.data.on_problems)
     plan = plan.model_copy(update={"data": data, "seed": seed})
-    result = run_plan(plan, out=paths.report, progress=progress)
+    result = run_plan(plan, out=paths.report, progress=progress, pdf=pdf)
     return written + list(result.files)

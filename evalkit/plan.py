@@ -10,6 +10,11 @@ does not exist). ``evalkit run PLAN`` (see :mod:`evalkit.runner`) executes it.
 
 Paths in a plan are relative to the plan file, so a plan and its data can move together.
 
+``report: {pdf: true}`` also prints each report to A4 PDF (``impact.pdf``, ``technical.pdf``, in the
+report folder and its manifest) with the system Chromium (:mod:`evalkit.report.pdf`); ``evalkit run
+PLAN --pdf`` (or ``--no-pdf``) overrides it for one run. A PDF that cannot be printed is listed
+among the analyses not done; the HTML reports are written all the same.
+
 Examples
 --------
 >>> from evalkit.plan import AnalysisPlan
@@ -284,6 +289,7 @@ class ReportSection(_Section):
         return v
     population: dict[str, PopulationComparison] = {}
     contact: str | None = None
+    pdf: bool = False           # also print each report to A4 PDF (evalkit.report.pdf)
 
 
 class AnalysisPlan(_Section):

@@ -80,7 +80,7 @@ class RunResult:
 
 
 def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
-             progress: bool = False) -> RunResult:
+             progress: bool = False, pdf: bool | None = None) -> RunResult:
     """Execute an analysis plan and write the impact and technical reports.
 
     Parameters
@@ -92,6 +92,9 @@ def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
         ``<out>-restricted`` beside it, never inside it.
     progress : bool, default False
         Show progress bars for the long steps (imputation).
+    pdf : bool, optional
+        Also print each report to PDF (``impact.pdf``, ...); default the plan's ``report.pdf``.
+        A PDF that cannot be printed is recorded as not done; the HTML reports are kept.
 
     Returns
     -------
@@ -112,6 +115,8 @@ def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
         plan.check(dd)
     else:
         plan, dd = load_plan(plan)
+    if pdf is not None:     # evalkit run --pdf / --no-pdf
+        plan = plan.model_copy(update={"report": plan.report.model_copy(update={"pdf": pdf})})
     out = Path(out) if out is not None else Path("reports") / Path(plan.source or "plan").stem
     with ReportWriter(out) as writer:
         # restricted outputs of an earlier run must not pass for this run's (old flags, old
@@ -162,6 +167,8 @@ def _publish(ctx: RunContext, writer: ReportWriter) -> RunResult:
     pages = render_reports(ctx, figures=figures, provenance=provenance)
     for audience, html in pages.items():
         writer.write_text(f"{audience}.html", html)
+    if ctx.plan.report.pdf:
+        _write_pdfs(ctx, writer, list(pages))
     manifest = pub.manifest()
     manifest["identifier_pattern"] = _identifier_pattern(ctx.people.index)
     findings = audit_folder(writer.staging, manifest=manifest, threshold=ctx.threshold,
@@ -186,6 +193,22 @@ def _publish(ctx: RunContext, writer: ReportWriter) -> RunResult:
                           "PUBLICATION (see NOT_FOR_PUBLICATION.txt); please report this",
                           result=result)
     return result
+
+
+def _write_pdfs(ctx: RunContext, writer: ReportWriter, audiences: list) -> None:
+    """Print each staged HTML report to PDF and stage it beside it (report.pdf: true).
+
+    A PDF that cannot be printed (no Chromium, ...) is recorded as not done; the HTML reports stay.
+    """
+    import tempfile
+
+    from ..report.pdf import write_pdfs
+
+    with ctx.step("PDF reports"), tempfile.TemporaryDirectory(prefix="evalkit-pdf-") as tmp:
+        pairs = [(writer.staging / f"{a}.html", Path(tmp) / f"{a}.pdf") for a in audiences]
+        write_pdfs(pairs)
+        for audience, (_, pdf) in zip(audiences, pairs):
+            writer.write_bytes(f"{audience}.pdf", pdf.read_bytes())
 
 
 def _identifier_pattern(ids) -> str | None:
