@@ -263,6 +263,11 @@ def protect_publication(pub) -> None:
         for e in given:
             del hidden[e]
         if given:
+            # showing a cell again narrows what the others can be: targets found wide enough
+            # before, and the widths seen in earlier solutions, no longer hold
+            settled.clear()
+            all_bounds.clear()
+            system.forget_solutions()
             continue
         final_bounds = bnds
         if _DEBUG:

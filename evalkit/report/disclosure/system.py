@@ -135,6 +135,11 @@ class LinearSystem:
         self._built = False
         return len(self._vars) - 1
 
+    def forget_solutions(self) -> None:
+        """Drop the values remembered from earlier solutions (``remember``): needed when a call
+        fixes a cell an earlier call left free, so old solutions may no longer be feasible."""
+        self._seen.clear()      # in place: every component shares this dict
+
     def _is_zero(self, key: Key) -> bool:
         for z in self.zeros:
             if z.unit != key.unit:
