@@ -155,6 +155,9 @@ class ItemSet(_Frozen):
     label: str | None = None
     missing_codes: tuple[MissingCode, ...] | None = None
     names: dict[int, str] | None = None
+    labels: dict[int, str] | None = Field(
+        default=None, description="item number -> a short label for reports (a few words naming "
+                                  "what the item measures, never its question wording)")
     aliases: dict[int, tuple[str, ...]] | None = Field(
         default=None, description="item number -> other names the item's column is exported under")
 
@@ -168,7 +171,8 @@ class ItemSet(_Frozen):
     @model_validator(mode="after")
     def _numbers_known(self) -> "ItemSet":
         known = set(self.numbers())
-        for what, given in (("names", self.names), ("aliases", self.aliases)):
+        for what, given in (("names", self.names), ("labels", self.labels),
+                            ("aliases", self.aliases)):
             extra = sorted(set(given or {}) - known)
             if extra:
                 raise ValueError(f"{what} given for item(s) {extra}, which the item set does not have "
@@ -194,7 +198,7 @@ class ItemSet(_Frozen):
                     name=name,
                     type=self.type,
                     role=self.role,
-                    label=self.label and f"{self.label}, item {k}",
+                    label=(self.labels or {}).get(k) or (self.label and f"{self.label}, item {k}"),
                     range=self.range,
                     missing_codes=self.missing_codes,
                     instrument=self.instrument,

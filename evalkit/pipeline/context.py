@@ -114,7 +114,7 @@ class RunContext:
         """The dictionary's label of a level (given as a value or a level code)."""
         code = code if isinstance(code, str) else level_code(code)
         if code == MISSING_LEVEL:
-            return "not recorded"
+            return "did not start" if self.blank_when_not_started(column) else "not recorded"
         try:
             var = self.dd.variable(column)
         except EvalkitError:
@@ -122,6 +122,22 @@ class RunContext:
         if var.levels and code in var.levels:
             return str(var.levels[code])
         return code
+
+    def blank_when_not_started(self, column: str) -> bool:
+        """True when a column is blank for exactly the mothers who did not start support (e.g.
+        the mode of support), so its missing level reads "did not start", not "not recorded"."""
+        started = getattr(self, "started_col", None)
+        if not started or column not in self.people.columns or column == started:
+            return False
+        blank = self.people[column].isna().to_numpy()
+        not_started = ~self.people[started].eq(True).fillna(False).to_numpy(dtype=bool)
+        return bool(not_started.any()) and bool(np.array_equal(blank, not_started))
+
+    def wave_label(self, wave: str) -> str:
+        """The dictionary's label of a wave ("End of support"), else the wave's name in words."""
+        w = next((w for w in getattr(self.dd, "waves", ()) if w.name == wave), None)
+        label = getattr(w, "label", None)
+        return label if label else str(wave).replace("_", " ")
 
     # ------------------------------------------------------------------ dimensions
     def codes(self, column: str, values: pd.Series) -> list[str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..report.disclosure import Count, Key, Label, Share
+from ..report.disclosure import MISSING_LEVEL, Count, Key, Label, Share
+from ..report.format import lower_first
 from .context import RunContext
 
 __all__ = ["run"]
@@ -18,23 +19,33 @@ __all__ = ["run"]
 def run(ctx: RunContext) -> None:
     with ctx.step("participant flow"):
         _flow(ctx)
+    with ctx.step("how support ended"):
+        _endings(ctx)
     with ctx.step("validation records"):
         _records(ctx)
 
 
-def stage_keys(ctx: RunContext) -> list[tuple[str, Key]]:
-    """The flow's stages in order, each with the set of mothers it counts."""
+def stage_keys(ctx: RunContext) -> list[tuple[str, str, Key]]:
+    """The flow's stages in order: (id, words, the set of mothers it counts).
+
+    Ids (``referred``, ``started``, ``wave:<name>``, ``both``, ``end``) let the report find a stage
+    whatever the words; the words use the dictionary's wave labels.
+    """
     primary = ctx.plan.primary_outcome.instrument
     base, end = ctx.plan.time.baseline_wave, ctx.plan.time.end_wave
-    stages = [("referred", Key.of())]
+    name = _upper(primary)
+    stages = [("referred", "referred", Key.of())]
     if ctx.started_col:
-        stages.append(("started support", Key.of(started="yes")))
+        stages.append(("started", "started support", Key.of(started="yes")))
     for wave in ctx.waves:
-        stages.append((f"returned a questionnaire at {wave}", Key.of(**{f"returned@{wave}": "yes"})))
-    stages.append((f"{_upper(primary)} at {base} and at {end}",
+        stages.append((f"wave:{wave}", f"answered questionnaires at {lower_first(ctx.wave_label(wave))}",
+                       Key.of(**{f"returned@{wave}": "yes"})))
+    stages.append(("both", f"had a {name} score at {lower_first(ctx.wave_label(base))} and at "
+                           f"{lower_first(ctx.wave_label(end))}",
                    Key.of(**{f"{primary}@{base}": "yes", f"{primary}@{end}": "yes"})))
     if ctx.started_col:
-        stages.append((f"started, with {_upper(primary)} at {end}",
+        stages.append(("end", f"started support and had a {name} score at "
+                              f"{lower_first(ctx.wave_label(end))}",
                        Key.of(started="yes", **{f"{primary}@{end}": "yes"})))
     return stages
 
@@ -50,12 +61,13 @@ def _upper(inst: str) -> str:
 
 def _flow(ctx: RunContext) -> None:
     stages = stage_keys(ctx)
-    keys = [k for _, k in stages]
+    keys = [k for _, _, k in stages]
     n = [ctx.pub.count(k) for k in keys]
     total = n[0]
-    table = pd.DataFrame({"stage": [s for s, _ in stages], "n": n,
+    table = pd.DataFrame({"stage": [s for _, s, _ in stages], "n": n,
                           "percent_of_referred": [100.0 * v / total if total else float("nan")
                                                   for v in n]})
+    ctx.facts["flow_stages"] = [i for i, _, _ in stages]
     ctx.pub.add("participant_flow", table, columns={
         "stage": Label(), "n": Count(keys),
         "percent_of_referred": Share(num=keys, den=[Key.of()] * len(keys), scale=100)},
@@ -64,6 +76,35 @@ def _flow(ctx: RunContext) -> None:
 
     ctx.figure("flow", lambda pub: flow_figure(pub["participant_flow"].data.assign(note=""),
                                                threshold=ctx.threshold, name="flow"))
+
+
+def _endings(ctx: RunContext) -> None:
+    """How support ended for the mothers who started, by the plan's reason column (every level,
+    including "not recorded"), so the flow says why mothers left, not only how many."""
+    reason = ctx.plan.engagement.reason if ctx.plan.engagement else None
+    if not reason or reason not in ctx.people.columns or not ctx.started_col:
+        return
+    order = ctx.context_dimension(reason)
+    started = ctx.people[ctx.started_col].eq(True).fillna(False)
+    codes = ctx.people[reason].map(lambda v: ctx.code(reason, v) or MISSING_LEVEL)
+    # a reason held only by mothers who did not start ("did not start") is not a way support
+    # ended: left out, and declared an empty cell (true of the data, and known to any reader)
+    shown = [c for c in order if c == MISSING_LEVEL or (codes[started] == c).any()
+             or not (codes == c).any()]
+    keys = [Key.of(started="yes", **{reason: c}) for c in shown]
+    for c in order:
+        if c not in shown:
+            ctx.pub.zero(Key.of(started="yes", **{reason: c}))
+    n = [ctx.pub.count(k) for k in keys]
+    total = ctx.pub.count(Key.of(started="yes"))
+    table = pd.DataFrame({"reason": [ctx.level_label(reason, c) for c in shown], "n": n,
+                          "percent_of_started": [100.0 * v / total if total else float("nan")
+                                                 for v in n]})
+    ctx.pub.add("support_ended", table, columns={
+        "reason": Label(), "n": Count(keys),
+        "percent_of_started": Share(num=keys, den=[Key.of(started="yes")] * len(keys), scale=100)},
+        importance=60)
+    ctx.facts["support_ended_label"] = ctx.label(reason)
 
 
 def _records(ctx: RunContext) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..errors import EvalkitError
 from ..report.disclosure import SD, Count, Label, Mean, Share
 from .context import RunContext
 from .models import register_model_table
@@ -54,7 +55,7 @@ def _ratings(ctx: RunContext, mp, items) -> None:
             n_key = k & {dim: [_DISAGREE, _AGREE]}
             mask = ctx.pub._mask(n_key)
             v = values.to_numpy(float)[mask]
-            rows.append({"mechanism": _label(item),
+            rows.append({"mechanism": _label(ctx, item),
                          "group": "all" if g is None else ctx.level_label(group, g),
                          "n": int(v.size), "mean": v.mean() if v.size else np.nan,
                          "sd": v.std(ddof=1) if v.size > 1 else np.nan,
@@ -68,11 +69,18 @@ def _ratings(ctx: RunContext, mp, items) -> None:
         "mechanism": Label(), "group": Label(), "n": Count(n_keys),
         "mean": Mean(measures, n_keys), "sd": SD(measures, n_keys), "agree": Count(agree_keys),
         "percent_agree": Share(agree_keys, n_keys, scale=100)})
-    ctx.facts["mechanism_items"] = {_label(i): i for i in items}
+    ctx.facts["mechanism_items"] = {_label(ctx, i): i for i in items}
 
 
-def _label(item: str) -> str:
-    # item-set labels are generic ("checklist, item 1"); the column names carry the mechanism
+def _label(ctx: RunContext, item: str) -> str:
+    """The item's label from the dictionary (item sets' ``labels``); a generic item-set label
+    ("checklist, item 1") says nothing, so then the column name carries the mechanism."""
+    try:
+        label = ctx.dd.variable(item).label or ""
+    except EvalkitError:
+        label = ""
+    if label and not label.rsplit(", item ", 1)[-1].isdigit():
+        return label
     return item.removeprefix("mech_").replace("_", " ")
 
 

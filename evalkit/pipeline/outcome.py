@@ -25,7 +25,8 @@ def run(ctx: RunContext, o) -> None:
     spec = registry.get(inst)
     label = o.label or spec.abbreviation
     facts = ctx.facts["outcomes"].setdefault(inst, {
-        "label": label, "higher_is": spec.higher_is, "primary": o is ctx.plan.primary_outcome,
+        "label": label, "words": o.label or _words(spec, label), "higher_is": spec.higher_is,
+        "primary": o is ctx.plan.primary_outcome,
         "mid": spec.change.mid_improvement, "axis": _axis_label(spec, label),
         "norms": [(n.population, n.mean, n.sd) for n in spec.norms if n.scale in (None, inst)]})
     _population(ctx, inst)
@@ -52,6 +53,12 @@ def run(ctx: RunContext, o) -> None:
     for moderator in ctx.plan.contexts.johnson_neyman:
         with ctx.step(f"{inst}: Johnson-Neyman ({moderator})"):
             outcome_context.johnson_neyman(ctx, inst, label, moderator)
+
+
+def _words(spec, label: str) -> str:
+    """What the outcome measures, named for a reader: "mental wellbeing (WEMWBS)"."""
+    measures = (spec.measures or "").split(" (")[0].strip()
+    return f"{measures} ({label})" if measures else label
 
 
 def _axis_label(spec, label: str) -> str:
@@ -170,9 +177,10 @@ def _primary(ctx: RunContext, inst: str, label: str, facts: dict, spec) -> None:
 def _trajectory(ctx, pub, inst, group):
     from ..report.figures import trajectory_figure
 
-    means = pub[f"{inst}_trajectory"].data
+    # the published column is "time"; the plan's time column names the unit ("weeks")
+    means = pub[f"{inst}_trajectory"].data.rename(columns={"time": ctx.time})
     return trajectory_figure(means, outcome=inst, label=ctx.facts["outcomes"][inst]["axis"],
-                             time="time", group="group" if group else None,
+                             time=ctx.time, group="group" if group else None,
                              threshold=ctx.threshold, name=f"{inst}_trajectory")
 
 

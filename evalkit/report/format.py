@@ -30,8 +30,8 @@ import re
 
 import numpy as np
 
-__all__ = ["MISSING", "SUPPRESSED", "is_missing", "number", "count", "percent", "p_value",
-           "interval", "signed", "hidden_count", "cell", "csv_cell", "neutralise"]
+__all__ = ["MISSING", "SUPPRESSED", "is_missing", "number", "significant", "count", "percent",
+           "p_value", "interval", "signed", "hidden_count", "cell", "csv_cell", "neutralise"]
 
 #: How a value that does not exist (not applicable, not estimable) reads in tables and prose.
 MISSING = "–"
@@ -68,6 +68,30 @@ def number(x, digits: int = 1, *, signed: bool = False) -> str:
         return MISSING
     text = f"{float(x):+.{digits}f}" if signed else f"{float(x):.{digits}f}"
     if re.fullmatch(r"[+-]0(\.0*)?", text):      # -0.0 and +0.0 are just 0.0
+        text = text[1:]
+    return text
+
+
+def significant(x, digits: int = 4, *, max_decimals: int = 8) -> str:
+    """A number to about ``digits`` significant digits, never in scientific notation.
+
+    Whole numbers read whole; at most ``max_decimals`` decimals, so a number smaller than that
+    shows as zeros rather than as ``1e-09``.
+
+    >>> significant(38.80621), significant(0.00035731), significant(-1716.835), significant(211.4772)
+    ('38.81', '0.0003573', '-1717', '211.5')
+    >>> significant(2.0), significant(-1e-12), significant(float("nan"))
+    ('2', '0.00000000', '–')
+    """
+    if is_missing(x):
+        return MISSING
+    v = float(x)
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    magnitude = math.floor(math.log10(abs(v)))
+    decimals = max(0, min(digits - 1 - magnitude, max_decimals))
+    text = f"{v:.{decimals}f}"
+    if re.fullmatch(r"-0(\.0*)?", text):
         text = text[1:]
     return text
 
@@ -122,6 +146,28 @@ def hidden_count(upper, threshold: int) -> str:
     if upper is not None and not is_missing(upper) and float(upper) < threshold:
         return f"fewer than {threshold}"
     return "a number not shown to protect small groups"
+
+
+def lower_first(label: str) -> str:
+    """A label inside a sentence: its first letter lower-cased unless it starts an acronym.
+
+    >>> lower_first("End of support"), lower_first("WEMWBS at end"), lower_first("IMD quintile")
+    ('end of support', 'WEMWBS at end', 'IMD quintile')
+    """
+    label = str(label)
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def level_phrase(level, context) -> str:
+    """A group named with what it is a level of: "Asian or Asian British (ethnic group)"; a yes/no
+    level reads "Lives with a partner: no".
+
+    >>> level_phrase("Group", "Mode of support received"), level_phrase("no", "First baby")
+    ('Group (mode of support received)', 'First baby: no')
+    """
+    if str(level).lower() in ("yes", "no"):
+        return f"{context}: {level}"
+    return f"{level} ({lower_first(context)})"
 
 
 def cell(value, kind: str = "number", *, digits: int = 1) -> str:

@@ -20,13 +20,13 @@ Examples
 >>> from evalkit.report.narrative import change_sentence
 >>> change_sentence("WEMWBS", estimate=3.1, ci_low=2.0, ci_high=4.2, higher_is="better",
 ...                 weeks=(0, 12), mid=3)
-'On average, WEMWBS scores rose by 3.1 points between weeks 0 and 12 (95% CI 2.0 to 4.2), an improvement because higher scores are better. The smallest change that mothers notice (minimal important difference) is 3 points: the average change may be above or below it.'
+'On average, WEMWBS scores rose by 3.1 points between week 0 and week 12, an improvement because higher scores are better. Allowing for chance, the true average change is likely to be between 2.0 and 4.2 points higher (95% confidence interval). Mothers notice a change of about 3 points (the minimal important difference): the average change may be above or below it.'
 >>> change_sentence("EPDS", estimate=-3.3, ci_low=-4.0, ci_high=-2.6, higher_is="worse",
 ...                 weeks=(0, 12))
-'On average, EPDS scores fell by 3.3 points between weeks 0 and 12 (95% CI 2.6 to 4.0), an improvement because higher scores are worse.'
+'On average, EPDS scores fell by 3.3 points between week 0 and week 12, an improvement because higher scores are worse. Allowing for chance, the true average change is likely to be between 2.6 and 4.0 points lower (95% confidence interval).'
 >>> change_sentence("EPDS", estimate=-0.4, ci_low=-1.5, ci_high=0.7, higher_is="worse",
 ...                 weeks=(0, 12))
-'On average, EPDS scores changed by -0.4 points between weeks 0 and 12 (95% CI -1.5 to 0.7), which is consistent with no change.'
+'On average, EPDS scores fell by 0.4 points between week 0 and week 12, but allowing for chance the true average change is likely to be anywhere from 1.5 points lower to 0.7 points higher (95% confidence interval): it could be no change at all.'
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from . import format as fmt
 
-__all__ = ["Cell", "cell", "count_phrase", "change_sentence", "reliable_change_sentence",
+__all__ = ["Cell", "cell", "count_phrase", "likely_range", "moved", "change_sentence", "reliable_change_sentence",
            "group_change_sentence", "context_sentence", "attrition_sentence",
            "engagement_sentence", "mechanisms_sentence", "norm_sentence", "DIRECTION",
            "improvement"]
@@ -82,33 +82,57 @@ def count_phrase(c: Cell, threshold: int) -> str:
     return "a number not available"
 
 
+def likely_range(low, high, *, unit: str = "points", digits: int = 1) -> str:
+    """A confidence interval of a change in words, without minus signs.
+
+    >>> likely_range(3.0, 5.6)
+    'between 3.0 and 5.6 points higher'
+    >>> likely_range(-4.0, -2.6)
+    'between 2.6 and 4.0 points lower'
+    >>> likely_range(-0.8, 4.3)
+    'anywhere from 0.8 points lower to 4.3 points higher'
+    """
+    n = lambda v: fmt.number(abs(v), digits)  # noqa: E731 - a local shorthand
+    if low > 0:
+        return f"between {n(low)} and {n(high)} {unit} higher"
+    if high < 0:
+        return f"between {n(high)} and {n(low)} {unit} lower"
+    return f"anywhere from {n(low)} {unit} lower to {n(high)} {unit} higher"
+
+
+def moved(estimate, *, unit: str = "points", digits: int = 1) -> str:
+    """A change in words: ``a rise of 5.3 points``, ``a fall of 1.7 points``, ``no change``."""
+    if fmt.number(abs(estimate), digits) == fmt.number(0, digits):
+        return "no change"
+    return f"a {'rise' if estimate > 0 else 'fall'} of {fmt.number(abs(estimate), digits)} {unit}"
+
+
 def change_sentence(label: str, *, estimate, ci_low, ci_high, higher_is: str, weeks: tuple,
                     mid: float | None = None) -> str:
-    """Average change with its CI, the direction named only when the CI excludes zero, and the MID."""
-    span = f"between weeks {weeks[0]:g} and {weeks[1]:g}"
+    """Average change with its interval in words, the direction named only when the interval
+    excludes zero, and the minimal important difference compared with the whole interval."""
+    span = f"between week {weeks[0]:g} and week {weeks[1]:g}"
     if any(fmt.is_missing(v) for v in (estimate, ci_low, ci_high)):
         return f"The average change in {label} could not be estimated."
-    if ci_low > 0 or ci_high < 0:
-        # the direction in words and the interval as sizes: a fall in a higher-is-worse score
-        # never reads "improved by 3.3 (95% CI -4.0 to -2.6)"
-        moved = WORDS["rise"] if estimate > 0 else WORDS["fall"]
-        meaning = WORDS["good"] if improvement(estimate, higher_is) > 0 else WORDS["bad"]
-        lo, hi = sorted((abs(ci_low), abs(ci_high)))
-        text = (f"On average, {label} scores {moved} by {fmt.number(abs(estimate))} points {span} "
-                f"(95% CI {fmt.interval(lo, hi)}), {meaning} because higher scores are "
-                f"{higher_is}.")
-    else:
-        return (f"On average, {label} scores changed by {fmt.number(estimate)} points {span} "
-                f"(95% CI {fmt.interval(ci_low, ci_high)}), which is consistent with no change.")
+    went = WORDS["rise"] if estimate > 0 else WORDS["fall"]
+    size = fmt.number(abs(estimate))
+    if not (ci_low > 0 or ci_high < 0):
+        return (f"On average, {label} scores {went} by {size} points {span}, but allowing for "
+                f"chance the true average change is likely to be {likely_range(ci_low, ci_high)} "
+                "(95% confidence interval): it could be no change at all.")
+    meaning = WORDS["good"] if improvement(estimate, higher_is) > 0 else WORDS["bad"]
+    text = (f"On average, {label} scores {went} by {size} points {span}, {meaning} because higher "
+            f"scores are {higher_is}. Allowing for chance, the true average change is likely to be "
+            f"{likely_range(ci_low, ci_high)} (95% confidence interval).")
     if mid:
         lo, hi = sorted((abs(ci_low), abs(ci_high)))
-        intro = (f" The smallest change that mothers notice (minimal important difference) is "
-                 f"{mid:g} points:")
+        intro = (f" Mothers notice a change of about {mid:g} points (the minimal important "
+                 "difference):")
         if lo >= mid:
-            text += intro + " the whole interval is above it."
+            text += intro + " the whole likely range is above it."
         elif hi < mid:
-            text += (intro + " the whole interval is below it, so the average change is smaller "
-                     "than one mothers would notice.")
+            text += (intro + " the whole likely range is below it, so the average change is "
+                     "smaller than one mothers would notice.")
         else:
             text += intro + " the average change may be above or below it."
     return text
@@ -154,14 +178,12 @@ def group_change_sentence(label: str, table, *, higher_is: str) -> str:
     if len(shown) >= 2:
         ranked = sorted(shown, key=lambda r: improvement(r[1], higher_is))
         worst, best = ranked[0], ranked[-1]
-        parts.append(f"Improvement in {label} was largest for {best[0]} ({fmt.signed(best[1])} "
-                     f"points, 95% CI {fmt.interval(best[2], best[3])}) and smallest for "
-                     f"{worst[0]} ({fmt.signed(worst[1])} points, 95% CI "
-                     f"{fmt.interval(worst[2], worst[3])}).")
+        parts.append(f"Improvement in {label} was largest for {best[0]} ({moved(best[1])}, likely "
+                     f"{likely_range(best[2], best[3])}) and smallest for {worst[0]} "
+                     f"({moved(worst[1])}, likely {likely_range(worst[2], worst[3])}).")
     zero = [g for g, _, lo, hi in shown if lo <= 0 <= hi]
     if zero:
-        parts.append(f"For {_and(zero)} the interval includes zero: the change could be no change "
-                     "at all.")
+        parts.append(f"For {_and(zero)} the change could be no change at all.")
     hidden = [str(table.data["group"].iat[i]) for i in range(len(table.data))
               if not cell(table, i, "estimate").shown]
     if hidden:
@@ -183,9 +205,9 @@ def context_sentence(label: str, table, *, higher_is: str, min_group: int) -> st
         est = [(lv, e) for lv, e in est if e is not None]
         if p is not None and p < 0.05 and len(est) >= 2:
             ranked = sorted(est, key=lambda r: improvement(r[1], higher_is))
-            supported.append(f"Change in {label} differed by {ctx_name.lower()}: improvement was "
-                             f"largest for {ranked[-1][0]} ({fmt.signed(ranked[-1][1])} points) "
-                             f"and smallest for {ranked[0][0]} ({fmt.signed(ranked[0][1])} points).")
+            supported.append(f"Change in {label} differed by {fmt.lower_first(ctx_name)}: improvement was "
+                             f"largest for {ranked[-1][0]} ({moved(ranked[-1][1])}) and smallest "
+                             f"for {ranked[0][0]} ({moved(ranked[0][1])}).")
     if supported:
         parts.extend(supported)
     elif any(cell(table, i, "estimate").number is not None for i in range(len(d))):
@@ -193,11 +215,11 @@ def context_sentence(label: str, table, *, higher_is: str, min_group: int) -> st
                      "explain for any context examined (after adjusting for multiple tests); this "
                      "does not show that all groups benefited equally, only that these data cannot "
                      "tell them apart.")
-    small = [f"{d['level'].iat[i]} ({str(d['context'].iat[i]).lower()})" for i in range(len(d))
+    small = [fmt.level_phrase(d["level"].iat[i], d["context"].iat[i]) for i in range(len(d))
              if str(d["status"].iat[i]).startswith("too few")]
     if small:
         parts.append(f"Too few mothers to estimate (fewer than {min_group}): {_and(small)}.")
-    hidden = [f"{d['level'].iat[i]} ({str(d['context'].iat[i]).lower()})" for i in range(len(d))
+    hidden = [fmt.level_phrase(d["level"].iat[i], d["context"].iat[i]) for i in range(len(d))
               if str(d["status"].iat[i]).startswith("not shown")]
     if hidden:
         parts.append(f"Not shown, to protect small groups: {_and(hidden)}.")
@@ -246,7 +268,7 @@ def mechanisms_sentence(table, *, threshold: int) -> str:
         parts.append(f"The mechanism mothers rated highest was \u201c{top[0]}\u201d (mean "
                      f"{fmt.number(top[1])} of 4).")
     for i in rows:
-        if "negative" in str(d["mechanism"].iat[i]):
+        if "negative" in str(d["mechanism"].iat[i]).lower():
             agree, share, n = (cell(table, i, c) for c in ("agree", "percent_agree", "n"))
             if agree.number is not None and n.number is not None and share.number is not None:
                 parts.append(f"{fmt.count(agree.value)} of {fmt.count(n.value)} mothers "

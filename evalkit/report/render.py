@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from . import format as fmt
 from . import narrative as nv
+from .impact import impact_context
 from .disclosure.columns import Count, Free, Label, Linked, Rounded, Share
 
 __all__ = ["render_reports", "table_view"]
@@ -90,18 +91,21 @@ def _context(ctx, *, figures, provenance) -> dict:
     flow = _get(pub, "participant_flow")
     outcomes = [_outcome(ctx, o, figs) for o in plan.outcomes]
     headline = _headline(ctx, flow)
-    limitations = _limitations(ctx, flow)
     km_median = _get(pub, "km_median")
     mech = _get(pub, "mechanisms")
     checks = _get(pub, "data_checks")
     return {
         "plan": plan, "programme": plan.programme, "organisation": plan.organisation,
         "period": plan.period, "threshold": t, "min_group": ctx.min_group, "headline": headline,
-        "outcomes": outcomes, "figures": figs, "limitations": limitations,
+        "outcomes": outcomes, "figures": figs,
+        **impact_context(ctx, outcomes=outcomes, flow=flow),
         "sections": ctx.sections,
         "engagement_sentence": nv.engagement_sentence(km_median) if km_median else "",
         "flow": table_view(flow, {"stage": "Stage", "n": "Mothers",
                                   "percent_of_referred": "% of referred"}),
+        "support_ended": table_view(_get(pub, "support_ended"), {
+            "reason": "How support ended", "n": "Mothers",
+            "percent_of_started": "% of those who started"}),
         "records": table_view(_get(pub, "validation_records"), {
             "dataset": "File", "stage": "Records", "records": "Number"}),
         "reach": table_view(_get(pub, "reach_by_context"), {
@@ -149,20 +153,19 @@ def _context(ctx, *, figures, provenance) -> dict:
 def _headline(ctx, flow) -> dict:
     if flow is None:
         return {}
-    stages = list(flow.data["stage"])
+    ids = ctx.facts.get("flow_stages", [])
     out = {}
-    for key, stage in (("referred", "referred"), ("started", "started support")):
-        if stage in stages:
-            i = stages.index(stage)
+    for key in ("referred", "started"):
+        if key in ids:
+            i = ids.index(key)
             out[key] = nv.count_phrase(nv.cell(flow, i, "n"), ctx.threshold)
             pct = nv.cell(flow, i, "percent_of_referred").number
             out[key + "_pct"] = fmt.percent(pct, scale=100) if key != "referred" and \
                 pct is not None else ""
-    end_rows = [i for i, s in enumerate(stages) if s.startswith("started, with")]
-    if end_rows:
-        i = end_rows[0]
+    if "end" in ids:
+        i = ids.index("end")
         out["end"] = nv.count_phrase(nv.cell(flow, i, "n"), ctx.threshold)
-        out["end_stage"] = stages[i]
+        out["end_stage"] = str(flow.data["stage"].iat[i])
     return out
 
 
@@ -170,8 +173,9 @@ def _outcome(ctx, o, figs) -> dict:
     pub, plan = ctx.pub, ctx.plan
     inst = o.instrument
     f = ctx.facts["outcomes"].get(inst, {})
-    label = f.get("label", inst)
-    entry = {"id": inst, "label": label, "primary": f.get("primary", False),
+    label = f.get("words", f.get("label", inst))
+    entry = {"id": inst, "label": f.get("label", inst), "words": label,
+             "title": label[:1].upper() + label[1:], "primary": f.get("primary", False),
              "model": f.get("model"), "overall": f.get("overall")}
     ch = _get(pub, f"{inst}_change")
     if ch is not None and len(ch.data):
@@ -203,6 +207,11 @@ def _outcome(ctx, o, figs) -> dict:
         "group": ctx.label(group) if group else "Group", "mothers": "Mothers",
         "estimate": "Change (points)", "ci_low": "95% CI from", "ci_high": "to", "p_value": "p",
         "status": "Note"}, digits=2)
+    # the impact report gives intervals, not p-values
+    entry["by_group_plain"] = table_view(by_group, {
+        "group": ctx.label(group) if group else "Group", "mothers": "Mothers",
+        "estimate": "Change (points)", "ci_low": "Likely between", "ci_high": "and",
+        "status": "Note"}, digits=1)
     entry["group_sentence"] = nv.group_change_sentence(label, by_group, higher_is=f["higher_is"]) \
         if by_group is not None else ""
     rc = _get(pub, f"{inst}_reliable_change")
@@ -235,49 +244,3 @@ def _outcome(ctx, o, figs) -> dict:
     entry["tables"] = {name: table_view(tab, digits=4) for name, tab in pub.tables.items()
                        if name.startswith(f"model_{inst}_")}
     return entry
-
-
-def _limitations(ctx, flow) -> list[str]:
-    pub, t = ctx.pub, ctx.threshold
-    out = []
-    if flow is not None:
-        stages = list(flow.data["stage"])
-        end_rows = [i for i, s in enumerate(stages) if s.startswith("started, with")]
-        if "started support" in stages and end_rows:
-            out.append(nv.attrition_sentence(nv.cell(flow, stages.index("started support"), "n"),
-                                             nv.cell(flow, end_rows[0], "n"), threshold=t))
-    checks = _get(pub, "data_checks")
-    if checks is not None:
-        i = [j for j, c in enumerate(checks.data["check"]) if c.startswith("data values")]
-        if i:
-            c = nv.cell(checks, i[0], "n")
-            if c.number != 0:
-                out.append(f"Data values that broke the data dictionary's rules: "
-                           f"{nv.count_phrase(c, t)}; they were treated as missing, and the "
-                           "technical report counts them by column and rule.")
-    out.append("There is no comparison group: changes over the months after a birth can happen "
-               "without support, so the changes shown cannot be attributed to the programme alone.")
-    if len(pub.log):
-        out.append(f"To protect mothers' privacy, {len(pub.log)} numbers are not shown: counts "
-                   f"below {t}, numbers that would let them be worked out, and estimates for "
-                   f"groups of fewer than {ctx.min_group} mothers.")
-    n_warn = sum(1 for _ in ctx.warning_rows)
-    if n_warn:
-        out.append(f"The analysis raised {n_warn} warning(s); each is listed in the technical "
-                   "report.")
-    if ctx.failure_rows:
-        out.append(f"{len(ctx.failure_rows)} planned analysis step(s) could not be done on these "
-                   "data; the technical report gives the reasons.")
-    tip = _get(pub, "model_tipping_point")
-    if tip is not None and len(tip.data):
-        shown = tip.data.dropna(subset=["estimate"])
-        fails = shown[shown["holds"].astype(str) == "no"]
-        if len(shown) and len(fails):
-            delta = float(fails["delta"].iloc[0])
-            out.append(f"Sensitivity to missing data: if the end scores of mothers without one were "
-                       f"{abs(delta):g} points {'lower' if delta < 0 else 'higher'} than the scores "
-                       "we have predict, the conclusion about average change would no longer hold.")
-        elif len(shown):
-            out.append("Sensitivity to missing data: the conclusion about average change held over "
-                       "every shift of the missing end scores that was tried.")
-    return out

@@ -216,15 +216,16 @@ def test_forest_hidden_levels_are_text_only():
     assert "9.87" not in everything and "9.9" not in everything and "18.5" not in everything
 
 
-def test_forest_alt_states_largest_smallest_and_hidden_groups():
+def test_forest_alt_states_the_range_and_hidden_groups():
+    # lowest to highest estimate, never "largest/smallest" (backwards where lower is better)
     fig = forest_figure(_scan(), outcome="wemwbs", label=WEMWBS, reference=4.6)
-    assert fig.alt.startswith("Change in WEMWBS was largest for delivery_mode one_to_one "
-                              "(+6.1 points, 95% CI 4.0 to 8.2) and smallest for delivery_mode "
-                              "group (+2.6 points, 95% CI 0.5 to 4.7).")
+    assert fig.alt.startswith("Estimated change in WEMWBS ranged from +2.6 points (95% CI 0.5 to "
+                              "4.7) for group (delivery_mode) to +6.1 points (95% CI 4.0 to 8.2) "
+                              "for one_to_one (delivery_mode).")
     assert "Overall change was +4.6 points." in fig.alt
-    assert "Change differed by delivery_mode (adjusted p = 0.012)." in fig.alt
-    assert (f"2 groups {HIDDEN}: delivery_mode both and site west.") in fig.alt
-    assert "1 level not estimated: site south, too small (n < 10)." in fig.alt
+    assert "Change differed by delivery_mode by more than chance would explain" in fig.alt
+    assert (f"2 groups {HIDDEN}: both (delivery_mode) and west (site).") in fig.alt
+    assert "1 level not estimated: south (site), too small (n < 10)." in fig.alt
     assert HIDDEN in fig.caption
     assert fig.name == "forest_wemwbs"
 
@@ -235,7 +236,7 @@ def test_forest_threshold_and_outcome_filter():
     assert len(fig.data) == 7
     # with threshold 10 the 7-mother level is hidden as well
     assert (fig.data["status"] == HIDDEN).sum() == 3
-    assert f"3 groups {HIDDEN}: delivery_mode both, site south and site west." in fig.alt
+    assert f"3 groups {HIDDEN}: both (delivery_mode), south (site) and west (site)." in fig.alt
     with pytest.raises(UnknownNameError, match=r"'phq9' is not in the scan; it has \['wemwbs', 'epds'\]"):
         forest_figure(scan, outcome="phq9", label="PHQ-9")
     with pytest.raises(UnknownNameError, match="lacks column"):
@@ -244,12 +245,16 @@ def test_forest_threshold_and_outcome_filter():
         forest_figure(_scan(), outcome="wemwbs", label=WEMWBS, threshold=0)
 
 
-def test_forest_p_below_a_thousandth_reads_as_a_bound_on_p():
+def test_forest_says_differences_in_words_not_p_values():
+    # the forest plot is in the impact report, which shows no p-values (issue 13)
     scan = _scan().assign(heterogeneity_p_adjusted=0.00001)
     fig = forest_figure(scan, outcome="wemwbs", label=WEMWBS)
-    assert "Change differed by delivery_mode (adjusted p < 0.001) and site (adjusted p < 0.001)." \
-        in fig.alt
-    assert "difference p < 0.001 (adj.)" in strings(fig)
+    assert "Change differed by delivery_mode and site by more than chance would explain" in fig.alt
+    assert "differs (adjusted test)" in strings(fig)
+    assert not any("p " in s or "p=" in s for s in strings(fig))
+    flat = forest_figure(_scan().assign(heterogeneity_p_adjusted=0.4), outcome="wemwbs",
+                         label=WEMWBS)
+    assert "no clear difference" in strings(flat) and "p" not in flat.alt.split("explain")[0][-3:]
 
 
 # ====================================================================== trajectories

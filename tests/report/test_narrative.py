@@ -28,7 +28,8 @@ def test_direction_is_named_only_when_the_interval_excludes_zero():
     assert "fell by 2.0 points" in worse and "a worsening" in worse
     unclear = change_sentence("WEMWBS", estimate=1.0, ci_low=-0.5, ci_high=2.5, higher_is="better",
                               weeks=(0, 12), mid=3)
-    assert "consistent with no change" in unclear and "improv" not in unclear
+    assert "could be no change at all" in unclear and "improv" not in unclear
+    assert "anywhere from 0.5 points lower to 2.5 points higher" in unclear
     nan = change_sentence("WEMWBS", estimate=np.nan, ci_low=np.nan, ci_high=np.nan,
                           higher_is="better", weeks=(0, 12))
     assert nan == "The average change in WEMWBS could not be estimated."
@@ -39,7 +40,7 @@ def test_mid_comparison_uses_the_whole_interval():
                             weeks=(0, 12), mid=3)
     below = change_sentence("X", estimate=1.5, ci_low=1.0, ci_high=2.0, higher_is="better",
                             weeks=(0, 12), mid=3)
-    assert "the whole interval is above it" in above
+    assert "the whole likely range is above it" in above
     assert "smaller than one mothers would notice" in below
 
 
@@ -74,13 +75,14 @@ def test_largest_improvement_follows_the_direction_of_the_scale():
                              "estimate": [-1.7, -3.0, -4.9], "ci_low": [-3.0, -4.0, -7.0],
                              "ci_high": [-0.4, -2.0, -2.8]}))
     text = group_change_sentence("EPDS", t, higher_is="worse")
-    assert "largest for One-to-one and group (-4.9 points" in text
-    assert "smallest for Group (-1.7 points" in text
+    assert "largest for One-to-one and group (a fall of 4.9 points" in text
+    assert "smallest for Group (a fall of 1.7 points" in text
     assert improvement(-4.9, "worse") > improvement(-1.7, "worse")
     wemwbs = group_change_sentence("WEMWBS", _table(pd.DataFrame({
         "group": ["A", "B"], "estimate": [1.76, 5.3], "ci_low": [-0.82, 3.6],
         "ci_high": [4.34, 6.9]})), higher_is="better")
-    assert "largest for B" in wemwbs and "For A the interval includes zero" in wemwbs
+    assert "largest for B" in wemwbs and "For A the change could be no change at all" in wemwbs
+    assert "anywhere from 0.8 points lower to 4.3 points higher" in wemwbs
 
 
 def test_hidden_groups_are_named_as_not_shown_never_as_small():
@@ -103,14 +105,14 @@ def _scan(p_adjusted):
 
 def test_context_sentence_names_groups_only_with_support_and_one_minimum_size():
     supported = context_sentence("WEMWBS", _scan(0.01), higher_is="better", min_group=10)
-    assert "differed by site" in supported and "largest for South (+5.0 points)" in supported
+    assert "differed by site" in supported and "largest for South (a rise of 5.0 points)" in supported
     unsupported = context_sentence("WEMWBS", _scan(0.30), higher_is="better", min_group=10)
     assert "did not differ" in unsupported and "North" not in unsupported
     assert "Too few mothers to estimate (fewer than 10): East (site)." in unsupported
     # a hidden group is not said to be small: it may have been hidden to protect a neighbour
     assert "Not shown, to protect small groups: West (site)." in unsupported
     epds = context_sentence("EPDS", _scan(0.01), higher_is="worse", min_group=10)
-    assert "largest for North (+1.0 points)" in epds
+    assert "largest for North (a rise of 1.0 points)" in epds
 
 
 def test_attrition_sentence_uses_shown_counts_only():

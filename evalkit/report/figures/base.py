@@ -260,14 +260,6 @@ def _time_value(t) -> str:
     return str(t)
 
 
-def _p_phrase(p, name: str = "p") -> str:
-    """``"p = 0.012"``, ``"p < 0.001"`` (wraps :func:`format.p_value`); ``""`` when missing."""
-    if fmt.is_missing(p):
-        return ""
-    text = fmt.p_value(p)
-    return f"{name} < {text[1:]}" if text.startswith("<") else f"{name} = {text}"
-
-
 def _estimate_ci(est, low, high, *, conf: int = 95, digits: int = 1, signed: bool = False,
                  unit: str = "") -> str:
     """``"+6.1 points (95% CI 4.0 to 8.2)"``; the CI is left out when a limit is missing and the

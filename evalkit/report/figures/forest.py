@@ -11,7 +11,7 @@ from .. import format as fmt
 from .base import (FAINT, HIDDEN, IMPROVED, LITERAL, NOTE, WHITE_BOX, ReportFigure, _and,
                    _check_threshold, _clip, _figure, _hidden_caption,
                    _hidden_sentence, _hidden_status, _literal, _name, _need_columns, _need_frame,
-                   _numbers, _p_phrase, _plural, _short, _slug, _styled)
+                   _numbers, _plural, _short, _slug, _styled)
 
 _NEEDED = ["context", "level", "n_participants", "status", "estimate", "ci_low", "ci_high"]
 _N_AT, _CHANGE_AT = 10, 46           # the right-hand columns, in points from the axes' right edge
@@ -123,7 +123,9 @@ def draw_forest(ax, scan, *, outcome: str | None = None, reference: float | None
                         annotation_clip=False, **LITERAL)
             p = r["heterogeneity_p_adjusted"].dropna()
             if len(p):
-                right(f"difference {_p_phrase(p.iat[0])} (adj.)", yy, _N_AT, color=NOTE)
+                # words, not a p-value: the figure is in the impact report too
+                right("differs (adjusted test)" if p.iat[0] < 0.05 else "no clear difference",
+                      yy, _N_AT, color=NOTE)
             continue
         if r["drawn"]:
             ax.errorbar(r["estimate"], yy, xerr=[[r["estimate"] - r["ci_low"]],
@@ -192,10 +194,10 @@ def forest_figure(scan, *, outcome: str, label: str, threshold: int = 5,
     ...     "ci_low": [4.0, 0.5, np.nan], "ci_high": [8.2, 4.7, np.nan],
     ...     "heterogeneity_p_adjusted": [0.012] * 3})
     >>> print(forest_figure(scan, outcome="wemwbs", label="WEMWBS (14–70, higher = better)").alt)
-    Change in WEMWBS was largest for delivery_mode one_to_one (+6.1 points, 95% CI 4.0 to 8.2)
-    and smallest for delivery_mode group (+2.6 points, 95% CI 0.5 to 4.7). Change differed by
-    delivery_mode (adjusted p = 0.012). 1 group not shown (protects a small group):
-    delivery_mode both.
+    Estimated change in WEMWBS ranged from +2.6 points (95% CI 0.5 to 4.7) for group
+    (delivery_mode) to +6.1 points (95% CI 4.0 to 8.2) for one_to_one (delivery_mode). Change differed by
+    delivery_mode by more than chance would explain, after adjusting for multiple tests. 1 group not
+    shown (protects a small group): both (delivery_mode).
     """
     where = "forest_figure"
     threshold = _check_threshold(threshold, where)
@@ -220,30 +222,38 @@ def _forest_alt(table, short, reference):
 
     def desc(r):
         ci = ("" if fmt.is_missing(r["ci_low"]) or fmt.is_missing(r["ci_high"])
-              else f", 95% CI {fmt.interval(r['ci_low'], r['ci_high'])}")
-        return f"{r['context']} {r['level']} ({fmt.signed(r['estimate'])} points{ci})"
+              else f" (95% CI {fmt.interval(r['ci_low'], r['ci_high'])})")
+        return f"{fmt.signed(r['estimate'])} points{ci} for {_level(r)}"
 
     if est.empty:
         alt = f"No change in {short} could be estimated for any context level."
+    elif len(est) == 1:
+        alt = f"Estimated change in {short}: {desc(est.iloc[0])}."
     else:
-        top = est.loc[est["estimate"].idxmax()]
+        # lowest to highest estimate: "largest" would read backwards on a scale where lower is
+        # better, and the direction of benefit is for the prose, which knows the scale
         low = est.loc[est["estimate"].idxmin()]
-        alt = (f"Change in {short} was largest for {desc(top)}"
-               + (f" and smallest for {desc(low)}." if len(est) > 1 else "."))
+        top = est.loc[est["estimate"].idxmax()]
+        alt = f"Estimated change in {short} ranged from {desc(low)} to {desc(top)}."
     if reference is not None and not fmt.is_missing(reference):
         alt += f" Overall change was {fmt.signed(reference)} points."
     het = table.drop_duplicates("context").dropna(subset=["heterogeneity_p_adjusted"])
     sig = het.loc[het["heterogeneity_p_adjusted"] < 0.05]
     if len(het):
         if len(sig):
-            alt += " Change differed by " + _and(
-                f"{r.context} ({_p_phrase(r.heterogeneity_p_adjusted, 'adjusted p')})"
-                for r in sig.itertuples()) + "."
+            alt += (" Change differed by " + _and(str(r.context).lower() for r in sig.itertuples())
+                    + " by more than chance would explain, after adjusting for multiple tests.")
         else:
-            alt += " No context showed a clear difference in change (all adjusted p ≥ 0.05)."
-    alt += _hidden_sentence(f"{r.context} {r.level}" for r in hidden.itertuples())
+            alt += (" No context showed a difference in change larger than chance would explain, "
+                    "after adjusting for multiple tests.")
+    alt += _hidden_sentence(_level(r._asdict()) for r in hidden.itertuples())
     if len(other):
         alt += (f" {_plural(len(other), 'level')} not estimated: "
-                + "; ".join(f"{r.context} {r.level}, {r.status}" for r in other.itertuples()) + ".")
+                + "; ".join(f"{_level(r._asdict())}, {r.status}" for r in other.itertuples()) + ".")
     return alt
+
+
+def _level(r) -> str:
+    """A level with its context in words: "Asian or Asian British (ethnic group)"."""
+    return fmt.level_phrase(r["level"], r["context"])
 

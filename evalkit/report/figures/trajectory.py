@@ -203,7 +203,7 @@ def trajectory_figure(means, *, observed=None, outcome: str, label: str, time: s
     >>> fig = trajectory_figure(means, outcome="wemwbs", label="WEMWBS (14–70, higher = better)")
     >>> print(fig.alt)
     Model-estimated mean WEMWBS went from 44.0 (95% CI 43.0 to 45.0) at week 0 to 50.1 (95% CI
-    49.0 to 51.2) at week 12. Bands are 95% confidence intervals.
+    49.0 to 51.2) at week 12.
     """
     where = "trajectory_figure"
     threshold = _check_threshold(threshold, where)
@@ -244,7 +244,7 @@ def _trajectory_alt(table, shown, hidden, short, time, group, has_obs):
         alt = f"Model-estimated mean {short} {parts[0]}."
     else:
         alt = f"Model-estimated mean {short}: " + "; ".join(parts) + "."
-    alt += " Bands are 95% confidence intervals."
+    # the caption (always shown beside the image) says what the bands are
     if has_obs:
         alt += f" Hollow markers show the observed mean {short} at each wave."
     if group is None and hidden:
