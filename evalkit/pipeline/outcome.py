@@ -181,6 +181,7 @@ def _trajectory(ctx, pub, inst, group):
     means = pub[f"{inst}_trajectory"].data.rename(columns={"time": ctx.time})
     return trajectory_figure(means, outcome=inst, label=ctx.facts["outcomes"][inst]["axis"],
                              time=ctx.time, group="group" if group else None,
+                             group_label=ctx.label(group) if group else None,
                              threshold=ctx.threshold, name=f"{inst}_trajectory")
 
 

@@ -75,6 +75,10 @@ def draw_flow(ax, flow, *, threshold: int | None = None):
     ax.set_xlim(0, WIDTH)
     ax.set_ylim(height, 0)
     bx, bw, bh = _BOX_X, _BOX_W, _BOX_H
+    if not any(table["note"]):
+        # no notes beside the boxes: wide boxes in the middle, so stage names fit on one line
+        bw = WIDTH - 2 * _BOX_X
+    chars = int(bw * 13)          # about 13 bold 10-point characters per inch
     for i, r in enumerate(table.itertuples(index=False)):
         top = 0.15 + i * _STEP
         ax.add_patch(FancyBboxPatch((bx, top), bw, bh, boxstyle="round,pad=0,rounding_size=0.06",
@@ -85,7 +89,8 @@ def draw_flow(ax, flow, *, threshold: int | None = None):
             count = f"n = {fmt.count(r.n)}"
             if np.isfinite(r.percent_of_referred) and i > 0:
                 count += f" ({fmt.percent(r.percent_of_referred, scale=100)} of referred)"
-        ax.text(bx + bw / 2, top + bh * 0.32, _clip(r.stage, 48), ha="center", va="center",
+        stage = r.stage[:1].upper() + r.stage[1:]
+        ax.text(bx + bw / 2, top + bh * 0.32, _clip(stage, chars), ha="center", va="center",
                 fontweight="bold", fontsize=10, **LITERAL)
         ax.text(bx + bw / 2, top + bh * 0.72, count, ha="center", va="center", fontsize=9.5,
                 style="italic" if r.status != "shown" else "normal", **LITERAL)

@@ -75,7 +75,7 @@ def _trajectory_table(means, observed, *, time, group, threshold, where):
 
 def draw_trajectory(ax, means, *, observed=None, time: str = "weeks", group: str | None = None,
                     threshold: int | None = None, label: str | None = None,
-                    time_label: str | None = None):
+                    time_label: str | None = None, group_label: str | None = None):
     """Draw model means with confidence bands (and observed means as hollow markers) on ``ax``.
 
     Parameters
@@ -93,6 +93,8 @@ def draw_trajectory(ax, means, *, observed=None, time: str = "weeks", group: str
         Groups or waves with a visible count below it are not drawn (None: trust the input).
     label, time_label : str, optional
         Axis labels.
+    group_label : str, optional
+        Legend title (the grouping variable's label); default the ``group`` column's name.
 
     Returns
     -------
@@ -148,7 +150,8 @@ def draw_trajectory(ax, means, *, observed=None, time: str = "weeks", group: str
                               markerfacecolor="none", markeredgecolor=NOTE, markeredgewidth=1.4))
         names.append("observed mean")
     if handles:
-        ax.legend(handles, names, title=_literal(group) if group else None, loc="best")
+        title = group_label or group
+        ax.legend(handles, names, title=_literal(title) if title else None, loc="best")
     if hidden and group is not None:
         ax.annotate("; ".join(f"{_group_label(lv)}: {HIDDEN}" for lv in hidden),
                     xy=(0, 0), xycoords="axes fraction", xytext=(0, -34),
@@ -160,7 +163,7 @@ def draw_trajectory(ax, means, *, observed=None, time: str = "weeks", group: str
 @_styled
 def trajectory_figure(means, *, observed=None, outcome: str, label: str, time: str = "weeks",
                       group: str | None = None, threshold: int = 5, time_label: str | None = None,
-                      name: str | None = None) -> ReportFigure:
+                      group_label: str | None = None, name: str | None = None) -> ReportFigure:
     """Model-estimated means with confidence bands by group, and optionally observed means.
 
     Person-level data never reach this figure: it draws model means and, optionally, a protected
@@ -185,6 +188,8 @@ def trajectory_figure(means, *, observed=None, outcome: str, label: str, time: s
         (protects a small group)"; observed means with ``n`` below it are not drawn.
     time_label : str, optional
         x-axis label; default "Weeks since baseline" for ``time="weeks"``.
+    group_label : str, optional
+        Legend title, e.g. the dictionary's label of the grouping variable.
     name : str, optional
         File stem; default ``"trajectory_<outcome>"``.
 
@@ -211,7 +216,8 @@ def trajectory_figure(means, *, observed=None, outcome: str, label: str, time: s
                                                          threshold=threshold, where=where)
     fig = _figure(4.2, layout="constrained")
     draw_trajectory(fig.subplots(), means, observed=observed, time=time, group=group,
-                    threshold=threshold, label=label, time_label=time_label)
+                    threshold=threshold, label=label, time_label=time_label,
+                    group_label=group_label)
     shown = [lv for lv in levels if lv not in hidden]
     has_obs = bool(table.loc[table["kind"] == "observed", "estimate"].notna().any())
     alt = _trajectory_alt(table, shown, hidden, _short(label), time, group, has_obs)
