@@ -110,7 +110,7 @@ def test_demo_data_go_to_the_restricted_folder_not_the_report(tmp_path, monkeypa
 
     seen = {}
 
-    def fake_run(plan, out, progress):
+    def fake_run(plan, out, progress, **options):     # pdf=... among them
         seen["files"], seen["out"] = plan.data.files, out
         raise DataValidationError("stop here")
 
