@@ -27,6 +27,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from scipy import special as _sp
 from scipy import stats as _st
 
 from .._checks import check_confidence
@@ -206,11 +207,13 @@ class MixedResult:
 
 
 def _wald_table(terms, est, se, df, confidence) -> pd.DataFrame:
+    # scipy.special's t distribution directly (what scipy.stats.t calls, without its ~1 ms of
+    # argument handling per call: a fit builds this table once per contrast)
     stat = est / se
     finite = np.isfinite(df)
-    p = np.where(finite, 2 * _st.t.sf(np.abs(stat), np.where(finite, df, 1)), 2 * _st.norm.sf(np.abs(stat)))
-    q = np.where(finite, _st.t.ppf(0.5 + confidence / 2, np.where(finite, df, 1)),
-                 _st.norm.ppf(0.5 + confidence / 2))
+    dfx = np.where(finite, df, 1.0)
+    p = np.where(finite, 2 * _sp.stdtr(dfx, -np.abs(stat)), 2 * _sp.ndtr(-np.abs(stat)))
+    q = np.where(finite, _sp.stdtrit(dfx, 0.5 + confidence / 2), _sp.ndtri(0.5 + confidence / 2))
     return pd.DataFrame({"term": list(terms), "estimate": est, "std_error": se, "df": df,
                          "statistic": stat, "p_value": p, "ci_low": est - q * se, "ci_high": est + q * se})
 
@@ -301,45 +304,74 @@ def _fit(spec: MixedModel, data: pd.DataFrame) -> MixedResult:
 
 
 class _FastRaw:
-    """The fast engine's state, kept on the result as ``.raw``."""
+    """The fast engine's state, kept on the result as ``.raw``.
 
-    def __init__(self, stats, pos, solution, info):
-        self.stats, self.pos, self.solution, self.optimizer = stats, pos, solution, info
+    ``fit`` is the engine's :class:`evalkit.models.reml.ThetaFit` (the standardised problem, its
+    scaling and the evaluation at the optimum); ``stats`` and ``solution`` are the sufficient
+    statistics and the solution on the user's scale, computed when first asked for.
+    """
+
+    def __init__(self, fit, design, satterthwaite):
+        self.fit, self.design, self.satterthwaite = fit, design, satterthwaite
+        self.pos = fit.pos
+        self.optimizer = fit.info
+
+    @cached_property
+    def stats(self):
+        d = self.design
+        return _reml.sufficient_stats(d.X, d.Z, d.y, d.group, len(d.groups))
+
+    @cached_property
+    def solution(self):
+        return _reml.solve(self.stats, self.fit.theta, self.pos)
 
     def blups(self) -> np.ndarray:
-        return _reml.blups(self.stats, self.solution)
+        f = self.fit
+        sol = _reml.solve(f.stats_s, f.theta_s, f.pos)
+        # b = s_y · b* / z_scale: the standardised problem's random effects on the user's scale
+        return _reml.blups(f.stats_s, sol) * (f.scaling.y_scale / f.scaling.z_scale)
+
+
+_BLAS = None
+
+
+def _single_threaded_blas():
+    """A context limiting BLAS to one thread; the library scan (~10 ms) is done once per process."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _fit_fast(spec: MixedModel, design: Design) -> MixedResult:
-    from threadpoolctl import threadpool_limits
-
     # The engine's matrix products are thin (p x 10^5 by 10^5 x p): BLAS threads only add
     # synchronisation, and on a busy machine make a fit several times slower.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _single_threaded_blas():
         return _fit_fast_single_thread(spec, design)
 
 
 def _fit_fast_single_thread(spec: MixedModel, design: Design) -> MixedResult:
-    stats = _reml.sufficient_stats(design.X, design.Z, design.y, design.group)
-    q = stats.q
-    pos, lower = _reml.theta_layout(q, spec.correlated)
-    theta, dev, info = _reml.optimise_theta(stats, pos, lower, spec.reml)
-    sol = _reml.solve(stats, theta, pos)
-    dof = stats.n - stats.p if spec.reml else stats.n
-    sigma = float(np.sqrt(sol.pwrss / dof))
-    vcov = sigma ** 2 * np.linalg.inv(sol.rxtrx)
+    tf = _reml.fit_theta(design.X, design.Z, design.y, design.group, correlated=spec.correlated,
+                         reml=spec.reml, m=len(design.groups))
+    theta, sigma, vcov, beta, dev, pos = tf.theta, tf.sigma, tf.vcov, tf.beta, tf.deviance, tf.pos
+    n, p, q = tf.stats_s.n, tf.stats_s.p, tf.stats_s.q
+    info, check = tf.info, tf.info["check"]
     notes: list[str] = []
 
     lam = _reml.make_lambda(theta, q, pos)
-    singular = bool(any(theta[j] < 1e-4 for j, (i, c) in enumerate(pos) if i == c))
+    singular = bool(check["singular"])          # a diagonal θ < 1e-4 on the standardised scale
     cov = sigma ** 2 * lam @ lam.T
     sd = np.sqrt(np.diag(cov))
     corr = cov / np.outer(sd, sd) if q > 1 and np.all(sd > 0) else None
     if corr is not None and spec.correlated and np.any(np.abs(corr[np.triu_indices(q, 1)]) > 1 - 1e-6):
         singular = True
-    if not info["converged"]:
-        notes.append("the optimiser did not report convergence (" + "; ".join(info["messages"]) +
-                     "); compare with engine='statsmodels' and treat estimates with caution")
+    if not tf.converged:
+        notes.append("the fit did not converge (" + "; ".join(check["messages"]) + "): at the "
+                     "reported estimates the gradient of the criterion scaled by its Hessian is not "
+                     "below 0.002 or the Hessian is not positive definite (lme4's check); compare "
+                     "with engine='statsmodels' and treat estimates with caution")
         warnings.warn(notes[-1], ConvergenceWarning, stacklevel=3)
     if singular:
         notes.append("singular fit: a random-effect variance is estimated as 0 or a correlation as "
@@ -348,26 +380,23 @@ def _fit_fast_single_thread(spec: MixedModel, design: Design) -> MixedResult:
                       "correlation, then the random slope) or a simpler random=")
         warnings.warn(notes[-1], SingularFitWarning, stacklevel=3)
 
-    varpar = np.r_[theta, sigma]
-    A, pd_ok = _sat.varpar_covariance(stats, pos, varpar, spec.reml)
-    jac = _sat.vcov_jacobian(stats, pos, varpar)
-    if not pd_ok:
+    ev = tf.evaluation
+    sat = _sat.Satterthwaite(ev, float(np.sqrt(ev.pwrss / ev.nu)), tf.scaling.T)
+    if not sat.positive_definite:
         notes.append("the Hessian of the variance parameters is not positive definite (typical of "
                      "a singular fit); Satterthwaite df use its positive part, as lmerTest does")
-
-    def contrast_df(L):
-        return _sat.satterthwaite_df(L, vcov, jac, A)
+    contrast_df = sat.df
 
     se = np.sqrt(np.diag(vcov))
-    fixed = _wald_table(design.fixed_names, sol.beta, se, contrast_df(np.eye(stats.p)), spec.confidence)
+    fixed = _wald_table(design.fixed_names, beta, se, contrast_df(np.eye(p)), spec.confidence)
     vc = _variance_table(spec.subject, design.random_names, cov, sigma, spec.correlated)
-    k = stats.p + len(theta) + 1
+    k = p + len(theta) + 1
     loglik = -dev / 2.0
-    raw = _FastRaw(stats, pos, sol, info)
-    return MixedResult(spec=spec, fixed=fixed, variance_components=vc, beta=sol.beta, vcov_beta=vcov,
+    raw = _FastRaw(tf, design, sat)
+    return MixedResult(spec=spec, fixed=fixed, variance_components=vc, beta=beta, vcov_beta=vcov,
                        theta=theta, sigma=sigma, loglik=loglik, deviance=dev, aic=dev + 2 * k,
-                       bic=dev + k * np.log(stats.n), n_obs=stats.n, n_groups=stats.m,
-                       converged=bool(info["converged"]), singular=singular, warnings=tuple(notes),
+                       bic=dev + k * np.log(n), n_obs=n, n_groups=tf.stats_s.m,
+                       converged=bool(tf.converged), singular=singular, warnings=tuple(notes),
                        exclusions=design.exclusions, raw=raw, design=design,
                        _contrast_df=contrast_df)
 

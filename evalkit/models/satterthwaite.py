@@ -3,9 +3,28 @@
 For a contrast ``L'β`` with variance ``v(φ) = L' Var(β; φ) L``, where ``φ = (θ, σ)`` are the
 variance parameters, ``df = 2 v² / (∇v' A ∇v)`` with ``A = 2 H⁻¹`` the asymptotic covariance of φ
 from the Hessian ``H`` of the deviance in φ (Kuznetsova, Brockhoff & Christensen 2017, J Stat Softw
-82(13), §3.1). The derivatives are numerical, with the same Richardson-extrapolation recipe as R's
-numDeriv (``hessian``: d = 0.1, r = 4; ``jacobian``: d = 1e-4, r = 4), so the df agree with lmerTest
-even near a boundary where the deviance is far from quadratic.
+82(13), §3.1).
+
+Written by hand because the df must equal lmerTest's (to 1 %, frozen in
+``tests/reference/lme4_fixtures.json``): no Python library computes them for lme4's θ.
+
+Why the df do not depend on the data's units
+--------------------------------------------
+``df`` is invariant under any linear change of the variance parameters (H → J'HJ, A → J⁻¹AJ⁻ᵀ,
+∇v → J'∇v), so it can be computed in the engine's standardised parametrisation
+(:func:`evalkit.models.reml.standardise`: outcome and random-effect columns on unit scale), where a
+cost in pence and one in pounds, or time in days and in weeks, give the same numbers. lmerTest
+inverts H on its eigenvalues above an absolute 1e-8 in the *user's* units, which agrees with the
+full inverse whenever H is clearly positive definite — the ordinary case — but a rule relative to
+H's largest eigenvalue in the user's units drops the residual-SD direction when the outcome is
+in large units (df 80.4 instead of 28.4 for an outcome × 1000). :class:`Satterthwaite` therefore
+takes the exact Hessian and Jacobian (:func:`varpar_hessian`, :func:`vcov_jacobian_exact`) in the
+standardised parametrisation and drops only eigenvalues below 1e-8 of the largest there, i.e.
+directions the data do not inform at all (a singular fit).
+
+The numerical recipe of lmerTest (R's numDeriv: ``hessian`` d = 0.1, r = 4; ``jacobian``
+d = 1e-4, r = 4) is kept in :func:`richardson_hessian`, :func:`varpar_covariance` and
+:func:`vcov_jacobian` for checks against R.
 """
 
 from __future__ import annotations
@@ -17,7 +36,11 @@ import numpy as np
 from . import reml as _reml
 
 __all__ = ["richardson_hessian", "richardson_jacobian", "varpar_covariance", "vcov_jacobian",
-           "satterthwaite_df"]
+           "satterthwaite_df", "varpar_hessian", "vcov_jacobian_exact", "covariance_from_hessian",
+           "Satterthwaite", "EIGEN_TOL"]
+
+# eigenvalues of the standardised Hessian below this fraction of the largest are dropped
+EIGEN_TOL = 1e-8
 
 _ZERO_TOL = np.sqrt(np.finfo(float).eps / 7e-7)
 
@@ -84,16 +107,8 @@ def varpar_covariance(stats, pos, varpar: np.ndarray, reml: bool) -> tuple[np.nd
     As lmerTest does, a Hessian with non-positive eigenvalues is inverted on its positive
     eigenvalues only (the caller records a warning).
     """
-    ws = _reml.Workspace(stats)
-
     def dev(phi):
-        theta, sigma = phi[:-1], phi[-1]
-        sol = _reml.solve(stats, theta, pos, ws)
-        s2 = sigma * sigma
-        if reml:
-            return (sol.logdet_m + sol.logdet_rx + (stats.n - stats.p) * np.log(2 * np.pi * s2)
-                    + sol.pwrss / s2)
-        return sol.logdet_m + stats.n * np.log(2 * np.pi * s2) + sol.pwrss / s2
+        return _reml.deviance_varpar(stats, phi, pos, reml)
 
     H = richardson_hessian(dev, varpar)
     vals, vecs = np.linalg.eigh((H + H.T) / 2.0)
@@ -105,11 +120,10 @@ def varpar_covariance(stats, pos, varpar: np.ndarray, reml: bool) -> tuple[np.nd
 
 def vcov_jacobian(stats, pos, varpar: np.ndarray) -> np.ndarray:
     """∂Var(β)/∂φ_k for each variance parameter, as an array (k, p, p)."""
-    ws = _reml.Workspace(stats)
     p = stats.p
 
     def covbeta(phi):
-        sol = _reml.solve(stats, phi[:-1], pos, ws)
+        sol = _reml.solve(stats, phi[:-1], pos)
         return (phi[-1] ** 2 * np.linalg.inv(sol.rxtrx)).ravel()
 
     J = richardson_jacobian(covbeta, varpar)
@@ -126,3 +140,121 @@ def satterthwaite_df(L: np.ndarray, vcov: np.ndarray, jac: np.ndarray, A: np.nda
         denom = float(grad @ A @ grad)
         out[i] = 2.0 * var * var / denom if denom > 0 else np.inf
     return out
+
+
+# ====================================================================== exact derivatives
+def varpar_hessian(ev: "_reml.Evaluation", sigma: float) -> np.ndarray:
+    """The exact Hessian of lmerTest's deviance in φ = (θ, σ) (``devfun_vp``) at an evaluation.
+
+    ``ev`` is :func:`evalkit.models.reml.evaluate` with ``order=2`` at θ; σ is the residual SD of
+    the same problem (at the optimum, √(pwrss/ν)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from evalkit.models import reml
+    >>> rng = np.random.default_rng(2)
+    >>> g = np.repeat(np.arange(25), 4); X = np.ones((100, 1))
+    >>> s = reml.sufficient_stats(X, X, rng.normal(0, 1, 25)[g] + rng.normal(0, 1, 100), g)
+    >>> phi = np.array([0.9, 1.1])
+    >>> exact = varpar_hessian(reml.evaluate(s, phi[:1], [(0, 0)], True, 2), phi[1])
+    >>> numeric = richardson_hessian(lambda v: reml.deviance_varpar(s, v, [(0, 0)], True), phi)
+    >>> bool(np.allclose(exact, numeric, rtol=1e-7))
+    True
+    """
+    s2 = float(sigma) ** 2
+    k = len(ev.theta)
+    H = np.empty((k + 1, k + 1))
+    H[:k, :k] = ev.h_m + (ev.h_p if ev.reml else 0.0) + ev.h_pw / s2
+    H[:k, k] = H[k, :k] = -2.0 * ev.g_pw / (s2 * sigma)
+    H[k, k] = -2.0 * ev.nu / s2 + 6.0 * ev.pwrss / (s2 * s2)
+    return H
+
+
+def vcov_jacobian_exact(ev: "_reml.Evaluation", sigma: float) -> np.ndarray:
+    """∂Var(β)/∂φ_k, φ = (θ, σ), exactly: −σ²P⁻¹(∂P/∂θ_k)P⁻¹ and 2σP⁻¹ (P = X'V⁻¹X), as (k, p, p).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from evalkit.models import reml
+    >>> rng = np.random.default_rng(2)
+    >>> g = np.repeat(np.arange(25), 4); X = np.column_stack([np.ones(100), np.tile([0., 1, 2, 3], 25)])
+    >>> s = reml.sufficient_stats(X, X, rng.normal(0, 1, 25)[g] + rng.normal(0, 1, 100), g)
+    >>> pos = reml.theta_layout(2, True)[0]; phi = np.array([0.9, 0.1, 0.3, 1.1])
+    >>> exact = vcov_jacobian_exact(reml.evaluate(s, phi[:3], pos, True, 1), phi[3])
+    >>> bool(np.allclose(exact, vcov_jacobian(s, pos, phi), rtol=1e-6, atol=1e-9))
+    True
+    """
+    Pinv = ev.P_inv
+    s2 = float(sigma) ** 2
+    jac = [-s2 * Pinv @ dPk @ Pinv for dPk in ev.dP]
+    jac.append(2.0 * sigma * Pinv)
+    return np.stack(jac)
+
+
+def covariance_from_hessian(H: np.ndarray, rel_tol: float = EIGEN_TOL) -> tuple[np.ndarray, bool]:
+    """A = 2 H⁺ on the eigenvalues above ``rel_tol`` × the largest; the bool: all were kept.
+
+    Examples
+    --------
+    >>> A, ok = covariance_from_hessian(np.diag([4.0, 1.0]))
+    >>> A, ok
+    (array([[0.5, 0. ],
+           [0. , 2. ]]), True)
+    >>> covariance_from_hessian(np.diag([4.0, -1e-3]))[1]
+    False
+    """
+    vals, vecs = np.linalg.eigh((H + H.T) / 2.0)
+    top = float(np.abs(vals).max()) if vals.size else 0.0
+    keep = vals > rel_tol * top
+    A = 2.0 * (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
+    return A, bool(keep.all())
+
+
+class Satterthwaite:
+    """Satterthwaite df for contrasts of a fit, in the engine's standardised parametrisation.
+
+    ``T`` maps the user's β to the standardised one (``L β = (L T) β*``); the df of a contrast is
+    the same in either parametrisation (see the module docstring), and computing it here makes
+    it independent of the data's units.
+
+    Parameters
+    ----------
+    ev : evalkit.models.reml.Evaluation
+        Order-2 evaluation at the optimum of the standardised problem.
+    sigma : float
+        Residual SD of the standardised problem.
+    T : numpy.ndarray
+        :attr:`evalkit.models.reml.Scaling.T`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from evalkit.models import reml
+    >>> rng = np.random.default_rng(4)
+    >>> g = np.repeat(np.arange(15), 4); t = np.tile([0.0, 6, 12, 24], 15)
+    >>> X = np.column_stack([np.ones(60), t])
+    >>> y = 40 + 0.3 * t + rng.normal(0, 5, 15)[g] + rng.normal(0, 0.2, 15)[g] * t + rng.normal(0, 3, 60)
+    >>> dfs = []
+    >>> for k in (1.0, 1000.0):
+    ...     f = reml.fit_theta(X, X, k * y, g)
+    ...     sat = Satterthwaite(f.evaluation, float(np.sqrt(f.evaluation.pwrss / f.evaluation.nu)),
+    ...                         f.scaling.T)
+    ...     dfs.append(sat.df(np.eye(2)))
+    >>> bool(np.allclose(dfs[0], dfs[1], rtol=1e-9))
+    True
+    """
+
+    def __init__(self, ev, sigma: float, T: np.ndarray, rel_tol: float = EIGEN_TOL):
+        self.T = np.asarray(T, float)
+        self.sigma = float(sigma)
+        self.hessian = varpar_hessian(ev, sigma)
+        self.A, self.positive_definite = covariance_from_hessian(self.hessian, rel_tol)
+        self.jacobian = vcov_jacobian_exact(ev, sigma)
+        self.vcov = self.sigma ** 2 * ev.P_inv
+
+    def df(self, L) -> np.ndarray:
+        """df for each row of ``L`` (contrasts of the user's β)."""
+        L = np.atleast_2d(np.asarray(L, float)) @ self.T
+        return satterthwaite_df(L, self.vcov, self.jacobian, self.A)

@@ -174,3 +174,147 @@ def test_fits_the_simulated_cohort_end_to_end():
     # truth: one-to-one gains ~5 WEMWBS points over 12 weeks (about 0.4 per week)
     assert 0.1 < slope["estimate"] < 0.8, fit.summary()
     assert (fit.exclusions["reason"] == "missing outcome").any()
+
+
+# ============================================================================ the engine (issue 14)
+from evalkit.models import design as _design  # noqa: E402
+from evalkit.models import reml as _reml  # noqa: E402
+from evalkit.models import satterthwaite as _sat  # noqa: E402
+
+
+def _standardised(data, outcome, fixed, subject, random):
+    d = _design.build_design(data, outcome=outcome, fixed=fixed, subject=subject, random=random)
+    Xs, Zs, ys, _ = _reml.standardise(d.X, d.Z, d.y)
+    return _reml.sufficient_stats(Xs, Zs, ys, d.group)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("random,correlated", [("1", True), ("Days", True), ("Days", False)])
+def test_gradient_and_hessian_are_exact(sleep, reml, random, correlated):
+    stats = _standardised(sleep, "Reaction", "Days", "Subject", random)
+    pos, _ = _reml.theta_layout(stats.q, correlated)
+    theta = np.array([0.9, 0.2, 0.5])[: len(pos)] if correlated else np.array([0.9, 0.5])[: len(pos)]
+    ev = _reml.evaluate(stats, theta, pos, reml, order=2)
+    h = 1e-6
+    grad = [(_reml.evaluate(stats, theta + h * e, pos, reml).value
+             - _reml.evaluate(stats, theta - h * e, pos, reml).value) / (2 * h) for e in np.eye(len(pos))]
+    hess = [(_reml.evaluate(stats, theta + h * e, pos, reml, 1).gradient
+             - _reml.evaluate(stats, theta - h * e, pos, reml, 1).gradient) / (2 * h)
+            for e in np.eye(len(pos))]
+    np.testing.assert_allclose(ev.gradient, grad, atol=1e-6 * np.abs(ev.hessian).max())
+    np.testing.assert_allclose(ev.hessian, hess, atol=1e-6 * np.abs(ev.hessian).max())
+
+
+def test_exact_satterthwaite_pieces_equal_lmertests_numerical_recipe(sleep):
+    """The exact Hessian in (θ, σ) and Jacobian of Var(β) equal numDeriv's Richardson values."""
+    fit = ek.fit_mixed(sleep, outcome="Reaction", fixed="Days", subject="Subject", random="Days")
+    stats, pos = fit.raw.stats, fit.raw.pos
+    varpar = np.r_[fit.theta, fit.sigma]
+    ev = _reml.evaluate(stats, fit.theta, pos, True, order=2)
+    H = _sat.varpar_hessian(ev, fit.sigma)
+    Hn = _sat.richardson_hessian(lambda v: _reml.deviance_varpar(stats, v, pos, True), varpar)
+    np.testing.assert_allclose(H, Hn, rtol=1e-5, atol=1e-8 * np.abs(H).max())
+    J = _sat.vcov_jacobian_exact(ev, fit.sigma)
+    np.testing.assert_allclose(J, _sat.vcov_jacobian(stats, pos, varpar), rtol=1e-6,
+                               atol=1e-8 * np.abs(J).max())
+    # and the df from the numerical recipe equal the fit's
+    A, ok = _sat.varpar_covariance(stats, pos, varpar, True)
+    df = _sat.satterthwaite_df(np.eye(2), fit.vcov_beta, _sat.vcov_jacobian(stats, pos, varpar), A)
+    assert ok
+    np.testing.assert_allclose(fit.fixed["df"], df, rtol=1e-6)
+
+
+def test_standardising_is_undone_exactly(sleep):
+    X = np.column_stack([np.ones(len(sleep)), sleep["Days"] * 7.0, (sleep["Days"] > 4) * 1.0])
+    Z = X[:, :2]
+    y = sleep["Reaction"].to_numpy() * 1000.0
+    Xs, Zs, ys, sc = _reml.standardise(X, Z, y)
+    np.testing.assert_allclose(Xs @ np.linalg.inv(sc.T), X, atol=1e-9)
+    np.testing.assert_allclose(Zs * sc.z_scale, Z)
+    np.testing.assert_allclose(ys * sc.y_scale + sc.y_centre, y)
+    beta_s = np.linalg.lstsq(Xs, ys, rcond=None)[0]
+    np.testing.assert_allclose(sc.beta_from(beta_s), np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-10)
+    assert np.allclose(Xs.mean(axis=0)[1:], 0) and np.allclose(Xs.std(axis=0)[1:], 1)
+
+
+def test_few_evaluations_at_any_scale():
+    """The optimiser needs a handful of evaluations (the issue counted 4,457 at 3,000 mothers)."""
+    d = pd.read_csv(DATA / "mothers3000.csv")
+    for k in (1.0, 1000.0):
+        e = d.assign(wemwbs=d["wemwbs"] * k, weeks=d["weeks"] * 7)
+        fit = ek.fit_mixed(e, outcome="wemwbs", fixed="weeks * delivery_mode", subject="participant_id",
+                           random="weeks")
+        assert fit.converged and fit.raw.optimizer["evaluations"] <= 12, fit.raw.optimizer
+
+
+def test_a_fit_stopped_short_is_flagged(sleep, monkeypatch):
+    """Convergence is judged at the estimates (lme4's checkConv), not by how the optimiser ended."""
+    import functools
+
+    monkeypatch.setattr(_reml, "fit_theta", functools.partial(_reml.fit_theta, maxiter=0))
+    with pytest.warns(ek.errors.ConvergenceWarning, match=r"the fit did not converge \(failed to "
+                      r"converge with max\|grad\| = .* \(tol = 0.002\)\)"):
+        fit = ek.fit_mixed(sleep, outcome="Reaction", fixed="Days", subject="Subject", random="Days")
+    assert not fit.converged and fit.raw.optimizer["check"]["code"] == -1
+    assert "did not converge" in fit.warnings[0]
+
+
+def test_an_unidentifiable_model_is_flagged(sleep):
+    """A random slope on a column that never varies: the criterion is flat in its θ."""
+    d = sleep.assign(zero=0.0)
+    with pytest.warns(ek.errors.ConvergenceWarning, match="Hessian is numerically singular"):
+        fit = ek.fit_mixed(d, outcome="Reaction", fixed="Days", subject="Subject",
+                           random="0 + Days + zero", correlated=False)
+    assert not fit.converged
+
+
+def test_convergence_check_as_lme4():
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(30), 4)
+    X = np.ones((120, 1))
+    s = _reml.sufficient_stats(X, X, rng.normal(0, 2, 30)[g] + rng.normal(0, 1, 120), g)
+    theta, _, info = _reml.optimise_theta(s, [(0, 0)], reml=True)
+    assert info["converged"] and info["check"]["max_grad"] < 1e-8
+    off = _reml.check_convergence(_reml.evaluate(s, theta * 1.05, [(0, 0)], True, 2), [(0, 0)])
+    assert not off["converged"] and off["code"] == -1
+    # on the boundary the gradient is not checked (lme4 returns early for singular fits) ...
+    at0 = _reml.check_convergence(_reml.evaluate(s, np.array([0.0]), [(0, 0)], True, 2), [(0, 0)])
+    assert at0["singular"]
+    # ... but a boundary the criterion decreases away from is not an optimum
+    assert at0["converged"] == (np.diag(_reml.evaluate(s, np.array([0.0]), [(0, 0)], True, 2).hessian)[0] >= -1e-6)
+
+
+FORMULAS = ["weeks * delivery_mode", "weeks * isolation", "0 + weeks", "weeks", "1",
+            "weeks:delivery_mode + isolation", "delivery_mode * wave", "np.log(weeks + 1) * delivery_mode",
+            "center(isolation) + weeks"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_model_matrices_equal_formulaics(mothers, formula):
+    """The cached-spec numpy path fills exactly formulaic's matrix (names, order, values, rows)."""
+    from formulaic import model_matrix
+
+    d = mothers.copy()
+    d.loc[d.index[3], "isolation"] = np.nan
+    d.loc[d.index[5], "delivery_mode"] = np.nan
+    _design.clear_cache()
+    for _ in range(2):    # first through formulaic, then from the kept spec
+        ours = _design._model_matrix(formula, d, full_rank=True)
+        ref = model_matrix(formula, d, na_action="drop", ensure_full_rank=True)
+        assert ours.columns == list(ref.columns)
+        np.testing.assert_array_equal(ours.values, np.asarray(ref, float))
+        np.testing.assert_array_equal(ours.complete, d.index.isin(ref.index))
+
+
+def test_designs_are_identical_with_and_without_the_kept_spec(mothers):
+    kw = dict(outcome="wemwbs", fixed="weeks * delivery_mode", subject="participant_id", random="weeks",
+              reference={"delivery_mode": "group"})
+    _design.clear_cache()
+    cold = _design.build_design(mothers, **kw)
+    warm = _design.build_design(mothers, **kw)
+    np.testing.assert_array_equal(cold.X, warm.X)
+    np.testing.assert_array_equal(cold.Z, warm.Z)
+    assert cold.fixed_names == warm.fixed_names and "delivery_mode[T.one_to_one]" in warm.fixed_names
+    # a different reference level is a different spec, not the kept one
+    other = _design.build_design(mothers, **{**kw, "reference": {"delivery_mode": "both"}})
+    assert "delivery_mode[T.group]" in other.fixed_names

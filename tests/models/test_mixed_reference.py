@@ -116,3 +116,111 @@ def test_blups_match_lme4(case):
     ours.index = ours.index.astype(str)
     np.testing.assert_allclose(ours.loc[levels].to_numpy(), np.array(ran["values"]), rtol=2e-3,
                                atol=2e-3 * np.abs(np.array(ran["values"])).max(), err_msg=name)
+
+
+# ============================================================================ units (issue 14)
+# scale_fixtures.json (tests/reference/scale_reference.R): three cohorts, each with the outcome × 1,
+# × 100, × 1000 and time in weeks or days. Same tolerances as above against lmerTest; and evalkit's
+# df and p must not depend on the units at all (1e-6 relative).
+SCALE = json.loads((REF / "scale_fixtures.json").read_text())["cases"]
+SCALE_MODELS = {"scale15": "weeks", "scale15b": "weeks", "scale60": "weeks * mode"}
+
+
+def _variant(ref: dict) -> pd.DataFrame:
+    d = pd.read_csv(REF / "data" / ref["data"])
+    if "mode" in d:
+        d["mode"] = pd.Categorical(d["mode"], ["one_to_one", "group", "both"])
+    d["y"] = d["y"] * ref["y_multiplier"]
+    d["weeks"] = d["weeks"] * ref["time_multiplier"]
+    return d
+
+
+@pytest.fixture(scope="module")
+def scale_fits():
+    fits = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        warnings.simplefilter("error", ek.errors.ConvergenceWarning)
+        for name, ref in SCALE.items():
+            fits[name] = ek.fit_mixed(_variant(ref), outcome="y", fixed=SCALE_MODELS[ref["dataset"]],
+                                      subject="id", random="weeks")
+    return fits
+
+
+@pytest.mark.parametrize("name", sorted(SCALE))
+def test_every_unit_matches_lmertest(scale_fits, name):
+    fit, ref = scale_fits[name], SCALE[name]
+    assert [r_name(t) for t in fit.fixed["term"]] == ref["fixed"]["term"]
+    np.testing.assert_allclose(fit.fixed["estimate"], ref["fixed"]["estimate"], rtol=1e-4,
+                               atol=1e-4 * np.max(ref["fixed"]["std_error"]), err_msg=name)
+    np.testing.assert_allclose(fit.fixed["std_error"], ref["fixed"]["std_error"], rtol=1e-3, err_msg=name)
+    np.testing.assert_allclose(fit.fixed["df"], ref["fixed"]["df"], rtol=0.01, err_msg=name)
+    np.testing.assert_allclose(fit.fixed["p_value"], ref["fixed"]["p"], rtol=0.01, atol=1e-12, err_msg=name)
+    assert fit.loglik >= ref["loglik"] - 1e-4 and fit.loglik == pytest.approx(ref["loglik"], abs=1e-3)
+    assert fit.sigma == pytest.approx(ref["sigma"], rel=1e-3)
+    assert fit.singular == ref["singular"] and fit.converged
+    for con in ref["contrasts"]:
+        out = fit.contrast(np.array([con["L"]], float))
+        np.testing.assert_allclose(out["estimate"], [con["estimate"]], rtol=1e-4,
+                                   atol=1e-4 * con["std_error"])
+        np.testing.assert_allclose(out["std_error"], [con["std_error"]], rtol=1e-3)
+        np.testing.assert_allclose(out["df"], [con["df"]], rtol=0.01, err_msg=f"{name} {con['name']}")
+
+
+@pytest.mark.parametrize("dataset", sorted(SCALE_MODELS))
+def test_df_and_p_do_not_depend_on_units(scale_fits, dataset):
+    names = sorted(n for n, r in SCALE.items() if r["dataset"] == dataset)
+    assert len(names) == 6      # × 1, × 100, × 1000 in weeks and in days
+    first = scale_fits[names[0]]
+    L = np.eye(len(first.beta))
+    if dataset == "scale60":   # and contrasts that mix terms (mean of 'group' at 12 weeks)
+        L = np.vstack([L, [0, 1, 0, 0, 1, 0], [0, 0, 0, 0, 1, -1], [1, 12, 1, 0, 12, 0]])
+    timed = np.array([":" in t or t == "weeks" for t in first.fixed["term"]])
+
+    def in_units(name):   # the same linear combinations when time is in days: 12 weeks = 84 days
+        return L * np.where(timed, SCALE[name]["time_multiplier"], 1.0)
+
+    base = first.contrast(in_units(names[0]))
+    for name in names[1:]:
+        other = scale_fits[name].contrast(in_units(name))
+        np.testing.assert_allclose(other["df"], base["df"], rtol=1e-6, err_msg=name)
+        np.testing.assert_allclose(other["p_value"], base["p_value"], rtol=1e-6, atol=1e-300,
+                                   err_msg=name)
+        np.testing.assert_allclose(other["statistic"], base["statistic"], rtol=1e-6, err_msg=name)
+        assert scale_fits[name].singular == first.singular
+        assert scale_fits[name].warnings == first.warnings
+
+
+# ============================================================================ convergence (issue 14)
+# 400 seeded, well-posed cohorts (tests/reference/data/converge400.csv.gz: 40 mothers each,
+# y ~ t * mode + (t | id), outcome × 1/100/1000, time in weeks or days) and lmerTest's fits of
+# each (converge400_lmer.csv). Convergence is judged as lme4's checkConv does, so none of them may
+# report converged=False; every fit must reach at least lme4's likelihood, and where lme4 itself
+# reports no problem the estimates, SEs and df must agree with lmerTest.
+def test_no_false_nonconvergence_in_400_seeded_fits():
+    data = pd.read_csv(REF / "data" / "converge400.csv.gz")
+    data["mode"] = pd.Categorical(data["mode"], ["one_to_one", "group", "both"])
+    ref = pd.read_csv(REF / "converge400_lmer.csv").set_index("fit")
+    cols = {k: [f"{k}_{i}" for i in range(1, 7)] for k in ("estimate", "std_error", "df")}
+    not_converged, below, compared = [], [], 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for fit_id, d in data.groupby("fit"):
+            fit = ek.fit_mixed(d, outcome="y", fixed="t * mode", subject="id", random="t")
+            r = ref.loc[fit_id]
+            if not fit.converged:
+                not_converged.append(fit_id)
+            if fit.loglik < r["loglik"] - 1e-6:
+                below.append((fit_id, fit.loglik - r["loglik"]))
+            if r["lme4_code"] == 0 and not r["singular"]:
+                compared += 1
+                est, se = r[cols["estimate"]].to_numpy(float), r[cols["std_error"]].to_numpy(float)
+                np.testing.assert_allclose(fit.fixed["estimate"], est, rtol=1e-4, atol=1e-4 * se.max(),
+                                           err_msg=f"fit {fit_id}")
+                np.testing.assert_allclose(fit.fixed["std_error"], se, rtol=1e-3, err_msg=f"fit {fit_id}")
+                np.testing.assert_allclose(fit.fixed["df"], r[cols["df"]].to_numpy(float), rtol=0.01,
+                                           err_msg=f"fit {fit_id}")
+    assert not_converged == [], f"converged=False in fits {not_converged}"
+    assert not any(issubclass(w.category, ek.errors.ConvergenceWarning) for w in caught)
+    assert below == [], f"log-likelihood below lme4's: {below}"
+    assert compared == 325      # fits where lme4 reports neither a convergence warning nor a singular fit
