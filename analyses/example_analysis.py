@@ -49,7 +49,7 @@ def main(n: int = 300, seed: int = 1, out: str | Path = "reports/api_example", m
     by_mode = ek.change_from_baseline(fit, time="weeks", at=(0, 12), by="delivery_mode")
 
     # 5. effects by context: change within each level and a test that the levels differ
-    scan = ek.context_scan(window, outcomes="wemwbs", contexts=["imd_quintile", "language_matched"],
+    scan = ek.context_scan(window, outcome="wemwbs", by=["imd_quintile", "language_matched"],
                            min_n=10)
 
     # 6. who improved and who got worse
@@ -62,12 +62,12 @@ def main(n: int = 300, seed: int = 1, out: str | Path = "reports/api_example", m
     sessions = ek.sessions_summary(frame, by="delivery_mode")
 
     # 8. sensitivity to missing data: impute, refit the change model, pool with Rubin's rules
-    imputed = ek.multiple_imputation(window, outcome="wemwbs", predictors=["epds", "sessions_attended"],
+    imputed = ek.multiple_imputation(window, outcome="wemwbs", covariates=["epds", "sessions_attended"],
                                      m=m, iterations=5, seed=seed, progress=False)
     pooled = ek.fit_imputed(
         imputed,
-        fit=lambda d: ek.fit_mixed(d, outcome="wemwbs", fixed="weeks", subject="participant_id",
-                                   random="weeks"),
+        model=lambda d: ek.fit_mixed(d, outcome="wemwbs", fixed="weeks", subject="participant_id",
+                                     random="weeks"),
         estimate=lambda f: ek.change_from_baseline(f, time="weeks", at=(0, 12)),
         progress=False)
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from . import instruments
 from .dictionary import DataDictionary
-from .errors import (DataQualityWarning, DataReadError, DataValidationError, DictionaryError,
-                     EvalkitError, EvalkitWarning, SmallGroupWarning, SpecificationError,
-                     UnknownNameError)
+from ._result import Result
+from .errors import *  # noqa: F403  (every class in errors.__all__ is public here)
+from .errors import __all__ as _errors
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first use)
 _LAZY = {
-    "read_data": "evalkit.io",
+    "read_data": "evalkit.validation",
     "validate": "evalkit.validation",
     "ValidationReport": "evalkit.validation",
     "build_cohort": "evalkit.cohort",
@@ -75,15 +75,23 @@ _LAZY = {
 }
 
 __all__ = [
-    "DataDictionary", "example_dictionary_path", "__version__", "instruments",
-    "EvalkitError", "DictionaryError", "DataReadError", "DataValidationError", "UnknownNameError",
-    "SpecificationError", "EvalkitWarning", "DataQualityWarning", "SmallGroupWarning",
+    "DataDictionary", "example_dictionary_path", "__version__", "instruments", "Result",
+    *_errors,       # every error and warning class of evalkit.errors
     *_LAZY,
 ]
 
 
 def example_dictionary_path() -> Path:
-    """Path of the bundled data dictionary describing the example (simulated) cohort."""
+    """Path of the bundled data dictionary describing the example (simulated) cohort.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> ek.example_dictionary_path().name
+    'data_dictionary.yaml'
+    >>> [w.name for w in ek.DataDictionary.from_yaml(ek.example_dictionary_path()).waves]
+    ['baseline', 'mid', 'end', 'follow_up']
+    """
     return Path(__file__).parent / "data" / "data_dictionary.yaml"
 
 

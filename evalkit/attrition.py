@@ -43,7 +43,10 @@ from scipy import stats
 
 from ._levels import levels as _levels
 from ._checks import check_confidence
+from ._compat import renamed, warn_deprecated
+from ._result import Result
 from .errors import ConvergenceWarning, DataQualityWarning, SpecificationError, UnknownNameError
+from .models.coding import treatment_matrix
 
 __all__ = [
     "missingness_patterns",
@@ -220,7 +223,7 @@ def missingness_patterns(data: pd.DataFrame, *, outcome: str, subject: str = "pa
     return table.reset_index(drop=True)
 
 
-def plot_missingness(patterns: pd.DataFrame, ax=None):
+def plot_missingness(patterns: pd.DataFrame, *, ax=None):
     """The missingness pattern grid: rows are patterns, columns waves, filled cells measured.
 
     Parameters
@@ -262,12 +265,13 @@ def plot_missingness(patterns: pd.DataFrame, ax=None):
 
 
 # ====================================================================== completers vs non-completers
-def compare_completers(data: pd.DataFrame, *, outcome: str, variables, subject: str = "participant_id",
-                       wave: str = "wave", baseline: str = "baseline", end: str = "end"
-                       ) -> pd.DataFrame:
+@renamed(variables="covariates", baseline="baseline_wave", end="end_wave")
+def compare_completers(data: pd.DataFrame, *, outcome: str, covariates,
+                       subject: str = "participant_id", wave: str = "wave",
+                       baseline_wave: str = "baseline", end_wave: str = "end") -> pd.DataFrame:
     """Completers against non-completers on baseline scores and context, with standardised differences.
 
-    Completers are participants with a non-missing ``outcome`` at the ``end`` wave; everyone else in
+    Completers are participants with a non-missing ``outcome`` at the ``end_wave``; everyone else in
     ``data`` is a non-completer (filter ``data`` first, e.g. to starters, to compare within them).
 
     Parameters
@@ -275,11 +279,14 @@ def compare_completers(data: pd.DataFrame, *, outcome: str, variables, subject: 
     data : pandas.DataFrame
         The long frame.
     outcome : str
-        The score whose presence at ``end`` defines a completer.
-    variables : str or sequence of str
-        Participant-level columns (context) or scores; a variable that varies between a
-        participant's waves is taken at the ``baseline`` wave.
-    subject, wave, baseline, end : str
+        The score whose presence at ``end_wave`` defines a completer.
+    covariates : str or sequence of str
+        Participant-level columns (context) or scores to compare; a variable that varies between a
+        participant's waves is taken at ``baseline_wave`` (``variables=`` is the deprecated name).
+    subject, wave : str
+        The participant and wave columns.
+    baseline_wave, end_wave : str
+        The baseline and end levels of ``wave`` (``baseline=``/``end=`` are deprecated names).
 
     Returns
     -------
@@ -309,7 +316,7 @@ def compare_completers(data: pd.DataFrame, *, outcome: str, variables, subject: 
     >>> long = pd.DataFrame({"participant_id": list("aabbccdd"), "wave": ["baseline", "end"] * 4,
     ...                      "epds": [10, 8, 14, 11, 16, None, 18, None],
     ...                      "partner": [True, True, True, True, False, False, True, True]})
-    >>> t = compare_completers(long, outcome="epds", variables=["epds", "partner"])
+    >>> t = compare_completers(long, outcome="epds", covariates=["epds", "partner"])
     >>> t[["variable", "level", "completers", "non_completers", "std_difference"]].round(3)
       variable  level  completers  non_completers  std_difference
     0     epds   None        12.0            17.0          -2.236
@@ -317,25 +324,25 @@ def compare_completers(data: pd.DataFrame, *, outcome: str, variables, subject: 
     2  partner   True         1.0             0.5           1.414
     """
     where = "compare_completers"
-    variables = _names(variables, "variables", where)
-    _check_frame(data, [subject, wave, outcome, *variables], where)
-    bad = [v for v in variables if v in (subject, wave)]
+    covariates = _names(covariates, "covariates", where)
+    _check_frame(data, [subject, wave, outcome, *covariates], where)
+    bad = [v for v in covariates if v in (subject, wave)]
     if bad:
         raise SpecificationError(f"{where}: {bad} is the participant or wave column, not a variable to "
                                  "compare")
     _keys(data, subject, wave, where)
     levels = _wave_levels(data, wave)
-    _check_wave(levels, baseline, "baseline", where)
-    _check_wave(levels, end, "end", where)
+    _check_wave(levels, baseline_wave, "baseline", where)
+    _check_wave(levels, end_wave, "end", where)
     ids = _subjects(data, subject)
-    done = _score_at(data, outcome, subject, wave, end, ids).to_numpy()
+    done = _score_at(data, outcome, subject, wave, end_wave, ids).to_numpy()
     if done.all() or not done.any():
         warnings.warn(f"{where}: {'all' if done.all() else 'none'} of the {len(ids)} participants have "
-                      f"{outcome!r} at {end!r}, so there is no one to compare them with",
+                      f"{outcome!r} at {end_wave!r}, so there is no one to compare them with",
                       DataQualityWarning, stacklevel=2)
-    values = _participant_values(data, variables, subject, wave, baseline, ids)
+    values = _participant_values(data, covariates, subject, wave, baseline_wave, ids)
     rows = []
-    for var in variables:
+    for var in covariates:
         v = values[var]
         present = v.notna().to_numpy()
         n1, n0 = int((present & done).sum()), int((present & ~done).sum())
@@ -385,19 +392,20 @@ def _names(value, what: str, where: str) -> list[str]:
 
 
 # ====================================================================== logistic model of completion
-@dataclass(frozen=True, eq=False)
-class AttritionModel:
+@dataclass(frozen=True, eq=False, repr=False)
+class AttritionModel(Result):
     """A logistic regression of having an end score, from :func:`attrition_model`.
 
     Attributes
     ----------
     table : pandas.DataFrame
         ``term, estimate`` (log-odds), ``std_error, statistic`` (Wald z), ``p_value, ci_low,
-        ci_high, odds_ratio, or_ci_low, or_ci_high``. Categorical terms are named
-        ``variable[T.level]`` (treatment coding against the first level), as in mixed-model tables.
+        ci_high, odds_ratio, or_ci_low, or_ci_high``. Terms are named as in mixed-model tables
+        (:mod:`evalkit.models.coding`): categorical ``variable[T.level]`` (treatment coding
+        against the first level), numeric and boolean by the column name.
     outcome : str
         The score whose presence at the end wave is modelled.
-    predictors : tuple of str
+    covariates : tuple of str
     n : int
         Participants used.
     n_excluded : int
@@ -413,7 +421,7 @@ class AttritionModel:
 
     table: pd.DataFrame
     outcome: str
-    predictors: tuple
+    covariates: tuple
     n: int
     n_excluded: int
     n_events: int
@@ -421,10 +429,22 @@ class AttritionModel:
     warnings: tuple
     raw: object = field(repr=False)
 
+    @property
+    def predictors(self) -> tuple:
+        """Deprecated name of :attr:`covariates`."""
+        warn_deprecated("AttritionModel.predictors is now .covariates")
+        return self.covariates
 
-def attrition_model(data: pd.DataFrame, *, outcome: str, predictors, subject: str = "participant_id",
-                    wave: str = "wave", end: str = "end", baseline: str = "baseline",
-                    confidence: float = 0.95) -> AttritionModel:
+    def _header(self) -> list[str]:
+        return [f"logistic regression of having {self.outcome} at the end wave; {self.n} "
+                f"participants ({self.n_events} with an end score, {self.n_excluded} excluded)",
+                *[f"warning: {w}" for w in self.warnings]]
+
+
+@renamed(predictors="covariates", end="end_wave", baseline="baseline_wave")
+def attrition_model(data: pd.DataFrame, *, outcome: str, covariates,
+                    subject: str = "participant_id", wave: str = "wave", end_wave: str = "end",
+                    baseline_wave: str = "baseline", confidence: float = 0.95) -> AttritionModel:
     """Logistic regression of having an end score on participant-level predictors.
 
     Fitted by maximum likelihood (statsmodels GLM, binomial family, logit link: the same estimates
@@ -435,12 +455,17 @@ def attrition_model(data: pd.DataFrame, *, outcome: str, predictors, subject: st
     data : pandas.DataFrame
         The long frame.
     outcome : str
-        Score column: the response is 1 where it is present at ``end``, else 0.
-    predictors : str or sequence of str
-        Participant-level columns; scores (varying by wave) are taken at ``baseline``. Numeric
-        columns enter as they are; boolean and categorical ones are dummy-coded against their first
-        level (category order, False, else the smallest).
-    subject, wave, end, baseline : str
+        Score column: the response is 1 where it is present at ``end_wave``, else 0.
+    covariates : str or sequence of str
+        Participant-level columns; scores (varying by wave) are taken at ``baseline_wave``
+        (``predictors=`` is the deprecated name). Numeric and boolean columns enter as numbers
+        (True = 1); text and categorical ones are treatment-coded against their first level
+        (category order, else sorted), named ``column[T.level]``
+        (:mod:`evalkit.models.coding`).
+    subject, wave : str
+        The participant and wave columns.
+    end_wave, baseline_wave : str
+        The end and baseline levels of ``wave`` (``end=``/``baseline=`` are deprecated names).
     confidence : float, default 0.95
 
     Returns
@@ -469,33 +494,33 @@ def attrition_model(data: pd.DataFrame, *, outcome: str, predictors, subject: st
     ...     "wave": ["baseline", "end"] * 12,
     ...     "epds": [v for p in range(12) for v in (10 + p, 8 if p % 3 else None)],
     ...     "deprived": [p < 6 for p in range(12) for _ in range(2)]})
-    >>> m = attrition_model(long, outcome="epds", predictors="deprived")
+    >>> m = attrition_model(long, outcome="epds", covariates="deprived")
     >>> m.n, m.n_events
     (12, 8)
     >>> m.table[["term", "estimate", "std_error", "odds_ratio"]].round(4)
-                 term  estimate  std_error  odds_ratio
-    0       Intercept    0.6931     0.8660         2.0
-    1  deprived[T.True]    0.0000     1.2247         1.0
+            term  estimate  std_error  odds_ratio
+    0  Intercept    0.6931     0.8660         2.0
+    1   deprived    0.0000     1.2247         1.0
     """
     where = "attrition_model"
-    predictors = _names(predictors, "predictors", where)
+    covariates = _names(covariates, "covariates", where)
     check_confidence(confidence, where)
-    _check_frame(data, [subject, wave, outcome, *predictors], where)
+    _check_frame(data, [subject, wave, outcome, *covariates], where)
     _keys(data, subject, wave, where)
     levels = _wave_levels(data, wave)
-    _check_wave(levels, end, "end", where)
-    _check_wave(levels, baseline, "baseline", where)
+    _check_wave(levels, end_wave, "end", where)
+    _check_wave(levels, baseline_wave, "baseline", where)
     ids = _subjects(data, subject)
-    y_all = _score_at(data, outcome, subject, wave, end, ids)
-    values = _participant_values(data, predictors, subject, wave, baseline, ids)
+    y_all = _score_at(data, outcome, subject, wave, end_wave, ids)
+    values = _participant_values(data, covariates, subject, wave, baseline_wave, ids)
     complete = values.notna().all(axis=1).to_numpy()
     values, y = values.loc[complete], y_all.to_numpy()[complete].astype(float)
     n, n_events = len(y), int(y.sum())
     if n_events in (0, n):
         raise SpecificationError(f"{where}: {'all' if n_events else 'none'} of the {n} participants "
-                                 f"with complete predictors have {outcome!r} at {end!r}; there is "
+                                 f"with complete predictors have {outcome!r} at {end_wave!r}; there is "
                                  "nothing to model")
-    X, names, owner = _design(values, predictors, where)
+    X, names, owner = _design(values, covariates, where)
     _check_rank(X, names, owner, where)
 
     import statsmodels.api as sm
@@ -529,37 +554,20 @@ def attrition_model(data: pd.DataFrame, *, outcome: str, predictors, subject: st
                               "ci_low": est - z * se, "ci_high": est + z * se,
                               "odds_ratio": np.exp(est), "or_ci_low": np.exp(est - z * se),
                               "or_ci_high": np.exp(est + z * se)}, columns=MODEL_COLUMNS)
-    return AttritionModel(table=table, outcome=outcome, predictors=tuple(predictors), n=n,
+    return AttritionModel(table=table, outcome=outcome, covariates=tuple(covariates), n=n,
                           n_excluded=int((~complete).sum()), n_events=n_events,
                           confidence=float(confidence), warnings=tuple(notes), raw=raw)
 
 
-def _design(values: pd.DataFrame, predictors, where) -> tuple[np.ndarray, list[str], list[str]]:
-    """Intercept, numeric columns as they are, treatment dummies; names as in mixed-model tables."""
-    cols, names, owner = [np.ones(len(values))], ["Intercept"], [""]
-    constant = []
-    for var in predictors:
-        v = values[var]
-        if _kind(v) == "numeric":
-            x = pd.to_numeric(v).to_numpy(dtype=float)
-            if np.ptp(x) == 0:
-                constant.append(var)
-            cols.append(x)
-            names.append(var)
-            owner.append(var)
-            continue
-        levels = _levels(v)
-        if len(levels) < 2:
-            constant.append(var)
-        obj = v.astype(object)
-        for level in levels[1:]:
-            cols.append((obj == level).to_numpy(dtype=float))
-            names.append(f"{var}[T.{level}]")
-            owner.append(var)
+def _design(values: pd.DataFrame, covariates, where) -> tuple[np.ndarray, list[str], list[str]]:
+    """Intercept and the covariates' terms, coded and named by the one rule of
+    :mod:`evalkit.models.coding` (formulaic's treatment coding)."""
+    constant = [var for var in covariates if values[var].nunique(dropna=True) < 2]
     if constant:
         raise SpecificationError(f"{where}: predictor(s) {constant} take a single value among the "
                                  f"{len(values)} participants with complete predictors; drop them")
-    return np.column_stack(cols), names, owner
+    coded = treatment_matrix(values, covariates)
+    return coded.matrix, coded.names, coded.owner
 
 
 def _check_rank(X: np.ndarray, names, owner, where) -> None:
@@ -579,10 +587,11 @@ def _check_rank(X: np.ndarray, names, owner, where) -> None:
 
 
 # ====================================================================== participant flow
+@renamed(baseline="baseline_wave", end="end_wave")
 def participant_flow(data: pd.DataFrame, *, subject: str = "participant_id", wave: str = "wave",
                      outcome: str | None = None, started: str | None = "started",
-                     validation_flow: pd.DataFrame | None = None, baseline: str = "baseline",
-                     end: str = "end") -> pd.DataFrame:
+                     validation_flow: pd.DataFrame | None = None,
+                     baseline_wave: str = "baseline", end_wave: str = "end") -> pd.DataFrame:
     """The CONSORT-style participant flow, from referral to a baseline and end score.
 
     Parameters
@@ -593,15 +602,15 @@ def participant_flow(data: pd.DataFrame, *, subject: str = "participant_id", wav
     outcome : str, optional
         A score column. Where the data have no ``observed`` column, a wave counts as measured where
         this score is present; with it, the flow ends with participants who have it at both
-        ``baseline`` and ``end``.
+        ``baseline_wave`` and ``end_wave``.
     started : str or None, default "started"
         Boolean column marking who started support (``None``: no such stage).
     validation_flow : pandas.DataFrame, optional
         The ``.flow`` table of a :class:`~evalkit.validation.ValidationReport`; its record-level
         stages (records read, excluded by reason, valid) head the flow so that exclusions at
         validation stay visible. They count *records* (``percent_of_referred`` is NaN).
-    baseline, end : str
-        Waves of the last stage.
+    baseline_wave, end_wave : str
+        Waves of the last stage (``baseline=``/``end=`` are deprecated names).
 
     Returns
     -------
@@ -662,12 +671,12 @@ def participant_flow(data: pd.DataFrame, *, subject: str = "participant_id", wav
         rows.append({"stage": f"measured at {w}", "n": n_at, "note": how})
     if outcome is not None:
         levels = _wave_levels(data, wave)
-        _check_wave(levels, baseline, "baseline", where)
-        _check_wave(levels, end, "end", where)
-        both = (_score_at(data, outcome, subject, wave, baseline, ids)
-                & _score_at(data, outcome, subject, wave, end, ids))
+        _check_wave(levels, baseline_wave, "baseline", where)
+        _check_wave(levels, end_wave, "end", where)
+        both = (_score_at(data, outcome, subject, wave, baseline_wave, ids)
+                & _score_at(data, outcome, subject, wave, end_wave, ids))
         rows.append({"stage": "with baseline and end score", "n": int(both.sum()),
-                     "note": f"{outcome} present at {baseline} and at {end}"})
+                     "note": f"{outcome} present at {baseline_wave} and at {end_wave}"})
     out = pd.DataFrame(rows)
     # validation stages count records, not participants: no percentage of referred
     out["percent_of_referred"] = (100.0 * out["n"] / total).mask(np.arange(len(out)) < n_records)

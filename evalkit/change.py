@@ -31,6 +31,8 @@ import pandas as pd
 from scipy import stats
 
 from ._checks import check_confidence
+from ._compat import renamed
+from ._result import Result
 from .errors import SpecificationError
 from .instruments import get as _get_instrument
 from .instruments.spec import Instrument, Scale
@@ -168,8 +170,8 @@ def jt_criterion_c(functional_mean: float, functional_sd: float, dysfunctional_m
 
 
 # ====================================================================== the result
-@dataclass(frozen=True, eq=False)
-class ReliableChangeResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ReliableChangeResult(Result):
     """The outcome of :func:`reliable_change`: the per-person table and the rules that made it.
 
     Attributes
@@ -232,9 +234,19 @@ class ReliableChangeResult:
         """The per-person table (a copy)."""
         return self.table.copy()
 
-    def summary(self, *, group=None, confidence: float = 0.95) -> pd.DataFrame:
+    @property
+    def raw(self) -> None:
+        """None: evalkit computes reliable change itself (no backend object)."""
+        return None
+
+    @renamed(group="by")
+    def summary(self, *, by=None, confidence: float = 0.95) -> pd.DataFrame:
         """Proportions with Wilson intervals; see :func:`change_summary`."""
-        return change_summary(self, group=group, confidence=confidence)
+        return change_summary(self, by=by, confidence=confidence)
+
+    def _header(self) -> list[str]:
+        return [f"{self.instrument} ({self.scale}), {self.method} threshold "
+                f"{_fmt(self.threshold, 4)} points, n = {len(self.table)}"]
 
     def describe(self) -> str:
         """The rules used, in one paragraph (for report methods sections)."""
@@ -250,11 +262,6 @@ class ReliableChangeResult:
                 else "no caseness cut-off, so recovery and clinical significance are not defined")
         return (f"{self.instrument} ({self.scale}, higher is {self.higher_is}): reliable change = "
                 f"{rule}; {case}.")
-
-    def __repr__(self) -> str:
-        return (f"ReliableChangeResult(instrument={self.instrument!r}, scale={self.scale!r}, "
-                f"method={self.method!r}, threshold={_fmt(self.threshold, 4)}, "
-                f"n={len(self.table)})")
 
 
 # ====================================================================== reliable change
@@ -593,18 +600,20 @@ def _fmt(x: float, digits: int = 6) -> str:
 
 
 # ====================================================================== summary
-def change_summary(result_or_table, *, group=None, confidence: float = 0.95) -> pd.DataFrame:
+@renamed(result_or_table="result", group="by")
+def change_summary(result, *, by=None, confidence: float = 0.95) -> pd.DataFrame:
     """Proportions improved, unchanged, deteriorated, recovered, clinically significant and reaching
     the MID, with Wilson score intervals, overall and by group.
 
     Parameters
     ----------
-    result_or_table : ReliableChangeResult or pandas.DataFrame
+    result : ReliableChangeResult or pandas.DataFrame
         The result of :func:`reliable_change`, or its ``.table`` (possibly with extra columns).
-    group : str or array-like, optional
-        Groups to break down by: a column of the table, or values aligned with its rows (a Series
-        with the table's index is aligned by label; anything else by position). Categorical groups
-        keep unused categories (listed with n = 0); missing group values form their own group.
+    by : str or array-like, optional
+        Groups to break down by (``group=`` is its deprecated name): a column of the table, or
+        values aligned with its rows (a Series with the table's index is aligned by label; anything
+        else by position). Categorical groups keep unused categories (listed with n = 0); missing
+        group values form their own group.
     confidence : float
         Confidence level of the intervals.
 
@@ -623,7 +632,7 @@ def change_summary(result_or_table, *, group=None, confidence: float = 0.95) -> 
     Raises
     ------
     SpecificationError
-        The table lacks the columns of :func:`reliable_change`, ``group`` is an unknown column or
+        The table lacks the columns of :func:`reliable_change`, ``by`` is an unknown column or
         has the wrong length, a group is called ``"all"``, or ``confidence`` is outside (0, 1).
 
     Notes
@@ -637,7 +646,7 @@ def change_summary(result_or_table, *, group=None, confidence: float = 0.95) -> 
     >>> import evalkit as ek
     >>> res = ek.reliable_change([16, 16, 12, 15, 20, 14], [12, 19, 16, 10, None, 12],
     ...                          instrument="epds")
-    >>> out = ek.change_summary(res, group=["a", "a", "a", "b", "b", "c"])
+    >>> out = ek.change_summary(res, by=["a", "a", "a", "b", "b", "c"])
     >>> out.query("outcome == 'reliable_improvement'")[["group", "n", "count", "proportion"]]
        group  n  count  proportion
     0    all  5      2    0.400000
@@ -647,13 +656,13 @@ def change_summary(result_or_table, *, group=None, confidence: float = 0.95) -> 
     """
     from statsmodels.stats.proportion import proportion_confint
 
-    if isinstance(result_or_table, ReliableChangeResult):
-        table = result_or_table.table
-    elif isinstance(result_or_table, pd.DataFrame):
-        table = result_or_table
+    if isinstance(result, ReliableChangeResult):
+        table = result.table
+    elif isinstance(result, pd.DataFrame):
+        table = result
     else:
         raise SpecificationError(f"change_summary needs the result of ek.reliable_change or its "
-                                 f".table, got {type(result_or_table).__name__}")
+                                 f".table, got {type(result).__name__}")
     needed = sorted({col for col, _ in OUTCOMES.values()})
     missing = [c for c in needed if c not in table.columns]
     if missing:
@@ -663,8 +672,8 @@ def change_summary(result_or_table, *, group=None, confidence: float = 0.95) -> 
 
     indicators = _indicators(table)
     frames = [(_OVERALL, np.ones(len(table), dtype=bool))]
-    if group is not None:
-        frames += _group_masks(table, group)
+    if by is not None:
+        frames += _group_masks(table, by)
 
     rows = []
     for level, mask in frames:
@@ -710,33 +719,33 @@ def _indicators(table: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]
     return out
 
 
-def _group_masks(table: pd.DataFrame, group) -> list[tuple[object, np.ndarray]]:
-    if isinstance(group, str):
-        if group not in table.columns:
-            raise SpecificationError(f"group={group!r} is not a column of the table (columns: "
+def _group_masks(table: pd.DataFrame, by) -> list[tuple[object, np.ndarray]]:
+    if isinstance(by, str):
+        if by not in table.columns:
+            raise SpecificationError(f"by={by!r} is not a column of the table (columns: "
                                      f"{', '.join(map(str, table.columns))}); pass the column, or "
                                      "values aligned with the table's rows")
-        key = table[group]
-    elif isinstance(group, pd.Series):
-        if group.index.equals(table.index):
-            key = group
-        elif (len(group) == len(table) and group.index.is_unique and table.index.is_unique
-              and set(group.index) == set(table.index)):
-            key = group.reindex(table.index)
+        key = table[by]
+    elif isinstance(by, pd.Series):
+        if by.index.equals(table.index):
+            key = by
+        elif (len(by) == len(table) and by.index.is_unique and table.index.is_unique
+              and set(by.index) == set(table.index)):
+            key = by.reindex(table.index)
         else:
-            raise SpecificationError("group is a Series whose index does not match the table's; "
-                                     "reindex it to the table (group.reindex(table.index)) or pass "
+            raise SpecificationError("by is a Series whose index does not match the table's; "
+                                     "reindex it to the table (by.reindex(table.index)) or pass "
                                      "its values with .to_numpy() to align by position")
     else:
-        if isinstance(group, pd.Categorical):
-            key = pd.Series(group)
+        if isinstance(by, pd.Categorical):
+            key = pd.Series(by)
         else:
-            if np.ndim(group) != 1:
-                raise SpecificationError("group must be a column name or a one-dimensional array-like "
+            if np.ndim(by) != 1:
+                raise SpecificationError("by must be a column name or a one-dimensional array-like "
                                          "aligned with the table's rows")
-            key = pd.Series(list(group) if not isinstance(group, np.ndarray) else group)
+            key = pd.Series(list(by) if not isinstance(by, np.ndarray) else by)
         if len(key) != len(table):
-            raise SpecificationError(f"group has {len(key)} values but the table has {len(table)} rows; "
+            raise SpecificationError(f"by has {len(key)} values but the table has {len(table)} rows; "
                                      "pass one group value per person, in the table's order")
     key = key.reset_index(drop=True)
     if isinstance(key.dtype, pd.CategoricalDtype):

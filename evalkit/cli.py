@@ -194,7 +194,7 @@ def validate(files: tuple[Path, ...], dictionary: Path, json_out: Path | None, f
     if flow_out is not None:
         _write(flow_out, report.flow.to_csv(index=False, lineterminator="\n"), "--flow")
     if str(json_out) != "-":
-        click.echo(report.summary())
+        click.echo(report.describe())
         read = report.flow.loc[report.flow["stage"] == "read"]
         click.echo("; ".join(f"{r.dataset}: {r.records} records, {r.participants} participants"
                              for r in read.itertuples()))
@@ -243,7 +243,7 @@ def score(files: tuple[Path, ...], dictionary: Path, out: Path, restricted: Path
     try:
         report = run_validate([str(f) for f in files], dictionary=dd)
         if not report.ok:
-            click.echo(report.summary())
+            click.echo(report.describe())
             click.echo("nothing was scored: fix the problems above and run again", err=True)
             sys.exit(1)
         with warnings.catch_warnings(record=True) as caught:
@@ -380,7 +380,8 @@ def fit(data: Path, outcome: str, fixed: str, subject: str, random: str, uncorre
     import pandas as pd
 
     from .errors import EvalkitWarning
-    from .io import FIRST_DATA_LINE, read_data
+    from .io import FIRST_DATA_LINE
+    from .validation import read_data
 
     reference = {}
     for item in references:

@@ -1,17 +1,4 @@
-"""The longitudinal analysis frame: one row per participant × wave, context joined.
-
-Examples
---------
->>> import evalkit as ek
->>> sim = ek.simulate_cohort(n=30, seed=1)
->>> dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
->>> frame = ek.build_cohort({"participants": sim.participants, "responses": sim.responses},
-...                         dictionary=dd)
->>> len(frame) == 30 * len(dd.waves)
-True
->>> frame[["participant_id", "wave", "wave_week", "observed"]].head(4).to_string(index=False)
-'participant_id      wave  wave_week  observed\\n        P00001  baseline        0.0      True\\n        P00001       mid        6.0     False\\n        P00001       end       12.0     False\\n        P00001 follow_up       24.0     False'
-"""
+"""The longitudinal analysis frame: one row per participant × wave, context joined."""
 
 from __future__ import annotations
 
@@ -20,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._compat import renamed
 from .dictionary import DataDictionary
 from .errors import SpecificationError
 
@@ -47,6 +35,22 @@ def build_cohort(data, *, dictionary: DataDictionary, all_waves: bool = True) ->
         questionnaire from dates; the planned week where a date is missing), ``weeks_source``
         (``"date"`` or ``"planned"``), every response column, then the participant-level columns.
         Sorted by participant and wave.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> sim = ek.simulate_cohort(n=30, seed=1)
+    >>> dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
+    >>> frame = ek.build_cohort({"participants": sim.participants, "responses": sim.responses},
+    ...                         dictionary=dd)
+    >>> len(frame) == 30 * len(dd.waves)
+    True
+    >>> print(frame[["participant_id", "wave", "wave_week", "observed"]].head(4).to_string(index=False))
+    participant_id      wave  wave_week  observed
+            P00001  baseline        0.0      True
+            P00001       mid        6.0     False
+            P00001       end       12.0     False
+            P00001 follow_up       24.0     False
     """
     from .validation import ValidationReport, _person_dataset, _response_dataset, validate
 
@@ -100,11 +104,21 @@ def build_cohort(data, *, dictionary: DataDictionary, all_waves: bool = True) ->
     return frame
 
 
-def to_wide(frame: pd.DataFrame, *, values: Sequence[str] | str, subject: str = "participant_id",
-            time: str = "wave") -> pd.DataFrame:
-    """Reshape long → wide: one row per subject, columns ``<value>_<time level>``.
+@renamed(frame="data", time="wave")
+def to_wide(data: pd.DataFrame, *, values: Sequence[str] | str, subject: str = "participant_id",
+            wave: str = "wave") -> pd.DataFrame:
+    """Reshape long → wide: one row per subject, columns ``<value>_<wave level>``.
 
     Time-invariant columns are not carried over; join them from the participants table.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The long frame, one row per participant × wave.
+    values : str or list of str
+        The columns to spread.
+    subject, wave : str
+        The participant and wave columns (``time=`` is the deprecated name of ``wave=``).
 
     Examples
     --------
@@ -116,25 +130,38 @@ def to_wide(frame: pd.DataFrame, *, values: Sequence[str] | str, subject: str = 
     1              b           12.0       NaN
     """
     values = [values] if isinstance(values, str) else list(values)
-    missing = [c for c in [subject, time, *values] if c not in frame.columns]
+    missing = [c for c in [subject, wave, *values] if c not in data.columns]
     if missing:
-        raise SpecificationError(f"to_wide(): column(s) {missing} not in the frame; "
-                                 f"available: {', '.join(map(str, frame.columns))}")
-    if frame.duplicated([subject, time]).any():
-        raise SpecificationError(f"to_wide(): more than one row per {subject} × {time}; "
+        raise SpecificationError(f"to_wide(): column(s) {missing} not in the data; "
+                                 f"available: {', '.join(map(str, data.columns))}")
+    if data.duplicated([subject, wave]).any():
+        raise SpecificationError(f"to_wide(): more than one row per {subject} × {wave}; "
                                  "validate the data (duplicate keys) first")
-    wide = frame.pivot(index=subject, columns=time, values=values)
-    levels = (list(frame[time].cat.categories) if isinstance(frame[time].dtype, pd.CategoricalDtype)
-              else list(pd.unique(frame[time])))
+    wide = data.pivot(index=subject, columns=wave, values=values)
+    levels = (list(data[wave].cat.categories) if isinstance(data[wave].dtype, pd.CategoricalDtype)
+              else list(pd.unique(data[wave])))
     levels = [lv for lv in levels if lv in set(wide.columns.get_level_values(1))]
     wide = wide.reindex(columns=pd.MultiIndex.from_product([values, levels]))
     wide.columns = [f"{v}_{t}" for v, t in wide.columns]
     return wide.reset_index().rename_axis(columns=None)
 
 
+@renamed(time="wave")
 def to_long(wide: pd.DataFrame, *, stubs: Sequence[str] | str, levels: Sequence[str],
-            subject: str = "participant_id", time: str = "wave") -> pd.DataFrame:
+            subject: str = "participant_id", wave: str = "wave") -> pd.DataFrame:
     """Reshape wide → long, the inverse of :func:`to_wide`.
+
+    Parameters
+    ----------
+    wide : pandas.DataFrame
+        One row per participant, columns ``<stub>_<wave level>``.
+    stubs : str or list of str
+        The column stems to gather.
+    levels : list of str
+        The wave levels, in order.
+    subject, wave : str
+        The participant column, and the name of the wave column to create (``time=`` is the
+        deprecated name of ``wave=``).
 
     Examples
     --------
@@ -155,13 +182,13 @@ def to_long(wide: pd.DataFrame, *, stubs: Sequence[str] | str, levels: Sequence[
         if not cols:
             continue
         part = wide[[subject, *cols]].rename(columns=cols)
-        part.insert(1, time, lv)
+        part.insert(1, wave, lv)
         parts.append(part)
     if not parts:
         raise SpecificationError(f"to_long(): no column named <stub>_<level> for stubs {stubs} and "
                                  f"levels {levels}")
     out = pd.concat(parts, ignore_index=True)
-    out[time] = pd.Categorical(out[time], categories=levels, ordered=True)
-    out = out.sort_values([subject, time], kind="stable").reset_index(drop=True)
-    out[time] = out[time].astype(object)
-    return out[[subject, time, *[s for s in stubs if s in out.columns]]]
+    out[wave] = pd.Categorical(out[wave], categories=levels, ordered=True)
+    out = out.sort_values([subject, wave], kind="stable").reset_index(drop=True)
+    out[wave] = out[wave].astype(object)
+    return out[[subject, wave, *[s for s in stubs if s in out.columns]]]

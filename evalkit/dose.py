@@ -39,6 +39,8 @@ import pandas as pd
 
 from ._levels import levels as _levels
 from ._checks import check_confidence
+from ._compat import renamed
+from ._result import Result
 from .errors import SingularFitWarning, SpecificationError, UnknownNameError
 
 __all__ = ["sessions_summary", "dose_response", "DoseResponse", "SUMMARY_COLUMNS", "CURVE_COLUMNS"]
@@ -166,9 +168,11 @@ def sessions_summary(data: pd.DataFrame, *, sessions: str = "sessions_attended",
 
 
 # ====================================================================== dose–response
-@dataclass(frozen=True, eq=False)
-class DoseResponse:
+@dataclass(frozen=True, eq=False, repr=False)
+class DoseResponse(Result):
     """The dose–response analysis from :func:`dose_response`.
+
+    ``.table`` is :attr:`effect`; ``.raw`` is the mixed model (:attr:`fit`).
 
     Attributes
     ----------
@@ -207,6 +211,22 @@ class DoseResponse:
     warnings: tuple = ()
     observed_sessions: np.ndarray = field(default=None, repr=False)
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """:attr:`effect`."""
+        return self.effect
+
+    @property
+    def raw(self):
+        """The mixed model (:attr:`fit`)."""
+        return self.fit
+
+    def _header(self) -> list[str]:
+        c0, c1 = self.change
+        return [f"change in {self.outcome} ({self.time} {c0:g} to {c1:g}) per {self.sessions}; "
+                f"{self.n_participants} participants ({self.n_excluded} excluded)",
+                *[f"warning: {w}" for w in self.warnings]]
+
     def plot(self, ax=None):
         """Predicted change against sessions with its confidence band and a rug of the sessions
         actually attended (one tick per participant in the model); returns the Axes.
@@ -226,9 +246,10 @@ class DoseResponse:
                                       f"{c1:g}", rug=self.observed_sessions)
 
 
+@renamed(grid="at")
 def dose_response(data: pd.DataFrame, *, outcome: str, sessions: str = "sessions_attended",
                   subject: str = "participant_id", time: str = "weeks", covariates=(),
-                  change=(0, 12), started: str | None = "started", grid=None,
+                  change=(0, 12), started: str | None = "started", at=None,
                   confidence: float = 0.95, simplify: bool = True) -> DoseResponse:
     """Dose–response of change on sessions attended, from a mixed model among starters.
 
@@ -256,9 +277,10 @@ def dose_response(data: pd.DataFrame, *, outcome: str, sessions: str = "sessions
         window (e.g. baseline to end of support) when change is not linear beyond it.
     started : str or None, default "started"
         Only participants with ``started`` true are analysed (``None``: everyone).
-    grid : sequence of float, optional
-        Session counts for ``curve``; default every integer from the 5 % to the 95 % quantile of
-        the sessions of the participants in the model.
+    at : sequence of float or dict, optional
+        Session counts for ``curve``: a list, or ``{sessions: values}`` (``grid=`` is the
+        deprecated name); default every integer from the 5 % to the 95 % quantile of the sessions
+        of the participants in the model.
     confidence : float, default 0.95
     simplify : bool, default True
         On a singular fit, drop the slope correlation, then the random slope (recorded in
@@ -330,8 +352,9 @@ def dose_response(data: pd.DataFrame, *, outcome: str, sessions: str = "sessions
     for c in covariates:
         v = d[c]
         if pd.api.types.is_bool_dtype(v.dtype):
-            # formulaic cannot code pandas' nullable booleans; as categories it gives c[T.True]
-            d[c] = pd.Categorical(v.astype(object), categories=[False, True])
+            # a yes/no covariate is 0/1, named by its column (the one term-naming rule of
+            # evalkit.models.coding); float, because formulaic cannot code nullable booleans
+            d[c] = v.astype("float64")
         elif pd.api.types.is_numeric_dtype(v.dtype) and not isinstance(v.dtype, pd.CategoricalDtype):
             d[c] = v.astype(float)
 
@@ -354,6 +377,12 @@ def dose_response(data: pd.DataFrame, *, outcome: str, sessions: str = "sessions
 
     used = pd.Index(fit.design.groups)
     observed = per.loc[used, sessions].astype(float).to_numpy()
+    grid = at
+    if isinstance(grid, dict):
+        if set(grid) != {sessions}:
+            raise SpecificationError(f"{where}: at={grid!r} must give session counts only, e.g. "
+                                     f"at={{{sessions!r}: [0, 6, 12]}} or a plain list")
+        grid = grid[sessions]
     if grid is None:
         lo, hi = np.quantile(observed, [0.05, 0.95])
         grid = np.arange(math.ceil(lo), math.floor(hi) + 1, dtype=float)
@@ -361,7 +390,8 @@ def dose_response(data: pd.DataFrame, *, outcome: str, sessions: str = "sessions
             grid = np.array([float(np.round(np.median(observed)))])
     grid = np.asarray(grid, dtype=float).ravel()
     if not len(grid) or not np.all(np.isfinite(grid)):
-        raise SpecificationError(f"{where}: grid must be a non-empty sequence of finite session counts")
+        raise SpecificationError(f"{where}: at must be a non-empty sequence of finite session "
+                                 "counts")
     ce = conditional_effects(fit, effect=time, by=sessions, at=list(grid), change=(c0, c1))
     curve = ce.rename(columns={sessions: "sessions"})[CURVE_COLUMNS].reset_index(drop=True)
 

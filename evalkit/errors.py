@@ -19,6 +19,8 @@ __all__ = [
     "SpecificationError",
     "ScoringError",
     "PlanError",
+    "FitError",
+    "AuditFailed",
     "EvalkitWarning",
     "DataQualityWarning",
     "SmallGroupWarning",
@@ -26,6 +28,7 @@ __all__ = [
     "SafeguardingWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
+    "EvalkitDeprecationWarning",
 ]
 
 
@@ -83,6 +86,21 @@ class ScoringError(EvalkitError, ValueError):
     """Item values that cannot be scored (out of range or not numbers); the message names rows and items."""
 
 
+class FitError(EvalkitError, RuntimeError):
+    """A model could not be fitted (the message names the model and what the backend said)."""
+
+
+class AuditFailed(EvalkitError):
+    """The auditor could work out a hidden number from the report: it is marked not for publication.
+
+    ``result`` holds the run's :class:`~evalkit.pipeline.RunResult` (the report was written).
+    """
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
+
+
 class EvalkitWarning(UserWarning):
     """Base class of all evalkit warnings."""
 
@@ -109,3 +127,8 @@ class ConvergenceWarning(EvalkitWarning):
 
 class SingularFitWarning(EvalkitWarning):
     """A random-effect variance is 0 or a correlation ±1: the random-effects structure is too rich."""
+
+
+class EvalkitDeprecationWarning(EvalkitWarning, DeprecationWarning):
+    """An old name or form of an argument was used: it still works for one release; the message
+    names the replacement (see :mod:`evalkit._vocabulary`)."""

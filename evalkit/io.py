@@ -30,8 +30,9 @@ value spanning several lines does not shift the lines after it) or the worksheet
 file, with the header on line 1 unless the file says otherwise. Anything that cannot be read raises
 :class:`~evalkit.errors.DataReadError` with the file name, the reason and what to do about it.
 
-:func:`read_data` is for users who want typed columns: with a data dictionary it converts each column
-to its declared type; without one it infers types much as :func:`pandas.read_csv` would.
+:func:`evalkit.read_data` (in :mod:`evalkit.validation`, which converts values to the dictionary's
+types) is for users who want typed columns: with a data dictionary it converts each column to its
+declared type; without one it infers types much as :func:`pandas.read_csv` would.
 
 Validation (:func:`evalkit.validate`) reads files through the same readers with the data dictionary's
 expectations, so that it can also find the header under a title row, pick the worksheet that holds
@@ -72,7 +73,6 @@ __all__ = [
     "FIRST_DATA_LINE",
     "table_format",
     "read_table",
-    "read_data",
     "line_numbers",
 ]
 
@@ -280,7 +280,8 @@ def read_table(path: str | PathLike, *, sheet: str | int | None = None) -> pd.Da
     """Read a data file into a DataFrame that keeps the values as the file has them.
 
     This is the reader validation uses: nothing is converted, guessed or dropped, so every problem
-    can be reported with its file, line and column. Use :func:`read_data` for typed columns.
+    can be reported with its file, line and column. Use :func:`evalkit.read_data` for typed
+    columns.
 
     Parameters
     ----------
@@ -332,7 +333,7 @@ def read_table(path: str | PathLike, *, sheet: str | int | None = None) -> pd.Da
 
     See Also
     --------
-    read_data : typed columns, optionally converted with a data dictionary.
+    evalkit.read_data : typed columns, optionally converted with a data dictionary.
     line_numbers : the file line of every row.
 
     Examples
@@ -402,80 +403,6 @@ def line_numbers(frame: pd.DataFrame) -> np.ndarray:
     if lines is not None and len(lines) == len(frame):
         return np.asarray(lines, dtype=np.int64)
     return np.arange(len(frame), dtype=np.int64) + FIRST_DATA_LINE
-
-
-def read_data(path: str | PathLike, *, dictionary=None, sheet: str | int | None = None) -> pd.DataFrame:
-    """Read a data file into typed columns.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Any file :func:`read_table` reads.
-    dictionary : evalkit.DataDictionary, optional
-        If given, each column is converted to the type the dictionary declares (missing codes
-        become NaN, categories get their declared levels) by
-        :func:`evalkit.validation.coerce_table`. Values that cannot be converted become missing and a
-        :class:`~evalkit.errors.DataQualityWarning` says how many; run ``evalkit validate`` (or
-        :func:`evalkit.validate`) to see each one with its line and column.
-        If omitted, types are inferred much as :func:`pandas.read_csv` does: a text column whose
-        every non-missing value is a number becomes numeric (``int64`` if whole numbers with no
-        gaps, else ``float64``), ``True``/``False`` text becomes boolean, Excel date cells become
-        ``datetime64``, and empty text and ``"NA"``-like strings (``NA``, ``N/A``, ``null`` …)
-        become NaN; SPSS/Stata columns with value labels become categoricals of their labels.
-        Missing codes such as ``-9`` are *not* recognised without a dictionary, and dates written
-        as text stay text.
-    sheet : str or int, optional
-        Excel only: the worksheet, by name or 0-based position (default: the first).
-
-    Returns
-    -------
-    pandas.DataFrame
-        With a fresh ``RangeIndex`` in file order.
-
-    Raises
-    ------
-    DataReadError
-        As :func:`read_table`.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from evalkit.io import read_data
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = Path(tmp.name) / "participants.csv"
-    >>> _ = path.write_text("participant_id,age,site\\nP001,31,North\\nP002,,South\\n")
-    >>> data = read_data(path)
-    >>> data.dtypes.astype(str).to_dict()
-    {'participant_id': 'object', 'age': 'float64', 'site': 'object'}
-    >>> data["age"].tolist()
-    [31.0, nan]
-    >>> tmp.cleanup()
-    """
-    table = _read(path, sheet=sheet)
-    _warn_read_problems(path, table)
-    raw = table.frame
-    if dictionary is None:
-        typed = _infer_types(raw)
-        for name, labels in table.value_labels.items():
-            if name in typed.columns and labels:
-                typed[name] = _apply_labels(raw[name], labels, table.missing_ranges.get(name, []))
-        return typed
-    from .validation import coerce_table  # lazy: validation is heavier than reading
-
-    extra = {}  # only what differs from coerce_table's defaults
-    if not np.array_equal(table.lines, np.arange(len(raw)) + FIRST_DATA_LINE):
-        extra["lines"] = table.lines
-    if table.decimal_comma:
-        extra["decimal_comma"] = True
-    if table.value_labels:
-        extra["value_labels"] = table.value_labels
-    if table.fmt == "xlsx":
-        extra["source_format"] = "xlsx"
-    typed, problems = coerce_table(raw, dictionary=dictionary, file=str(path), **extra)
-    if problems is not None and len(problems):
-        warnings.warn(_problems_summary(path, problems), DataQualityWarning, stacklevel=2)
-    return typed
 
 
 # ---------------------------------------------------------------------------------- reading

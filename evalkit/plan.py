@@ -511,7 +511,20 @@ class AnalysisPlan(_Section):
 
 
 def load_plan(path: str | Path) -> tuple[AnalysisPlan, DataDictionary]:
-    """Read a plan and its dictionary and check one against the other."""
+    """Read a plan and its dictionary and check one against the other.
+
+    Raises :class:`~evalkit.errors.PlanError` listing every mistake (with its line) at once.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> from evalkit.demo import example_plan_path
+    >>> plan, dictionary = ek.load_plan(example_plan_path())
+    >>> [o.instrument for o in plan.outcomes], plan.model.fixed
+    (['wemwbs', 'epds', 'ucla3'], 'weeks * delivery_mode')
+    >>> dictionary.id_column
+    'participant_id'
+    """
     plan = AnalysisPlan.from_yaml(path)
     try:
         dd = plan.dictionary()

@@ -28,12 +28,10 @@ Examples
 
 from __future__ import annotations
 
-import ast
-import keyword
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,8 +40,11 @@ from scipy import optimize, stats
 from ._levels import levels as _levels
 from .change import _check_range, _paired_scores
 from ._checks import check_confidence
-from .errors import DataQualityWarning, EvalkitError, SmallGroupWarning, SpecificationError
+from ._compat import renamed
+from ._result import Result
+from .errors import DataQualityWarning, SmallGroupWarning, SpecificationError
 from .instruments import get as _get_instrument
+from .models.coding import treatment_matrix
 
 __all__ = ["prepost", "ancova", "AncovaResult", "PREPOST_COLUMNS", "TERM_COLUMNS",
            "ADJUSTED_MEAN_COLUMNS", "MIN_PAIRS", "SMALL_N"]
@@ -330,8 +331,8 @@ def _fmt(x: float, digits: int = 6) -> str:
 
 
 # ====================================================================== ANCOVA
-@dataclass(frozen=True, eq=False)
-class AncovaResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AncovaResult(Result):
     """The outcome of :func:`ancova`.
 
     Attributes
@@ -339,8 +340,9 @@ class AncovaResult:
     table : pandas.DataFrame
         One row per model term, columns ``term, estimate, std_error, df, statistic, p_value,
         ci_low, ci_high``. Terms in order: ``Intercept``, the baseline, the group contrasts
-        ``<group>[T.<level>]`` (level − reference, adjusted for baseline and covariates), then the
-        covariates (numeric by name, categorical as ``<covariate>[T.<level>]``).
+        ``<by>[T.<level>]`` (level − reference, adjusted for baseline and covariates), then the
+        covariates (numeric and boolean by name, categorical as ``<covariate>[T.<level>]``): the
+        term names of :mod:`evalkit.models.coding`.
     adjusted_means : pandas.DataFrame
         One row per group (reference first), columns ``group, n, observed_mean, at_baseline,
         estimate, std_error, df, ci_low, ci_high``: the estimated marginal mean of the outcome at the
@@ -353,7 +355,10 @@ class AncovaResult:
         ``missing group``, ``missing covariate``; each row is counted under its first reason, so
         ``exclusions["rows"].sum()`` is the number dropped. Empty when none were.
     raw : statsmodels.regression.linear_model.RegressionResultsWrapper
-        The fitted statsmodels OLS results (for diagnostics and ``raw.summary()``).
+        The fitted statsmodels OLS results (for diagnostics and ``raw.summary()``), on the design
+        matrix whose columns are the terms of ``table``.
+    outcome, baseline, by : str
+        The columns analysed.
 
     Examples
     --------
@@ -364,9 +369,9 @@ class AncovaResult:
     >>> site = np.repeat(["north", "south"], 20)
     >>> post = (4 + 0.6 * pre - 2 * (site == "south") + rng.normal(0, 2, 40)).round()
     >>> data = pd.DataFrame({"pre": pre, "post": post, "site": site})
-    >>> res = ancova(data, outcome="post", baseline="pre", group="site")
-    >>> res
-    AncovaResult(outcome='post', n=40, excluded=0, groups=['north', 'south'], reference='north')
+    >>> res = ancova(data, outcome="post", baseline="pre", by="site")
+    >>> print(repr(res).splitlines()[0])
+    AncovaResult: post adjusted for pre, by site (reference 'north'); n = 40, 0 excluded
     >>> res.table[["term", "estimate", "std_error", "p_value"]].round(2)
                 term  estimate  std_error  p_value
     0      Intercept      2.91       1.07     0.01
@@ -378,25 +383,26 @@ class AncovaResult:
     adjusted_means: pd.DataFrame
     n: int
     exclusions: pd.DataFrame
-    raw: object
+    raw: object = field(repr=False)
+    outcome: str = ""
+    baseline: str = ""
+    by: str = ""
 
-    def __repr__(self) -> str:
+    def _header(self) -> list[str]:
         groups = self.adjusted_means["group"].tolist()
-        outcome = self.raw.model.endog_names
-        if outcome.startswith("Q(") and outcome.endswith(")"):  # a quoted column name
-            outcome = ast.literal_eval(outcome[2:-1])
-        return (f"AncovaResult(outcome={outcome!r}, n={self.n}, "
-                f"excluded={int(self.exclusions['rows'].sum())}, groups={groups!r}, "
-                f"reference={groups[0]!r})")
+        return [f"{self.outcome} adjusted for {self.baseline}, by {self.by} (reference "
+                f"{groups[0]!r}); n = {self.n}, {int(self.exclusions['rows'].sum())} excluded"]
 
 
-def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
+@renamed(group="by")
+def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, by: str,
            covariates: str | Sequence[str] = (), reference=None,
            confidence: float = 0.95) -> AncovaResult:
     """ANCOVA: compare groups on the end score adjusted for the baseline score (and covariates).
 
-    Fits ``outcome ~ baseline + C(group) [+ covariates]`` by ordinary least squares with
-    :func:`statsmodels.formula.api.ols`, treatment coding of ``group`` against ``reference``.
+    Fits ``outcome ~ baseline + by [+ covariates]`` by ordinary least squares (statsmodels
+    ``OLS``) on the formulaic design matrix of :mod:`evalkit.models.coding`, with treatment coding
+    of ``by`` against ``reference``.
 
     Parameters
     ----------
@@ -406,13 +412,14 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
         Column of end scores (numeric).
     baseline : str
         Column of baseline scores (numeric), same instrument as ``outcome``.
-    group : str
-        Column of group labels (site, delivery mode, arm …); at least two groups.
+    by : str
+        Column of group labels (site, delivery mode, arm …); at least two groups (``group=`` is
+        the deprecated name).
     covariates : str or sequence of str
-        Further adjustment columns. Numeric columns enter linearly; text, boolean and categorical
-        columns enter as treatment-coded factors (reference: first level).
+        Further adjustment columns. Numeric and boolean columns enter linearly (True = 1); text and
+        categorical columns enter as treatment-coded factors (reference: first level).
     reference : optional
-        Reference group (a value of ``group``); default the first level (the first category of a
+        Reference group (a value of ``by``); default the first level (the first category of a
         categorical column, else the smallest value).
     confidence : float
         Confidence level of the intervals.
@@ -440,7 +447,7 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
 
     Notes
     -----
-    The group coefficient ``<group>[T.<level>]`` is the difference in mean end score between
+    The group coefficient ``<by>[T.<level>]`` is the difference in mean end score between
     ``level`` and the reference among people with the same baseline (and covariates); ANCOVA is
     preferable to comparing change scores when groups differ at baseline by chance (Vickers &
     Altman 2001). It assumes the baseline slope is the same in every group and residuals of constant
@@ -466,7 +473,7 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
     ...                      "epds_0": rng.integers(10, 24, n).astype(float)})
     >>> effect = data["mode"].map({"group": 0.0, "one_to_one": -2.0, "online": 1.0})
     >>> data["epds_12"] = (3 + 0.6 * data["epds_0"] + effect + rng.normal(0, 2.5, n)).round()
-    >>> res = ancova(data, outcome="epds_12", baseline="epds_0", group="mode", reference="group")
+    >>> res = ancova(data, outcome="epds_12", baseline="epds_0", by="mode", reference="group")
     >>> res.table[["term", "estimate", "std_error", "df", "p_value", "ci_low", "ci_high"]].round(3)
                      term  estimate  std_error    df  p_value  ci_low  ci_high
     0           Intercept     4.118      1.304  56.0    0.003   1.506    6.729
@@ -481,7 +488,7 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
     >>> res.exclusions.empty, res.n
     (True, 60)
     """
-    import statsmodels.formula.api as smf
+    import statsmodels.api as sm
 
     check_confidence(confidence)
     if not isinstance(data, pd.DataFrame):
@@ -490,7 +497,7 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
     if isinstance(covariates, str):
         covariates = (covariates,)
     covariates = tuple(covariates)
-    roles = [("outcome", outcome), ("baseline", baseline), ("group", group)]
+    roles = [("outcome", outcome), ("baseline", baseline), ("group", by)]
     roles += [("covariate", c) for c in covariates]
     names = [name for _, name in roles]
     for role, name in roles:
@@ -503,24 +510,21 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise SpecificationError(f"column(s) {repeated} given in more than one role (outcome, "
-                                 "baseline, group, covariates); each column can play one role")
+                                 "baseline, by, covariates); each column can play one role")
 
     frame = data[list(dict.fromkeys(names))].copy()
     for role, name in roles[:2]:
         frame[name] = _numeric_column(frame[name], name, role)
-    categorical_covs = []
     for cov in covariates:
         col = frame[cov]
-        if (isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col)
+        if not (isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col)
                 or not pd.api.types.is_numeric_dtype(col)):
-            categorical_covs.append(cov)
-        else:
             frame[cov] = _numeric_column(col, cov, "covariate")
 
     # exclusions, counted under the first reason that applies
     reasons, dropped = [], np.zeros(len(frame), dtype=bool)
     checks = [("missing outcome", [outcome]), ("missing baseline", [baseline]),
-              ("missing group", [group]), ("missing covariate", list(covariates))]
+              ("missing group", [by]), ("missing covariate", list(covariates))]
     for reason, cols in checks:
         if not cols:
             continue
@@ -536,91 +540,58 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
                       "like the rest; see result.exclusions", DataQualityWarning, stacklevel=2)
     frame = frame.loc[~dropped]
 
-    levels = _levels(frame[group])
+    levels = _levels(frame[by])
     if reference is None:
         if not levels:
             raise SpecificationError(f"no rows left to analyse: every row misses {outcome!r}, "
-                                     f"{baseline!r}, {group!r} or a covariate")
+                                     f"{baseline!r}, {by!r} or a covariate")
         reference = levels[0]
     elif reference not in levels:
         raise SpecificationError(f"reference={reference!r} is not a group with complete rows in "
-                                 f"{group!r}; groups: {', '.join(map(repr, levels))}")
+                                 f"{by!r}; groups: {', '.join(map(repr, levels))}")
     levels = [reference, *[lv for lv in levels if lv != reference]]
     if len(levels) < 2:
-        raise SpecificationError(f"ancova compares groups, but {group!r} has only one group with "
+        raise SpecificationError(f"ancova compares groups, but {by!r} has only one group with "
                                  f"complete rows ({levels[0]!r}); use prepost for a single group")
-    frame[group] = pd.Categorical(frame[group].astype(object), categories=levels)
-    cov_levels = {}
-    for cov in categorical_covs:
-        cov_levels[cov] = _levels(frame[cov])
-        frame[cov] = pd.Categorical(frame[cov].astype(object), categories=cov_levels[cov])
-
-    counts = frame[group].value_counts(sort=False)
+    frame[by] = pd.Categorical(frame[by].astype(object), categories=levels)
+    counts = frame[by].value_counts(sort=False)
     small = [f"{lv!r} ({int(counts[lv])})" for lv in levels if counts[lv] < SMALL_N]
     if small:
-        warnings.warn(f"group(s) {', '.join(small)} of {group!r} have fewer than {SMALL_N} rows: "
+        warnings.warn(f"group(s) {', '.join(small)} of {by!r} have fewer than {SMALL_N} rows: "
                       "their adjusted means and contrasts are fragile; report them with caution",
                       SmallGroupWarning, stacklevel=2)
 
-    # formula with the original column names, so raw.summary() reads naturally
-    pieces = {baseline: _q(baseline), group: f"C({_q(group)})"}
-    for cov in covariates:
-        pieces[cov] = f"C({_q(cov)})" if cov in cov_levels else _q(cov)
-    rhs = [pieces[baseline], pieces[group], *[pieces[c] for c in covariates]]
-    formula = f"{_q(outcome)} ~ " + " + ".join(rhs)
     n = len(frame)
     if n == 0:
         raise SpecificationError(f"no rows left to analyse: every row misses {outcome!r}, "
-                                 f"{baseline!r}, {group!r} or a covariate")
-    model = smf.ols(formula, data=frame)
-    X = model.exog
-    if X.shape[0] != n:  # never expected: rows were made complete above
-        raise SpecificationError("statsmodels dropped rows that evalkit did not count; please report")
+                                 f"{baseline!r}, {by!r} or a covariate")
+    # one design-matrix path (formulaic) and one term-naming rule: evalkit.models.coding
+    coded = treatment_matrix(frame, [baseline, by, *covariates], categorical=[by],
+                             reference={by: reference})
+    X = coded.matrix
     if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise SpecificationError(f"the model terms {rhs} are collinear (e.g. a constant baseline or "
-                                 "a covariate that repeats the group); remove a term")
+        raise SpecificationError(f"the model terms {coded.names[1:]} are collinear (e.g. a constant "
+                                 "baseline or a covariate that repeats the group); remove a term")
     if n - X.shape[1] < 1:
         raise SpecificationError(f"{n} rows cannot estimate {X.shape[1]} coefficients with any "
                                  "residual degrees of freedom; add rows or drop covariates")
-    raw = model.fit()
-
-    # display names, in the order Intercept, baseline, group contrasts, covariates. Columns are
-    # matched to X by content, so the result does not depend on the formula engine's naming or
-    # ordering of terms (patsy or formulaic), and the treatment coding is checked on the way.
-    expected = [("Intercept", np.ones(n)), (baseline, frame[baseline].to_numpy(float))]
-    expected += [(f"{group}[T.{lv}]", (frame[group] == lv).to_numpy(float)) for lv in levels[1:]]
-    for cov in covariates:
-        if cov in cov_levels:
-            expected += [(f"{cov}[T.{lv}]", (frame[cov] == lv).to_numpy(float))
-                         for lv in cov_levels[cov][1:]]
-        else:
-            expected.append((cov, frame[cov].to_numpy(float)))
-    display = []
-    for label, values in expected:
-        hits = [j for j in range(X.shape[1]) if np.allclose(X[:, j], values, rtol=0, atol=1e-12)]
-        if len(hits) != 1:
-            raise EvalkitError(f"could not find the column of {label!r} in the model matrix of "
-                               f"{formula!r}; please report this")
-        display.append((hits[0], label))
-    if len(display) != X.shape[1]:
-        raise EvalkitError(f"the model matrix of {formula!r} has {X.shape[1]} columns, expected "
-                           f"{len(display)}; please report this")
-    order = [i for i, _ in display]
+    exog = pd.DataFrame(X, index=frame.index, columns=coded.names)
+    raw = sm.OLS(frame[outcome].rename(outcome), exog).fit()
     ci = np.asarray(raw.conf_int(alpha=1 - confidence))
     df_resid = float(raw.df_resid)
     table = pd.DataFrame({
-        "term": [label for _, label in display],
-        "estimate": np.asarray(raw.params)[order],
-        "std_error": np.asarray(raw.bse)[order],
+        "term": coded.names,
+        "estimate": np.asarray(raw.params),
+        "std_error": np.asarray(raw.bse),
         "df": df_resid,
-        "statistic": np.asarray(raw.tvalues)[order],
-        "p_value": np.asarray(raw.pvalues)[order],
-        "ci_low": ci[order, 0],
-        "ci_high": ci[order, 1],
+        "statistic": np.asarray(raw.tvalues),
+        "p_value": np.asarray(raw.pvalues),
+        "ci_low": ci[:, 0],
+        "ci_high": ci[:, 1],
     }, columns=TERM_COLUMNS)
 
     # adjusted (estimated marginal) means at the mean row of the design matrix
-    group_cols = [j for j, _ in display[2:len(levels) + 1]]  # after Intercept and baseline
+    group_cols = [j for j, o in enumerate(coded.owner) if o == by]
     xbar = X.mean(axis=0)
     beta = np.asarray(raw.params)
     V = np.asarray(raw.cov_params())
@@ -633,13 +604,14 @@ def ancova(data: pd.DataFrame, *, outcome: str, baseline: str, group: str,
             x[group_cols[k - 1]] = 1.0
         est = float(x @ beta)
         se = float(math.sqrt(x @ V @ x))
-        in_group = (frame[group] == lv).to_numpy()
+        in_group = (frame[by] == lv).to_numpy()
         rows.append((lv, int(in_group.sum()), float(frame.loc[in_group, outcome].mean()),
                      float(frame[baseline].mean()), est, se, df_resid, est - tcrit * se,
                      est + tcrit * se))
     adjusted = pd.DataFrame(rows, columns=ADJUSTED_MEAN_COLUMNS)
     adjusted["group"] = adjusted["group"].astype(object)
-    return AncovaResult(table=table, adjusted_means=adjusted, n=n, exclusions=exclusions, raw=raw)
+    return AncovaResult(table=table, adjusted_means=adjusted, n=n, exclusions=exclusions, raw=raw,
+                        outcome=outcome, baseline=baseline, by=by)
 
 
 def _numeric_column(col: pd.Series, name: str, role: str) -> pd.Series:
@@ -657,9 +629,3 @@ def _numeric_column(col: pd.Series, name: str, role: str) -> pd.Series:
         raise SpecificationError(f"{role} column {name!r} holds infinite values; use finite numbers")
     return num
 
-
-def _q(name: str) -> str:
-    """A column name as patsy formula code: bare when safe, else Q("...")."""
-    if name.isidentifier() and not keyword.iskeyword(name) and name not in {"C", "Q", "I", "np"}:
-        return name
-    return f"Q({name!r})"

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import instruments as _instruments
+from ._compat import renamed
 from .errors import DataQualityWarning, ScoringError, SmallGroupWarning, SpecificationError
 from .instruments.spec import Instrument, Scale
 
@@ -263,20 +264,21 @@ def item_statistics(data: pd.DataFrame, instrument: str | Instrument, *, scale: 
     return out
 
 
-def floor_ceiling(scores: pd.DataFrame, *, instrument: str | Instrument,
+@renamed(scores="data")
+def floor_ceiling(data: pd.DataFrame, *, instrument: str | Instrument,
                   scale: str | Sequence[str] | None = None, by: str | None = None,
                   threshold: float = FLOOR_CEILING_THRESHOLD) -> pd.DataFrame:
     """Percentage of scale scores at the lowest and highest possible score, with >15% flags.
 
     Parameters
     ----------
-    scores : pandas.DataFrame
+    data : pandas.DataFrame
         Scale scores in columns named by scale id (``epds``, ``epds_3a``), as :func:`evalkit.score`
-        returns them.
+        returns them (``scores=`` is the deprecated name of this argument).
     instrument : str or Instrument
         A registered instrument id or a spec.
     scale : str or sequence of str, optional
-        Scale id(s). Default: every scale of the instrument that has a column in ``scores``.
+        Scale id(s). Default: every scale of the instrument that has a column in ``data``.
     by : str or None, default None
         Grouping column; ``None`` for one group ``"all"``.
     threshold : float, default 15
@@ -315,31 +317,31 @@ def floor_ceiling(scores: pd.DataFrame, *, instrument: str | Instrument,
        epds   all  7       42.9         14.3          True           False
     epds_3a   all  8       12.5         37.5         False            True
     """
-    _check_frame(scores, "floor_ceiling")
+    _check_frame(data, "floor_ceiling")
     spec = _instruments.get(instrument)
     if not (isinstance(threshold, (int, float)) and 0 <= threshold < 100):
         raise SpecificationError(f"threshold={threshold!r} must be a percentage in [0, 100), "
                                  "conventionally 15")
     if scale is None:
-        scales = [sc for sc in spec.scales if sc.id in scores.columns]
+        scales = [sc for sc in spec.scales if sc.id in data.columns]
         if not scales:
             raise SpecificationError(f"scores has no {spec.id} scale column; expected one of "
                                      f"{', '.join(s.id for s in spec.scales)} (score the items with "
                                      "ek.score first)")
     else:
         scales = _select_scales(spec, scale, min_items=1)
-        missing = [sc.id for sc in scales if sc.id not in scores.columns]
+        missing = [sc.id for sc in scales if sc.id not in data.columns]
         if missing:
             raise SpecificationError(f"score column(s) {', '.join(missing)} are not in scores; "
                                      f"columns named by scale id are expected (score the items "
                                      "with ek.score first)")
-    groups = _groups(scores, by)
+    groups = _groups(data, by)
 
     rows, empty = [], []
     for sc in scales:
         lo, hi = sc.range
-        v = _numeric(scores[sc.id], sc.id, ScoringError)
-        _check_range(scores.index, v, sc.id, lo, hi, what="score")
+        v = _numeric(data[sc.id], sc.id, ScoringError)
+        _check_range(data.index, v, sc.id, lo, hi, what="score")
         for level, mask in groups:
             s = v[mask]
             s = s[~np.isnan(s)]

@@ -3,19 +3,6 @@
 Scoring is right by construction: keying comes from the spec (``coding="position"``), missing items
 are never counted as zero, prorating follows the instrument's rule and is flagged per row, SWEMWBS is
 converted to its Rasch metric, and out-of-range or non-numeric answers are never scored.
-
-Examples
---------
->>> import pandas as pd
->>> import evalkit as ek
->>> rows = pd.DataFrame({f"epds_{k}": [1, 0, None] for k in range(1, 11)})
->>> rows.loc[2, "epds_1"] = 3
->>> out = ek.score(rows, "epds")
->>> out[["epds", "epds_band", "epds_n_answered", "epds_self_harm"]]
-   epds            epds_band  epds_n_answered  epds_self_harm
-0  10.0  possible depression               10            True
-1   0.0      below threshold               10           False
-2   NaN                  NaN                1            <NA>
 """
 
 from __future__ import annotations
@@ -28,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import instruments as _registry
+from ._result import Result
 from .errors import (ProratedScoreWarning, SafeguardingWarning, ScoringError, SpecificationError,
                      UnknownNameError)
 from .instruments.spec import Instrument, Scale
@@ -79,6 +67,19 @@ def score(data: pd.DataFrame, instrument: str | Instrument, *, coding: str = "sc
     with more missing items, or with no answered item, has a missing score — never 0. A band is the
     one with the largest lower bound not above the score (so non-integer scores fall in the band
     whose range they have passed into).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import evalkit as ek
+    >>> rows = pd.DataFrame({f"epds_{k}": [1, 0, None] for k in range(1, 11)})
+    >>> rows.loc[2, "epds_1"] = 3
+    >>> out = ek.score(rows, "epds")
+    >>> out[["epds", "epds_band", "epds_n_answered", "epds_self_harm"]]
+       epds            epds_band  epds_n_answered  epds_self_harm
+    0  10.0  possible depression               10            True
+    1   0.0      below threshold               10           False
+    2   NaN                  NaN                1            <NA>
     """
     spec = _registry.get(instrument)
     if coding not in ("scored", "position"):
@@ -298,9 +299,11 @@ def _scoring_error(spec, data, cols, missing_codes) -> ScoringError:
 
 
 # ====================================================================== dictionary-driven scoring
-@dataclass(frozen=True)
-class ScoredData:
+@dataclass(frozen=True, repr=False)
+class ScoredData(Result):
     """Scores for every instrument a dictionary declares, with safeguarding kept apart.
+
+    ``.table`` is :attr:`scores`; ``.raw`` is None. The ``repr`` never shows safeguarding rows.
 
     Attributes
     ----------
@@ -316,9 +319,23 @@ class ScoredData:
     """
 
     scores: pd.DataFrame
-    safeguarding: pd.DataFrame
-    instruments: tuple
+    safeguarding: pd.DataFrame = field(repr=False)
+    instruments: tuple = ()
     skipped: dict = field(default_factory=dict)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """:attr:`scores`."""
+        return self.scores
+
+    @property
+    def raw(self) -> None:
+        return None
+
+    def _header(self) -> list[str]:
+        skipped = f"; not scored: {', '.join(self.skipped)}" if self.skipped else ""
+        return [f"{', '.join(self.instruments) or 'no instrument'} scored for {len(self.scores)} "
+                f"questionnaire(s){skipped}"]
 
 
 def score_dictionary(data, *, dictionary, on_invalid: str = "raise") -> ScoredData:
@@ -337,6 +354,24 @@ def score_dictionary(data, *, dictionary, on_invalid: str = "raise") -> ScoredDa
     -------
     ScoredData
         Emits :class:`~evalkit.errors.SafeguardingWarning` when any safeguarding flag is raised.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import evalkit as ek
+    >>> sim = ek.simulate_cohort(n=20, seed=2)
+    >>> dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
+    >>> report = ek.validate({"participants": sim.participants, "responses": sim.responses},
+    ...                      dictionary=dd)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ek.EvalkitWarning)   # prorated scores, a flag raised
+    ...     scored = ek.score_dictionary(report, dictionary=dd)
+    >>> scored.instruments, scored.skipped
+    (('wemwbs', 'epds', 'ucla3'), {'mechanisms': ...})
+    >>> scored.scores[["participant_id", "wave", "wemwbs", "epds"]].shape
+    (46, 4)
+    >>> list(scored.safeguarding.columns)
+    ['participant_id', 'wave', 'flag', 'item', 'value', 'action']
     """
     from .validation import ValidationReport, _response_dataset
 

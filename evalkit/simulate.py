@@ -452,7 +452,7 @@ class SimulatedCohort:
 
 
 # ====================================================================== public entry point
-def simulate_cohort(n: int = 600, seed: int = 1, *, missing: str = "routine") -> SimulatedCohort:
+def simulate_cohort(n: int = 600, *, seed: int = 1, missing: str = "routine") -> SimulatedCohort:
     """Simulate a cohort of mothers referred to a volunteer peer-support programme.
 
     Follows ``reference/evidence.md`` §7: four sites, ~70 % take-up (site logit SD 0.5), one-to-one

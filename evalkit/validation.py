@@ -35,6 +35,7 @@ import difflib
 import fnmatch
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +43,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._result import Result
 from .dictionary import DataDictionary, Dataset, Variable, _header_key
-from .errors import DataReadError, DataValidationError, SpecificationError
+from .errors import DataQualityWarning, DataReadError, DataValidationError, SpecificationError
 
-__all__ = ["validate", "ValidationReport", "coerce_table", "PROBLEM_COLUMNS", "RULES"]
+__all__ = ["validate", "read_data", "ValidationReport", "coerce_table", "PROBLEM_COLUMNS",
+           "RULES"]
 
 PROBLEM_COLUMNS = ["file", "line", "column", "participant_id", "value", "rule", "message", "severity"]
 NOTE_COLUMNS = ["file", "line", "column", "message"]
@@ -97,9 +100,12 @@ def _shown(value) -> str:
 
 
 # ====================================================================== the report
-@dataclass(frozen=True)
-class ValidationReport:
+@dataclass(frozen=True, repr=False)
+class ValidationReport(Result):
     """The outcome of :func:`validate`.
+
+    ``.table`` is :attr:`problems`; ``summary()`` counts them by severity and rule; ``describe()``
+    lists every problem on its own line (what ``evalkit validate`` prints); ``.raw`` is None.
 
     Attributes
     ----------
@@ -121,7 +127,7 @@ class ValidationReport:
         How the files were read where that is not obvious (``file, line, column, message``): a
         column matched through an alias or despite a difference of case or spacing, the worksheet
         used, a title row skipped, decimal commas, Excel date numbers. Not problems; shown at the
-        end of :meth:`summary`.
+        end of :meth:`describe`.
     value_labels : dict
         SPSS/Stata value labels per dataset and column (``{dataset: {column: {code: label}}}``).
     """
@@ -158,7 +164,25 @@ class ValidationReport:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
-    def summary(self) -> str:
+    @property
+    def table(self) -> pd.DataFrame:
+        """:attr:`problems`."""
+        return self.problems
+
+    @property
+    def raw(self) -> None:
+        return None
+
+    def summary(self) -> pd.DataFrame:
+        """Problems counted by ``severity`` and ``rule`` (columns ``severity, rule, problems``)."""
+        counts = self.problems.groupby(["severity", "rule"], sort=True).size()
+        return counts.rename("problems").reset_index()
+
+    def _header(self) -> list[str]:
+        state = "ok" if self.ok else f"{self.n_errors} error(s)"
+        return [f"{state}; {len(self.problems)} problem(s) in {', '.join(sorted(self.data)) or 'no data'}"]
+
+    def describe(self) -> str:
         """A short human-readable account: counts by rule, every problem on its own line, then notes."""
         if self.problems.empty:
             out = ["No problems found."]
@@ -175,12 +199,9 @@ class ValidationReport:
             raise DataValidationError(
                 f"{self.n_errors} data problem(s) in the input files, each listed below with its file, "
                 "line and column; fix them (or run `evalkit validate` on the files) and run again\n"
-                + self.summary(), report=self)
+                + self.describe(), report=self)
         return self
 
-    def __repr__(self) -> str:
-        return (f"ValidationReport(ok={self.ok}, problems={len(self.problems)}, "
-                f"datasets={sorted(self.data)})")
 
 
 def _format_problem(r) -> str:
@@ -863,6 +884,81 @@ def _match_dataset(raw: pd.DataFrame, file: str, dictionary: DataDictionary) -> 
 
 
 # ====================================================================== validate
+def read_data(path: str | Path, *, dictionary=None, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a data file into typed columns.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file :func:`evalkit.io.read_table` reads.
+    dictionary : evalkit.DataDictionary, optional
+        If given, each column is converted to the type the dictionary declares (missing codes
+        become NaN, categories get their declared levels) by
+        :func:`coerce_table`. Values that cannot be converted become missing and a
+        :class:`~evalkit.errors.DataQualityWarning` says how many; run ``evalkit validate`` (or
+        :func:`evalkit.validate`) to see each one with its line and column.
+        If omitted, types are inferred much as :func:`pandas.read_csv` does: a text column whose
+        every non-missing value is a number becomes numeric (``int64`` if whole numbers with no
+        gaps, else ``float64``), ``True``/``False`` text becomes boolean, Excel date cells become
+        ``datetime64``, and empty text and ``"NA"``-like strings (``NA``, ``N/A``, ``null`` …)
+        become NaN; SPSS/Stata columns with value labels become categoricals of their labels.
+        Missing codes such as ``-9`` are *not* recognised without a dictionary, and dates written
+        as text stay text.
+    sheet : str or int, optional
+        Excel only: the worksheet, by name or 0-based position (default: the first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        With a fresh ``RangeIndex`` in file order.
+
+    Raises
+    ------
+    DataReadError
+        As :func:`evalkit.io.read_table`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from evalkit import read_data
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = Path(tmp.name) / "participants.csv"
+    >>> _ = path.write_text("participant_id,age,site\\nP001,31,North\\nP002,,South\\n")
+    >>> data = read_data(path)
+    >>> data.dtypes.astype(str).to_dict()
+    {'participant_id': 'object', 'age': 'float64', 'site': 'object'}
+    >>> data["age"].tolist()
+    [31.0, nan]
+    >>> tmp.cleanup()
+    """
+    from .io import FIRST_DATA_LINE, _apply_labels, _infer_types, _problems_summary, _read
+    from .io import _warn_read_problems
+
+    table = _read(path, sheet=sheet)
+    _warn_read_problems(path, table)
+    raw = table.frame
+    if dictionary is None:
+        typed = _infer_types(raw)
+        for name, labels in table.value_labels.items():
+            if name in typed.columns and labels:
+                typed[name] = _apply_labels(raw[name], labels, table.missing_ranges.get(name, []))
+        return typed
+    extra = {}  # only what differs from coerce_table's defaults
+    if not np.array_equal(table.lines, np.arange(len(raw)) + FIRST_DATA_LINE):
+        extra["lines"] = table.lines
+    if table.decimal_comma:
+        extra["decimal_comma"] = True
+    if table.value_labels:
+        extra["value_labels"] = table.value_labels
+    if table.fmt == "xlsx":
+        extra["source_format"] = "xlsx"
+    typed, problems = coerce_table(raw, dictionary=dictionary, file=str(path), **extra)
+    if problems is not None and len(problems):
+        warnings.warn(_problems_summary(path, problems), DataQualityWarning, stacklevel=2)
+    return typed
+
+
 def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
              today: _dt.date | None = None) -> ValidationReport:
     """Check data files (or frames) against the data dictionary, reporting every problem at once.
@@ -900,6 +996,24 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
     ``sheet`` if the dictionary names one, else from the first sheet with the identifier column;
     the header is the first row (of the first ten) that holds the identifier or most of the
     expected columns.
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> sim = ek.simulate_cohort(n=20, seed=2)
+    >>> dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
+    >>> responses = sim.responses.copy()
+    >>> responses.loc[0, "epds_1"] = 7
+    >>> report = ek.validate({"participants": sim.participants, "responses": responses},
+    ...                      dictionary=dd)
+    >>> report.ok
+    False
+    >>> report.problems[["file", "line", "column", "value", "rule"]]
+            file  line  column value   rule
+    0  responses     2  epds_1     7  range
+    >>> print(report.describe())
+    1 problem(s): range 1
+    responses:2 [epds_1] participant P00001: 7 in 'epds_1' is outside the allowed range [0, 3]; correct it or record it as missing (missing code -9 or -8) (range)
     """
     from .io import Expected, _read  # lazily: readers pull in pyreadstat/openpyxl
 

@@ -133,7 +133,7 @@ def completers_frame() -> pd.DataFrame:
 
 
 def test_compare_completers_hand_computed():
-    t = compare_completers(completers_frame(), outcome="epds", variables=["epds", "mode", "iso"])
+    t = compare_completers(completers_frame(), outcome="epds", covariates=["epds", "mode", "iso"])
     assert list(t.columns) == COMPARE_COLUMNS
     num = t.iloc[0]
     assert (num["variable"], num["level"], num["kind"]) == ("epds", None, "numeric")
@@ -163,30 +163,30 @@ def test_compare_completers_booleans_and_row_order():
     d = completers_frame()
     d["partner"] = d["participant_id"].map({"A": True, "B": True, "C": False, "D": False,
                                             "E": False, "F": True, "G": pd.NA}).astype("boolean")
-    t = compare_completers(d.sample(frac=1.0, random_state=1), outcome="epds", variables="partner")
+    t = compare_completers(d.sample(frac=1.0, random_state=1), outcome="epds", covariates="partner")
     assert t["level"].tolist() == [False, True]
     # True: 2/3 vs 1/3 -> (1/3) / sqrt((2/9 + 2/9) / 2)
     assert t["std_difference"].tolist() == pytest.approx([-1 / math.sqrt(2), 1 / math.sqrt(2)])
     assert t["n_missing"].tolist() == [1, 1]
-    pd.testing.assert_frame_equal(t, compare_completers(d, outcome="epds", variables="partner"))
+    pd.testing.assert_frame_equal(t, compare_completers(d, outcome="epds", covariates="partner"))
 
 
 def test_compare_completers_warns_when_nobody_dropped_out():
     d = completers_frame()
     d = d[d["participant_id"].isin(["A", "B", "C"])]
     with pytest.warns(DataQualityWarning, match="all of the 3 participants"):
-        t = compare_completers(d, outcome="epds", variables="iso")
+        t = compare_completers(d, outcome="epds", covariates="iso")
     assert np.isnan(t["std_difference"].iloc[0])
 
 
 def test_compare_completers_errors():
     d = completers_frame()
     with pytest.raises(UnknownNameError, match="end wave 'week12'.*'baseline', 'end'"):
-        compare_completers(d, outcome="epds", variables="iso", end="week12")
+        compare_completers(d, outcome="epds", covariates="iso", end_wave="week12")
     with pytest.raises(UnknownNameError, match="imd"):
-        compare_completers(d, outcome="epds", variables=["imd"])
+        compare_completers(d, outcome="epds", covariates=["imd"])
     with pytest.raises(SpecificationError, match="more than once"):
-        compare_completers(d, outcome="epds", variables=["iso", "iso"])
+        compare_completers(d, outcome="epds", covariates=["iso", "iso"])
 
 
 # ====================================================================== logistic model
@@ -215,7 +215,7 @@ R_TABLE = {  # term: (estimate, std_error, z, p, ci_low, ci_high)
                       4.02820056),
     "mode[T.both]": (1.049381022, 1.167358461, 0.8989364082, 0.3686865337, -1.238599519,
                      3.337361563),
-    "dep[T.True]": (0.2140216086, 0.9578639397, 0.2234363355, 0.8231959274, -1.663357215,
+    "dep": (0.2140216086, 0.9578639397, 0.2234363355, 0.8231959274, -1.663357215,
                     2.091400433),
 }
 
@@ -239,7 +239,7 @@ def r_frame() -> pd.DataFrame:
 
 
 def test_attrition_model_matches_r_glm():
-    m = attrition_model(r_frame(), outcome="epds", predictors=["epds", "mode", "dep"])
+    m = attrition_model(r_frame(), outcome="epds", covariates=["epds", "mode", "dep"])
     assert list(m.table.columns) == MODEL_COLUMNS
     assert m.table["term"].tolist() == list(R_TABLE)
     ref = np.array(list(R_TABLE.values()))
@@ -262,8 +262,8 @@ def test_attrition_model_two_by_two_closed_form():
                       "wave": ["baseline", "end"] * len(dep),
                       "wemwbs": [v for h in has_end for v in (40.0, 44.0 if h else np.nan)],
                       "deprived": [x for x in dep for _ in (0, 1)]})
-    m = attrition_model(d, outcome="wemwbs", predictors="deprived", confidence=0.9)
-    row = m.table.set_index("term").loc["deprived[T.True]"]
+    m = attrition_model(d, outcome="wemwbs", covariates="deprived", confidence=0.9)
+    row = m.table.set_index("term").loc["deprived"]
     se = math.sqrt(1 / 3 + 1 / 7 + 1 / 6 + 1 / 2)
     assert row["estimate"] == pytest.approx(math.log(1 / 7), rel=1e-8)
     assert row["std_error"] == pytest.approx(se, rel=1e-6)
@@ -276,13 +276,13 @@ def test_attrition_model_counts_missing_predictors():
     d = r_frame()
     d["dep"] = d["dep"].astype("boolean")
     d.loc[d["participant_id"].isin(["M00", "M01", "M02"]), "dep"] = pd.NA
-    m = attrition_model(d, outcome="epds", predictors=["epds", "dep"])
+    m = attrition_model(d, outcome="epds", covariates=["epds", "dep"])
     assert (m.n, m.n_excluded) == (37, 3)
     assert m.n_events == sum(R_END[3:])
     # missing baseline score (the end score is present) also excludes
     d2 = r_frame()
     d2.loc[(d2["participant_id"] == "M00") & (d2["wave"] == "baseline"), "epds"] = np.nan
-    m2 = attrition_model(d2, outcome="epds", predictors="epds")
+    m2 = attrition_model(d2, outcome="epds", covariates="epds")
     assert (m2.n, m2.n_excluded) == (39, 1)
 
 
@@ -292,23 +292,23 @@ def test_attrition_model_separation_is_recorded_and_warned():
     d["dep"] = d["participant_id"].map(dict(zip([f"M{i:02d}" for i in range(40)],
                                                 np.array(R_END) == 1)))
     with pytest.warns(ConvergenceWarning, match="separation"):
-        m = attrition_model(d, outcome="epds", predictors=["dep"])
+        m = attrition_model(d, outcome="epds", covariates=["dep"])
     assert any("separation" in w for w in m.warnings)
-    assert m.table.set_index("term").loc["dep[T.True]", "std_error"] > 100
+    assert m.table.set_index("term").loc["dep", "std_error"] > 100
 
 
 def test_attrition_model_constant_and_collinear_predictors_are_named():
     d = r_frame()
     d["site"] = "north"
     with pytest.raises(SpecificationError, match="\\['site'\\] take a single value"):
-        attrition_model(d, outcome="epds", predictors=["epds", "site"])
+        attrition_model(d, outcome="epds", covariates=["epds", "site"])
     d["epds_x2"] = np.tile(np.array(R_EPDS, float) * 2 + 1, 2)
     with pytest.raises(SpecificationError, match="\\['epds', 'epds_x2'\\] are collinear"):
-        attrition_model(d, outcome="epds", predictors=["epds", "mode", "epds_x2"])
+        attrition_model(d, outcome="epds", covariates=["epds", "mode", "epds_x2"])
     d2 = r_frame()
     d2.loc[d2["wave"] == "end", "epds"] = 5.0
     with pytest.raises(SpecificationError, match="all of the 40 participants"):
-        attrition_model(d2, outcome="epds", predictors=["mode"])
+        attrition_model(d2, outcome="epds", covariates=["mode"])
 
 
 # ====================================================================== participant flow

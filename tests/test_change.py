@@ -379,7 +379,7 @@ def test_result_object():
     assert res.table.loc[0, "before"] == 16  # to_frame returns a copy
     assert (res.instrument, res.scale) == ("epds", "epds")
     assert "a change of 4 or more points" in res.describe()
-    assert "method='published'" in repr(res)
+    assert "published threshold 4 points" in repr(res)
     pd.testing.assert_frame_equal(res.summary(), ek.change_summary(res))
 
 
@@ -419,7 +419,7 @@ def test_summary_by_group_with_empty_group():
     res = ek.reliable_change([16, 16, 12, 15, 20, 14], [12, 19, 16, 10, None, 12],
                              instrument="epds")
     group = pd.Categorical(["a", "a", "a", "b", "b", "c"], categories=["a", "b", "c", "d"])
-    out = ek.change_summary(res, group=group)
+    out = ek.change_summary(res, by=group)
     assert out["group"].unique().tolist() == ["all", "a", "b", "c", "d"]
     imp = out[out["outcome"] == "reliable_improvement"].set_index("group")
     assert imp["n"].tolist() == [5, 3, 1, 1, 0]
@@ -439,7 +439,7 @@ def test_summary_by_group_with_empty_group():
 
 def test_summary_group_with_only_missing_scores_is_listed():
     res = ek.reliable_change([16, 16, None], [12, 19, 10], instrument="epds")
-    out = ek.change_summary(res, group=["x", "x", "y"])
+    out = ek.change_summary(res, by=["x", "x", "y"])
     y = out[out["group"] == "y"]
     assert len(y) == len(OUTCOMES) and (y["n"] == 0).all() and y["proportion"].isna().all()
 
@@ -448,30 +448,30 @@ def test_summary_group_column_series_and_missing_group():
     idx = pd.Index(["P1", "P2", "P3"], name="participant_id")
     res = ek.reliable_change(pd.Series([16, 16, 12], index=idx), [12, 19, 16], instrument="epds")
     table = res.to_frame().assign(site=["north", "south", "north"])
-    by_col = ek.change_summary(table, group="site")
-    by_series = ek.change_summary(res, group=pd.Series(["south", "north", "north"],
+    by_col = ek.change_summary(table, by="site")
+    by_series = ek.change_summary(res, by=pd.Series(["south", "north", "north"],
                                                        index=["P2", "P1", "P3"]))
     pd.testing.assert_frame_equal(by_col, by_series)
     imp = by_col[by_col["outcome"] == "reliable_improvement"].set_index("group")["count"]
     assert imp.to_dict() == {"all": 1, "north": 1, "south": 0}
-    with_na = ek.change_summary(res, group=["a", None, "a"])
+    with_na = ek.change_summary(res, by=["a", None, "a"])
     assert with_na["group"].isna().sum() == len(OUTCOMES)  # missing group values stay visible
 
 
 def test_summary_errors():
     res = ek.reliable_change([16, 12], [12, 16], instrument="epds")
-    with pytest.raises(SpecificationError, match="group has 3 values but the table has 2 rows"):
-        ek.change_summary(res, group=["a", "b", "c"])
+    with pytest.raises(SpecificationError, match="by has 3 values but the table has 2 rows"):
+        ek.change_summary(res, by=["a", "b", "c"])
     with pytest.raises(SpecificationError, match="'site' is not a column of the table"):
-        ek.change_summary(res, group="site")
+        ek.change_summary(res, by="site")
     with pytest.raises(SpecificationError, match="reserved for the overall rows"):
-        ek.change_summary(res, group=["all", "b"])
+        ek.change_summary(res, by=["all", "b"])
     with pytest.raises(SpecificationError, match="lacks column"):
         ek.change_summary(res.table.drop(columns="recovered"))
     with pytest.raises(SpecificationError, match="needs the result of ek.reliable_change"):
         ek.change_summary([1, 2])
     with pytest.raises(SpecificationError, match="index does not match"):
-        ek.change_summary(res, group=pd.Series(["a", "b"], index=[5, 6]))
+        ek.change_summary(res, by=pd.Series(["a", "b"], index=[5, 6]))
 
 
 # ====================================================================== properties

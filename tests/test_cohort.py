@@ -68,7 +68,11 @@ def test_wide_long_round_trip(frame):
 
 
 def test_reshape_errors(frame):
-    with pytest.raises(ek.SpecificationError, match=r"column\(s\) \['nope'\] not in the frame"):
+    with pytest.raises(ek.SpecificationError, match=r"column\(s\) \['nope'\] not in the data"):
         ek.to_wide(frame, values="nope")
     with pytest.raises(ek.SpecificationError, match="more than one row per participant_id × mid"):
+        ek.to_wide(frame.assign(mid=1), values="epds_1", wave="mid")
+    # the old name of wave= still works for one release, with a deprecation warning
+    with pytest.warns(ek.EvalkitDeprecationWarning, match="use wave= instead"), \
+            pytest.raises(ek.SpecificationError, match="more than one row"):
         ek.to_wide(frame.assign(mid=1), values="epds_1", time="mid")

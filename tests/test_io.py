@@ -14,8 +14,8 @@ import pytest
 
 import evalkit
 from evalkit.errors import DataQualityWarning, DataReadError, EvalkitError, SpecificationError
-from evalkit.io import (FIRST_DATA_LINE, SUPPORTED_FORMATS, line_numbers, read_data, read_table,
-                        table_format)
+from evalkit.io import FIRST_DATA_LINE, SUPPORTED_FORMATS, line_numbers, read_table, table_format
+from evalkit.validation import read_data  # typed reading converts with validation's coerce_table
 
 
 def write_bytes(path, data: bytes):

@@ -12,8 +12,8 @@ import pytest
 import statsmodels.formula.api as smf
 from scipy import integrate, optimize, special, stats
 
-from evalkit.errors import (DataQualityWarning, SmallGroupWarning, SpecificationError,
-                            UnknownNameError)
+from evalkit.errors import (DataQualityWarning, EvalkitDeprecationWarning, SmallGroupWarning,
+                            SpecificationError, UnknownNameError)
 from evalkit.pre_post import (ADJUSTED_MEAN_COLUMNS, PREPOST_COLUMNS, TERM_COLUMNS, AncovaResult,
                              ancova, prepost)
 
@@ -316,7 +316,7 @@ def _cohort(n=60, seed=3) -> pd.DataFrame:
 
 def test_ancova_coefficients_equal_statsmodels_ols():
     data = _cohort()
-    res = ancova(data, outcome="epds_12", baseline="epds_0", group="site", reference="north")
+    res = ancova(data, outcome="epds_12", baseline="epds_0", by="site", reference="north")
     assert isinstance(res, AncovaResult)
     assert list(res.table.columns) == TERM_COLUMNS
     ref = smf.ols("epds_12 ~ epds_0 + C(site, Treatment(reference='north'))", data).fit()
@@ -339,7 +339,7 @@ def test_ancova_coefficients_equal_statsmodels_ols():
 
 def test_ancova_adjusted_means_are_predictions_at_mean_baseline():
     data = _cohort()
-    res = ancova(data, outcome="epds_12", baseline="epds_0", group="site", reference="north")
+    res = ancova(data, outcome="epds_12", baseline="epds_0", by="site", reference="north")
     assert list(res.adjusted_means.columns) == ADJUSTED_MEAN_COLUMNS
     b = res.table.set_index("term")["estimate"]
     mean_base = data["epds_0"].mean()
@@ -349,7 +349,10 @@ def test_ancova_adjusted_means_are_predictions_at_mean_baseline():
     by_hand = {"north": b["Intercept"] + b["epds_0"] * mean_base,
                "east": b["Intercept"] + b["epds_0"] * mean_base + b["site[T.east]"],
                "south": b["Intercept"] + b["epds_0"] * mean_base + b["site[T.south]"]}
-    pred = res.raw.get_prediction(pd.DataFrame({"epds_0": mean_base, "site": list(by_hand)}))
+    # raw is statsmodels OLS on the design matrix whose columns are the table's terms
+    rows = pd.DataFrame({"Intercept": 1.0, "epds_0": mean_base,
+                         "site[T.east]": [0.0, 1.0, 0.0], "site[T.south]": [0.0, 0.0, 1.0]})
+    pred = res.raw.get_prediction(rows[res.table["term"].tolist()])
     frame = pred.summary_frame(alpha=0.05)
     for i, (site, value) in enumerate(by_hand.items()):
         assert adj.at[site, "estimate"] == pytest.approx(value, rel=1e-12)
@@ -366,9 +369,9 @@ def test_ancova_adjusted_means_are_predictions_at_mean_baseline():
 
 def test_ancova_reference_level_is_respected():
     data = _cohort()
-    north = ancova(data, outcome="epds_12", baseline="epds_0", group="site", reference="north")
-    south = ancova(data, outcome="epds_12", baseline="epds_0", group="site", reference="south")
-    default = ancova(data, outcome="epds_12", baseline="epds_0", group="site")
+    north = ancova(data, outcome="epds_12", baseline="epds_0", by="site", reference="north")
+    south = ancova(data, outcome="epds_12", baseline="epds_0", by="site", reference="south")
+    default = ancova(data, outcome="epds_12", baseline="epds_0", by="site")
     assert south.table["term"].tolist() == ["Intercept", "epds_0", "site[T.east]", "site[T.north]"]
     assert default.table["term"].tolist()[2:] == ["site[T.north]", "site[T.south]"]  # "east" first
     tn, ts = north.table.set_index("term"), south.table.set_index("term")
@@ -384,7 +387,7 @@ def test_ancova_reference_level_is_respected():
 
 def test_ancova_with_numeric_and_categorical_covariates():
     data = _cohort()
-    res = ancova(data, outcome="epds_12", baseline="epds_0", group="site",
+    res = ancova(data, outcome="epds_12", baseline="epds_0", by="site",
                  covariates=["age", "lang"], reference="north")
     ref = smf.ols("epds_12 ~ epds_0 + C(site, Treatment(reference='north')) + age + C(lang)",
                   data).fit()
@@ -407,7 +410,7 @@ def test_ancova_with_numeric_and_categorical_covariates():
     assert adj["east"] == pytest.approx(at + b["C(site, Treatment(reference='north'))[T.east]"],
                                         rel=1e-10)
     # a single covariate may be given as a string
-    one = ancova(data, outcome="epds_12", baseline="epds_0", group="site", covariates="age")
+    one = ancova(data, outcome="epds_12", baseline="epds_0", by="site", covariates="age")
     assert one.table["term"].iloc[-1] == "age"
 
 
@@ -421,7 +424,7 @@ def test_ancova_exclusions_are_counted_and_warned():
     with pytest.warns(DataQualityWarning, match=r"dropped 5 of 60 rows \(missing outcome 2, "
                                                 r"missing baseline 1, missing group 1, "
                                                 r"missing covariate 1\)"):
-        res = ancova(data, outcome="epds_12", baseline="epds_0", group="site", covariates=["age"])
+        res = ancova(data, outcome="epds_12", baseline="epds_0", by="site", covariates=["age"])
     assert res.exclusions.to_dict("records") == [
         {"reason": "missing outcome", "rows": 2}, {"reason": "missing baseline", "rows": 1},
         {"reason": "missing group", "rows": 1}, {"reason": "missing covariate", "rows": 1}]
@@ -435,18 +438,18 @@ def test_ancova_exclusions_are_counted_and_warned():
     # missing values in columns not used by the model are not exclusions
     data2 = _cohort()
     data2.loc[0, "lang"] = None
-    assert ancova(data2, outcome="epds_12", baseline="epds_0", group="site").n == 60
+    assert ancova(data2, outcome="epds_12", baseline="epds_0", by="site").n == 60
 
 
 def test_ancova_column_names_with_spaces():
     data = _cohort().rename(columns={"epds_0": "EPDS week 0", "epds_12": "EPDS week 12",
                                      "site": "the site"})
-    res = ancova(data, outcome="EPDS week 12", baseline="EPDS week 0", group="the site",
+    res = ancova(data, outcome="EPDS week 12", baseline="EPDS week 0", by="the site",
                  reference="north")
-    ref = ancova(_cohort(), outcome="epds_12", baseline="epds_0", group="site", reference="north")
+    ref = ancova(_cohort(), outcome="epds_12", baseline="epds_0", by="site", reference="north")
     assert res.table["term"].tolist() == ["Intercept", "EPDS week 0", "the site[T.east]",
                                           "the site[T.south]"]
-    assert repr(res).startswith("AncovaResult(outcome='EPDS week 12', n=60")
+    assert repr(res).startswith("AncovaResult: EPDS week 12 adjusted for EPDS week 0, by the site")
     np.testing.assert_allclose(res.table["estimate"], ref.table["estimate"], rtol=1e-12)
 
 
@@ -456,15 +459,15 @@ def test_ancova_small_group_warns():
                                           "epds_12": [10.0, 11, 15, 14], "age": 30.0,
                                           "lang": "english"})], ignore_index=True)
     with pytest.warns(SmallGroupWarning, match=r"'west' \(4\).*fragile"):
-        res = ancova(data, outcome="epds_12", baseline="epds_0", group="site")
+        res = ancova(data, outcome="epds_12", baseline="epds_0", by="site")
     assert res.adjusted_means.set_index("group").at["west", "n"] == 4
 
 
 def test_ancova_errors():
     data = _cohort()
-    kw = dict(outcome="epds_12", baseline="epds_0", group="site")
+    kw = dict(outcome="epds_12", baseline="epds_0", by="site")
     with pytest.raises(SpecificationError, match=r"column\(s\) \['epds_6'\] not in the data"):
-        ancova(data, outcome="epds_6", baseline="epds_0", group="site")
+        ancova(data, outcome="epds_6", baseline="epds_0", by="site")
     with pytest.raises(SpecificationError, match="reference='west' is not a group"):
         ancova(data, reference="west", **kw)
     with pytest.raises(SpecificationError, match="only one group"):
@@ -483,6 +486,13 @@ def test_ancova_errors():
 
 
 def test_ancova_repr():
-    res = ancova(_cohort(), outcome="epds_12", baseline="epds_0", group="site", reference="north")
-    assert repr(res) == ("AncovaResult(outcome='epds_12', n=60, excluded=0, "
-                         "groups=['north', 'east', 'south'], reference='north')")
+    res = ancova(_cohort(), outcome="epds_12", baseline="epds_0", by="site", reference="north")
+    assert repr(res).splitlines()[0] == ("AncovaResult: epds_12 adjusted for epds_0, by site "
+                                         "(reference 'north'); n = 60, 0 excluded")
+    assert "site[T.east]" in repr(res) and "<table" in res._repr_html_()
+    assert res.summary() is res.table and list(res.raw.params.index) == res.table["term"].tolist()
+    # the old name of by= still works for one release
+    with pytest.warns(EvalkitDeprecationWarning, match="use by= instead"):
+        old = ancova(_cohort(), outcome="epds_12", baseline="epds_0", group="site")
+    new = ancova(_cohort(), outcome="epds_12", baseline="epds_0", by="site")
+    pd.testing.assert_frame_equal(old.table, new.table)

@@ -146,7 +146,7 @@ def scored_sim():
     sim = ek.simulate_cohort(n=3000, seed=5)
     dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
     report = ek.validate({"participants": sim.participants, "responses": sim.responses}, dictionary=dd)
-    assert report.ok, report.summary()
+    assert report.ok, report.describe()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = score_dictionary(report, dictionary=dd)

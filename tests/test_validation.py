@@ -19,16 +19,16 @@ def _run(frames, dd):
 
 def _only(report, rule):
     rows = report.problems.loc[report.problems["rule"] == rule]
-    assert len(rows) == 1, report.summary()
+    assert len(rows) == 1, report.describe()
     return rows.iloc[0]
 
 
 def test_clean_data_pass(tiny, dd):
     report = _run(tiny, dd)
-    assert report.ok, report.summary()
+    assert report.ok, report.describe()
     assert report.problems.empty
     assert list(report.problems.columns) == PROBLEM_COLUMNS
-    assert report.summary() == "No problems found."
+    assert report.describe() == "No problems found."
 
 
 def test_typed_output(tiny, dd):
@@ -49,7 +49,7 @@ def test_missing_codes_become_missing_without_problem(tiny, dd):
     tiny["responses"].loc[1, "epds_6"] = "-8.0"
     tiny["participants"].loc[0, "age"] = "-9"
     report = _run(tiny, dd)
-    assert report.ok, report.summary()
+    assert report.ok, report.describe()
     assert pd.isna(report.data["responses"].loc[0, "epds_5"])
     assert pd.isna(report.data["responses"].loc[1, "epds_6"])
     assert pd.isna(report.data["participants"].loc[0, "age"])
@@ -242,7 +242,7 @@ def test_headers_match_case_spaces_and_aliases_with_notes(tiny, dd):
     assert "an alias in the dictionary" in notes[("responses", "PID")]
     assert "an alias in the dictionary" in notes[("participants", "mother id")]
     assert "differs only in case" in notes[("participants", "Born UK")]
-    assert "note: participants:1 [Born UK]: column 'Born UK' read as 'born_uk'" in report.summary()
+    assert "note: participants:1 [Born UK]: column 'Born UK' read as 'born_uk'" in report.describe()
     assert str(report.data["participants"]["born_uk"].dtype) == "boolean"
 
 

@@ -21,7 +21,9 @@ import pandas as pd
 from .._levels import is_boolean, is_numeric
 from ..errors import SingularFitWarning, SmallGroupWarning, SpecificationError
 from .mixed import fit_mixed
-from .moderation import _adjust, conditional_effects
+from .._compat import renamed
+from .moderation import conditional_effects
+from .multiplicity import adjust_p
 
 __all__ = ["context_scan", "forest_plot"]
 
@@ -30,11 +32,12 @@ COLUMNS = ["outcome", "context", "level", "n_participants", "status", "estimate"
            "reliable_improvement", "reliable_deterioration", "n_change"]
 
 
-def context_scan(data: pd.DataFrame, *, outcomes, contexts=None, dictionary=None,
+@renamed(outcomes="outcome", contexts="by", waves=("baseline_wave", "end_wave"))
+def context_scan(data: pd.DataFrame, *, outcome, by=None, dictionary=None,
                  subject: str = "participant_id",
                  time: str = "weeks", random: str = "weeks", change: tuple = (0, 12),
                  min_n: int = 10, adjust: str = "bh", wave: str | None = "wave",
-                 waves: tuple = ("baseline", "end"), simplify: bool = True) -> pd.DataFrame:
+                 baseline_wave: str = "baseline", end_wave: str = "end", simplify: bool = True) -> pd.DataFrame:
     """Scan every context variable for differences in change.
 
     Parameters
@@ -42,21 +45,27 @@ def context_scan(data: pd.DataFrame, *, outcomes, contexts=None, dictionary=None
     data : pandas.DataFrame
         Long frame (participant × wave) with scores and context columns, e.g. from
         :func:`evalkit.build_cohort` with scores joined.
-    outcomes : str or list of str
-        Score columns; registered instrument ids also get reliable-change shares.
-    contexts : list of str, optional
-        Context columns (categorical, boolean or numeric). Default: every variable the
-        ``dictionary`` marks with role ``context`` that is present in ``data``.
+    outcome : str or list of str
+        Score column(s); registered instrument ids also get reliable-change shares
+        (``outcomes=`` is the deprecated name).
+    by : str or list of str, optional
+        Context columns (categorical, boolean or numeric) to scan (``contexts=`` is the deprecated
+        name). Default: every variable the ``dictionary`` marks with role ``context`` that is
+        present in ``data``.
     dictionary : DataDictionary, optional
-        Used for the default ``contexts``.
+        Used for the default ``by``.
     change : (float, float)
         Times between which change is estimated.
     min_n : int, default 10
         Levels with fewer participants are reported as too small to estimate.
     adjust : {"bh", "holm", "bonferroni", "none"}
-        Multiplicity adjustment of the heterogeneity p-values across the whole scan.
-    wave, waves : str, (str, str)
-        Wave column and the two waves compared for reliable change (``None`` to skip).
+        Multiplicity adjustment of the heterogeneity p-values across the whole scan
+        (:func:`evalkit.models.multiplicity.adjust_p`: statsmodels' ``multipletests``).
+    wave : str or None, default "wave"
+        Wave column (``None`` skips reliable change).
+    baseline_wave, end_wave : str
+        The two waves compared for reliable change (``waves=(baseline, end)`` is the deprecated
+        form).
     simplify : bool, default True
         Simplify singular random-effects structures (recorded in the ``note`` column).
 
@@ -68,11 +77,34 @@ def context_scan(data: pd.DataFrame, *, outcomes, contexts=None, dictionary=None
         p_value`` (change within the level), ``heterogeneity_p`` and ``heterogeneity_p_adjusted``
         (the interaction test, repeated per level), ``reliable_improvement,
         reliable_deterioration, n_change`` and ``note``.
+
+    Examples
+    --------
+    Change in wellbeing was larger in the north:
+
+    >>> import numpy as np, pandas as pd
+    >>> from evalkit.models.context import context_scan
+    >>> rng = np.random.default_rng(4)
+    >>> ids = np.repeat(np.arange(60), 3)
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 60)
+    >>> site = np.where(ids < 30, "north", "south")
+    >>> y = 45 + rng.normal(0, 5, 60)[ids] + np.where(site == "north", 0.6, 0.1) * weeks
+    >>> data = pd.DataFrame({"participant_id": ids, "wave": np.tile(["baseline", "mid", "end"], 60),
+    ...                      "weeks": weeks, "site": site,
+    ...                      "wemwbs": (y + rng.normal(0, 3, 180)).round()})
+    >>> scan = context_scan(data, outcome="wemwbs", by="site")
+    >>> scan[["level", "n_participants", "estimate", "ci_low", "ci_high"]].round(2)
+       level  n_participants  estimate  ci_low  ci_high
+    0  north              30      7.13    5.62     8.64
+    1  south              30      1.23   -0.28     2.74
+    >>> bool(scan["heterogeneity_p_adjusted"].iloc[0] < 0.001)
+    True
     """
-    outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+    outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
+    contexts = [by] if isinstance(by, str) else by
     if contexts is None:
         if dictionary is None:
-            raise SpecificationError("context_scan(): give contexts=[...] or a dictionary= whose "
+            raise SpecificationError("context_scan(): give by=[...] or a dictionary= whose "
                                      "variables with role 'context' are scanned")
         contexts = [v.name for v in dictionary.by_role("context") if v.name in data.columns]
     missing = [c for c in [*outcomes, *contexts, subject, time] if c not in data.columns]
@@ -80,15 +112,15 @@ def context_scan(data: pd.DataFrame, *, outcomes, contexts=None, dictionary=None
         raise SpecificationError(f"context_scan(): column(s) {missing} not in the data")
     rows = []
     for outcome in outcomes:
-        rc = _reliable_change_by_participant(data, outcome, subject, wave, waves)
+        rc = _reliable_change_by_participant(data, outcome, subject, wave,
+                                             (baseline_wave, end_wave))
         for ctx in contexts:
             rows.extend(_scan_one(data, outcome, ctx, subject=subject, time=time, random=random,
                                   change=change, min_n=min_n, rc=rc, simplify=simplify))
     table = pd.DataFrame(rows)
     het = table.drop_duplicates(["outcome", "context"])[["outcome", "context", "heterogeneity_p"]]
     het = het.dropna(subset=["heterogeneity_p"])
-    adjusted = _adjust(pd.DataFrame({"p_value": het["heterogeneity_p"].to_numpy()}), adjust, k=0) \
-        if len(het) else np.array([])
+    adjusted = adjust_p(het["heterogeneity_p"].to_numpy(), adjust)
     key = dict(zip(zip(het["outcome"], het["context"]), adjusted))
     table["heterogeneity_p_adjusted"] = [key.get((o, c), np.nan)
                                          for o, c in zip(table["outcome"], table["context"])]
@@ -192,7 +224,9 @@ def _reliable_change_by_participant(data, outcome, subject, wave, waves):
     return res.table["category"].astype(object)
 
 
-def forest_plot(scan: pd.DataFrame, *, outcome: str | None = None, ax=None, reference: float | None = None):
+@renamed(reference="overall")
+def forest_plot(scan: pd.DataFrame, *, outcome: str | None = None, ax=None,
+                overall: float | None = None):
     """Change by context level with 95% CIs, one line per level; levels not estimated show their
     status, never a point.
 
@@ -206,8 +240,8 @@ def forest_plot(scan: pd.DataFrame, *, outcome: str | None = None, ax=None, refe
         Draw only this outcome's rows.
     ax : matplotlib.axes.Axes, optional
         Default: pyplot's current Axes.
-    reference : float, optional
-        Overall change, drawn as a dashed line.
+    overall : float, optional
+        Overall change, drawn as a dashed line (``reference=`` is the deprecated name).
 
     Returns
     -------
@@ -229,4 +263,4 @@ def forest_plot(scan: pd.DataFrame, *, outcome: str | None = None, ax=None, refe
 
     from ..report import figures
 
-    return figures.draw_forest(ax or plt.gca(), scan, outcome=outcome, reference=reference)
+    return figures.draw_forest(ax or plt.gca(), scan, outcome=outcome, reference=overall)

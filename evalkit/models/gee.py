@@ -7,27 +7,6 @@ robust (sandwich) standard errors. For a linear model the GEE coefficients estim
 population-average effects as the mixed model's fixed effects; the sandwich SEs stay valid when
 the working correlation is wrong, which is why GEE is a useful check on the random-effects
 assumptions.
-
-Examples
---------
->>> import numpy as np, pandas as pd
->>> import evalkit as ek
->>> rng = np.random.default_rng(3)
->>> ids = np.repeat(np.arange(50), 4)
->>> weeks = np.tile([0.0, 6.0, 12.0, 24.0], 50)
->>> y = 40 + rng.normal(0, 5, 50)[ids] + 0.4 * weeks + rng.normal(0, 3, 200)
->>> data = pd.DataFrame({"id": ids, "weeks": weeks, "wemwbs": y})
->>> fit = ek.fit_gee(data, outcome="wemwbs", fixed="weeks", subject="id")
->>> fit.fixed[["term", "estimate", "std_error", "df"]].round(2)
-        term  estimate  std_error   df
-0  Intercept      40.1       0.84  inf
-1      weeks       0.4       0.02  inf
->>> round(fit.working_correlation, 2)
-0.76
->>> ar = ek.fit_gee(data, outcome="wemwbs", fixed="weeks", subject="id", time="weeks",
-...                 correlation="ar1")
->>> -1 < ar.working_correlation < 1
-True
 """
 
 from __future__ import annotations
@@ -44,7 +23,8 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning as _SMConvergence
 from statsmodels.tools.sm_exceptions import IterationLimitWarning as _SMIterationLimitWarning
 
 from .._checks import check_confidence
-from ..errors import ConvergenceWarning, SpecificationError, UnknownNameError
+from .._result import Result
+from ..errors import ConvergenceWarning, FitError, SpecificationError, UnknownNameError
 from .design import Design, build_design
 
 __all__ = ["GEEModel", "GEEResult", "fit_gee", "CORRELATIONS", "FAMILIES"]
@@ -60,7 +40,7 @@ class GEEModel:
 
     outcome: str
     fixed: str
-    subject: str
+    subject: str = "participant_id"
     time: str | None = None
     correlation: str = "exchangeable"
     family: str = "gaussian"
@@ -85,8 +65,8 @@ class GEEModel:
                 f"correlation within {self.subject}")
 
 
-@dataclass(frozen=True)
-class GEEResult:
+@dataclass(frozen=True, repr=False)
+class GEEResult(Result):
     """An immutable fitted GEE model.
 
     Attributes
@@ -94,7 +74,8 @@ class GEEResult:
     spec : GEEModel
     fixed : pandas.DataFrame
         ``term, estimate, std_error, df, statistic, p_value, ci_low, ci_high``: robust (sandwich)
-        standard errors and z-tests (``df = inf``), on the link scale.
+        standard errors and z-tests (``df = inf``), on the link scale. Also ``.table`` and
+        ``summary()``.
     working_correlation : float
         The estimated working-correlation parameter: the common within-subject correlation
         (exchangeable), the lag-1 autocorrelation (ar1), or 0 (independence).
@@ -128,15 +109,20 @@ class GEEResult:
         names = self.design.fixed_names
         return pd.DataFrame(self.vcov_beta, index=names, columns=names)
 
-    def summary(self) -> str:
-        lines = [self.spec.describe(), f"{self.n_obs} observations, {self.n_groups} subjects; "
-                 f"working correlation {self.working_correlation:.3f}; "
-                 f"{'converged' if self.converged else 'NOT converged'}", "",
-                 self.fixed.to_string(index=False)]
-        return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
+    @property
+    def table(self) -> pd.DataFrame:
+        """The coefficient table (:attr:`fixed`)."""
+        return self.fixed
+
+    def _header(self) -> list[str]:
+        return [self.spec.describe(), f"{self.n_obs} observations, {self.n_groups} subjects; "
+                f"working correlation {self.working_correlation:.3f}; "
+                f"{'converged' if self.converged else 'NOT converged'}",
+                *[f"warning: {w}" for w in self.warnings]]
 
 
-def fit_gee(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, time: str | None = None,
+def fit_gee(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "participant_id",
+            time: str | None = None,
             correlation: str = "exchangeable", family: str = "gaussian",
             reference: dict | None = None, centre=None, confidence: float = 0.95) -> GEEResult:
     """Fit a population-average model by GEE with robust standard errors.
@@ -145,8 +131,10 @@ def fit_gee(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, time:
     ----------
     data : pandas.DataFrame
         Long data, one row per observation.
-    outcome, fixed, subject : str
-        As in :func:`evalkit.fit_mixed`: outcome column, fixed-effects formula, subject column.
+    outcome, fixed : str
+        As in :func:`evalkit.fit_mixed`: outcome column, fixed-effects formula.
+    subject : str, default "participant_id"
+        The participant column: observations of one subject are correlated.
     time : str, optional
         Column ordering each subject's observations; needed for ``correlation="ar1"``. Each
         subject's observations are numbered 0, 1, 2, … in the order of this column, and the AR(1)
@@ -177,6 +165,27 @@ def fit_gee(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, time:
     step is a GLS fit with compound-symmetric V, and GLS equals OLS when V maps the column space
     of X into itself (Zyskind 1967, Ann Math Stat 38:1092–1109), which holds when X has an
     intercept and each subject's column sums of X are equal.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(3)
+    >>> ids = np.repeat(np.arange(50), 4)
+    >>> weeks = np.tile([0.0, 6.0, 12.0, 24.0], 50)
+    >>> y = 40 + rng.normal(0, 5, 50)[ids] + 0.4 * weeks + rng.normal(0, 3, 200)
+    >>> data = pd.DataFrame({"id": ids, "weeks": weeks, "wemwbs": y})
+    >>> fit = ek.fit_gee(data, outcome="wemwbs", fixed="weeks", subject="id")
+    >>> fit.fixed[["term", "estimate", "std_error", "df"]].round(2)
+            term  estimate  std_error   df
+    0  Intercept      40.1       0.84  inf
+    1      weeks       0.4       0.02  inf
+    >>> round(fit.working_correlation, 2)
+    0.76
+    >>> ar = ek.fit_gee(data, outcome="wemwbs", fixed="weeks", subject="id", time="weeks",
+    ...                 correlation="ar1")
+    >>> -1 < ar.working_correlation < 1
+    True
     """
     spec = GEEModel(outcome=outcome, fixed=fixed, subject=subject, time=time,
                     correlation=correlation, family=family,
@@ -224,8 +233,6 @@ def fit_gee(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, time:
         if not issubclass(w.category, conv_types):
             warnings.warn(w.message, stacklevel=2)
     if res is None:
-        from .mixed import FitError
-
         raise FitError(f"statsmodels could not fit {spec.describe()}: {'; '.join(sm_msgs)}. "
                        "Try correlation='independence' or a simpler fixed= formula")
     notes = []

@@ -48,8 +48,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from .._compat import renamed
 from .._levels import levels as _levels
+from .._result import Result
 from ..errors import DataQualityWarning, SpecificationError
+from .coding import treatment_matrix
 
 __all__ = ["mediation", "moderated_mediation", "MediationResult", "ModeratedMediationResult",
            "TABLE_COLUMNS", "MIN_ROWS"]
@@ -67,8 +70,8 @@ _STAGES = ("first", "second")
 
 
 # ====================================================================== results
-@dataclass(frozen=True, eq=False)
-class MediationResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class MediationResult(Result):
     """The outcome of :func:`mediation`.
 
     Attributes
@@ -141,14 +144,19 @@ class MediationResult:
                 f"{self.n} participants with complete data; {self.n_excluded} excluded by listwise "
                 f"deletion, which assumes data missing completely at random.")
 
-    def __repr__(self) -> str:
-        return (f"MediationResult(exposure={self.exposure!r}, mediators={list(self.mediators)}, "
-                f"outcome={self.outcome!r}, n={self.n}, n_excluded={self.n_excluded}, "
-                f"n_boot={self.n_boot})")
+    @property
+    def raw(self) -> None:
+        """None: the regressions and the bootstrap are evalkit's own (see ``models`` and
+        ``bootstrap``)."""
+        return None
+
+    def _header(self) -> list[str]:
+        return [f"{_exposure_text(self)} -> {', '.join(self.mediators)} -> {self.outcome}; "
+                f"n = {self.n} ({self.n_excluded} excluded), {self.n_boot} bootstrap resamples"]
 
 
-@dataclass(frozen=True, eq=False)
-class ModeratedMediationResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ModeratedMediationResult(Result):
     """The outcome of :func:`moderated_mediation`.
 
     Attributes
@@ -228,10 +236,16 @@ class ModeratedMediationResult:
                 f"{self.n} participants with complete data; {self.n_excluded} excluded by listwise "
                 f"deletion, which assumes data missing completely at random.")
 
-    def __repr__(self) -> str:
-        return (f"ModeratedMediationResult(stage={self.stage!r}, exposure={self.exposure!r}, "
-                f"mediator={self.mediator!r}, outcome={self.outcome!r}, "
-                f"moderator={self.moderator!r}, n={self.n}, n_boot={self.n_boot})")
+    @property
+    def raw(self) -> None:
+        """None: the regressions and the bootstrap are evalkit's own (see ``models`` and
+        ``bootstrap``)."""
+        return None
+
+    def _header(self) -> list[str]:
+        return [f"{_exposure_text(self)} -> {self.mediator} -> {self.outcome}, moderated by "
+                f"{self.moderator} ({self.stage} stage); n = {self.n} ({self.n_excluded} "
+                f"excluded), {self.n_boot} bootstrap resamples"]
 
 
 def _row(table: pd.DataFrame, name: str) -> pd.Series:
@@ -436,14 +450,15 @@ def mediation(data: pd.DataFrame, *, exposure: str, mediators, outcome: str, cov
         n_failed_boot=boot.n_failed, seed=seed, confidence=confidence)
 
 
+@renamed(moderator="by")
 def moderated_mediation(data: pd.DataFrame, *, exposure: str, mediator: str, outcome: str,
-                        moderator: str, stage: str = "first", covariates=(), at=None,
+                        by: str, stage: str = "first", covariates=(), at=None,
                         exposure_levels=None, n_boot: int = 2000, seed: int | None = 0,
                         confidence: float = 0.95,
                         progress: bool | None = None) -> ModeratedMediationResult:
     """Test whether an indirect path (exposure -> mechanism -> outcome) differs by context.
 
-    ``stage`` says which link the context (moderator W) changes:
+    ``stage`` says which link the context (the moderator W, column ``by``) changes:
 
     - ``"first"``: W changes how much the exposure moves the mechanism --
       ``M ~ X + W + X:W + covariates`` and ``Y ~ X + M + covariates`` (Hayes' PROCESS model 7).
@@ -462,15 +477,17 @@ def moderated_mediation(data: pd.DataFrame, *, exposure: str, mediator: str, out
         One row per participant.
     exposure, mediator, outcome : str
         Columns of X, M and Y, as in :func:`mediation` (one mediator).
-    moderator : str
-        Column of W: numeric, boolean (True = 1), or text/categorical (dummy-coded against its first
-        level: category order, else sorted).
+    by : str
+        The moderator W (``moderator=`` is the deprecated name): numeric, boolean (True = 1), or
+        text/categorical (treatment-coded against its first level: category order, else sorted;
+        terms ``W[T.level]``).
     stage : {"first", "second"}, default "first"
     covariates : sequence of str, optional
         Adjusted for in both regressions. In ``stage="first"`` W is not in the outcome regression
         (as in PROCESS model 7); list W among the covariates as well to adjust the outcome for it.
-    at : sequence, optional
-        Moderator values for the conditional indirect effects. Default: mean - 1 SD, mean and
+    at : sequence or dict, optional
+        Moderator values for the conditional indirect effects: a list, or ``{by: values}``.
+        Default: mean - 1 SD, mean and
         mean + 1 SD for a numeric W; both values of a two-valued (binary) numeric or boolean W;
         every level of a categorical W.
     exposure_levels : tuple, optional
@@ -523,7 +540,7 @@ def moderated_mediation(data: pd.DataFrame, *, exposure: str, mediator: str, out
     >>> data = pd.DataFrame({"x": x, "isolation": isolation, "understood": understood,
     ...                      "change": change})
     >>> res = moderated_mediation(data, exposure="x", mediator="understood", outcome="change",
-    ...                           moderator="isolation", stage="first", n_boot=500, seed=2)
+    ...                           by="isolation", stage="first", n_boot=500, seed=2)
     >>> res.index[["path", "estimate", "ci_low", "ci_high"]].round(2)
                                path  estimate  ci_low  ci_high
     0  index of moderated mediation      0.21     0.1     0.32
@@ -538,29 +555,29 @@ def moderated_mediation(data: pd.DataFrame, *, exposure: str, mediator: str, out
         raise SpecificationError(f"{fn}: stage={stage!r} is not one of 'first' (the moderator "
                                  "changes exposure -> mechanism) or 'second' (it changes "
                                  "mechanism -> outcome)")
-    for name, value in (("mediator", mediator), ("moderator", moderator)):
+    for name, value in (("mediator", mediator), ("moderator", by)):
         if not isinstance(value, str):
             hint = "; use mediation() for several mediators" if name == "mediator" else ""
             raise SpecificationError(f"{fn}: {name} must be one column name, got {value!r}{hint}")
     covariates = _names(covariates, "covariates", allow_empty=True)
     n_boot, confidence, progress = _check_options(n_boot, seed, confidence, progress)
     _check_roles(data, fn, [("exposure", [exposure]), ("mediator", [mediator]),
-                            ("outcome", [outcome]), ("moderator", [moderator]),
-                            ("covariates", covariates)], shared_ok={moderator})
+                            ("outcome", [outcome]), ("moderator", [by]),
+                            ("covariates", covariates)], shared_ok={by})
     roles = {exposure: "exposure", mediator: "mediator", outcome: "outcome",
-             **{c: "covariate" for c in covariates}, moderator: "moderator"}
+             **{c: "covariate" for c in covariates}, by: "moderator"}
     prep = _prepare(data, fn, roles, exposure, exposure_levels)
 
     x = prep.x
     m = _numeric(prep.frame[mediator], mediator, "mediator", fn)
     y = _numeric(prep.frame[outcome], outcome, "outcome", fn)
     _not_constant(m, mediator, "mediator", fn)
-    mod = _moderator_block(prep.frame[moderator], moderator, fn)
-    w_at, at_labels, at_values = _at_values(mod, at, moderator, fn)
+    mod = _moderator_block(prep.frame[by], by, fn)
+    w_at, at_labels, at_values = _at_values(mod, _at_for(at, by, fn), by, fn)
     # W enters explicitly where it moderates; listed among the covariates it also adjusts the other
     # regression (the outcome in the first stage, the mechanism in the second)
     cov_all, cov_names_all = _covariate_block(prep.frame, covariates, fn)
-    cov_ex, cov_names_ex = _covariate_block(prep.frame, [c for c in covariates if c != moderator],
+    cov_ex, cov_names_ex = _covariate_block(prep.frame, [c for c in covariates if c != by],
                                             fn)
     n, q = len(y), mod.matrix.shape[1]
     ones = np.ones((n, 1))
@@ -569,7 +586,7 @@ def moderated_mediation(data: pd.DataFrame, *, exposure: str, mediator: str, out
     xw_names = [f"{exposure}:{w}" for w in wn]
     mw_names = [f"{mediator}:{w}" for w in wn]
     zero = "0" if mod.kind != "categorical" else str(mod.levels[0])
-    at_w = f"{moderator} = {zero}"
+    at_w = f"{by} = {zero}"
 
     if stage == "first":
         eq_m = _Equation(np.column_stack([ones, x, W, x[:, None] * W, cov_ex]), m[:, None],
@@ -590,7 +607,7 @@ def moderated_mediation(data: pd.DataFrame, *, exposure: str, mediator: str, out
                + ["direct"])
     index_names = (["index of moderated mediation"] if mod.kind != "categorical" else
                    [f"index of moderated mediation: {w}" for w in wn])
-    cond_names = [f"indirect: {moderator} = {lab}" for lab in at_labels]
+    cond_names = [f"indirect: {by} = {lab}" for lab in at_labels]
     names = reg + index_names + cond_names
     n_reg = len(reg)
 
@@ -640,7 +657,7 @@ def moderated_mediation(data: pd.DataFrame, *, exposure: str, mediator: str, out
     return ModeratedMediationResult(
         table=table, conditional=conditional, models=_models_table([eq_m, eq_y]),
         bootstrap=boot.draws, stage=stage, exposure=exposure, mediator=mediator, outcome=outcome,
-        moderator=moderator, covariates=tuple(covariates), exposure_levels=prep.exposure_levels,
+        moderator=by, covariates=tuple(covariates), exposure_levels=prep.exposure_levels,
         moderator_kind=mod.kind,
         moderator_levels=tuple(mod.levels) if mod.kind == "categorical" else None,
         n=n, n_excluded=prep.n_excluded, exclusions=prep.exclusions, n_boot=n_boot,
@@ -833,7 +850,7 @@ def _not_constant(values: np.ndarray, name: str, role: str, fn: str) -> None:
 
 
 def _covariate_block(frame: pd.DataFrame, covariates, fn: str) -> tuple[np.ndarray, list[str]]:
-    cols, names = [], []
+    """The covariates' columns (no intercept), coded and named by :mod:`evalkit.models.coding`."""
     for c in covariates:
         s = frame[c]
         if _kind(s) == "categorical":
@@ -842,19 +859,17 @@ def _covariate_block(frame: pd.DataFrame, covariates, fn: str) -> tuple[np.ndarr
                 raise SpecificationError(f"{fn}: covariate {c!r} has a single level "
                                          f"({levels[0]!r}) among the complete rows, so it cannot be "
                                          "adjusted for; remove it from covariates")
-            for lev in levels[1:]:
-                cols.append(_equals(s, lev).astype(float))
-                names.append(f"{c}[{lev}]")
         else:
             v = s.to_numpy(dtype=float)
             if np.ptp(v) == 0:
                 raise SpecificationError(f"{fn}: covariate {c!r} takes one value ({v[0]:g}) in all "
                                          f"{len(v)} complete rows, so it cannot be adjusted for; "
                                          "remove it from covariates")
-            cols.append(v)
-            names.append(c)
-    block = np.column_stack(cols) if cols else np.empty((len(frame), 0))
-    return block, names
+    if not len(covariates):
+        return np.empty((len(frame), 0)), []
+    coded = treatment_matrix(frame, list(covariates), intercept=False,
+                             categorical=[c for c in covariates if _kind(frame[c]) == "categorical"])
+    return coded.matrix, coded.names
 
 
 @dataclass
@@ -874,8 +889,9 @@ def _moderator_block(series: pd.Series, name: str, fn: str) -> _Moderator:
         if len(levels) < 2:
             raise SpecificationError(f"{fn}: the moderator {name!r} has one level ({levels[0]!r}) "
                                      "among the complete rows, so no moderation can be estimated")
-        mat = np.column_stack([_equals(series, lev).astype(float) for lev in levels[1:]])
-        return _Moderator("categorical", mat, [f"{name}[{lev}]" for lev in levels[1:]], levels, None)
+        coded = treatment_matrix(series.to_frame(name), [name], categorical=[name],
+                                 intercept=False)
+        return _Moderator("categorical", coded.matrix, coded.names, levels, None)
     v = series.to_numpy(dtype=float)
     distinct = np.unique(v)
     if len(distinct) < 2:
@@ -883,6 +899,16 @@ def _moderator_block(series: pd.Series, name: str, fn: str) -> _Moderator:
                                  f"{len(v)} complete rows, so no moderation can be estimated")
     return _Moderator("binary" if len(distinct) == 2 else "numeric", v[:, None], [name],
                       None, v, is_bool=(kind == "bool"))
+
+
+def _at_for(at, name: str, fn: str):
+    """``at`` as moderator values: a list as it is, or the entry of ``{name: values}``."""
+    if isinstance(at, dict):
+        if set(at) != {name}:
+            raise SpecificationError(f"{fn}: at={at!r} must give values of the moderator only, e.g. "
+                                     f"at={{{name!r}: [...]}} or a plain list")
+        return at[name]
+    return at
 
 
 def _at_values(mod: _Moderator, at, name: str, fn: str):

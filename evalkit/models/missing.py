@@ -72,7 +72,7 @@ Examples
 ...                      "wave": np.tile(["baseline", "end"], n),
 ...                      "weeks": np.tile([0.0, 12.0], n),
 ...                      "wemwbs": np.column_stack([base, end]).ravel()})
->>> imp = multiple_imputation(long, outcome="wemwbs", predictors=[], m=5, seed=1, progress=False)
+>>> imp = multiple_imputation(long, outcome="wemwbs", covariates=[], m=5, seed=1, progress=False)
 >>> imp.n_missing
        wave   n  n_missing  percent
 0  baseline  60          0      0.0
@@ -82,7 +82,7 @@ Examples
 ...     diff = w["end"] - w["baseline"]
 ...     return pd.DataFrame({"term": ["change"], "estimate": [diff.mean()],
 ...                          "std_error": [diff.std() / np.sqrt(len(diff))], "df": [len(diff) - 1]})
->>> res = fit_imputed(imp, fit=lambda d: d, estimate=mean_change, progress=False)
+>>> res = fit_imputed(imp, model=lambda d: d, estimate=mean_change, progress=False)
 >>> res.table[["term", "estimate", "std_error", "df", "fmi"]].round(2)
      term  estimate  std_error     df   fmi
 0  change      3.28       0.79  16.98  0.42
@@ -99,6 +99,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from .._compat import renamed, warn_deprecated
+from .._result import Result
 from ..errors import SpecificationError, UnknownNameError
 from .pooling import pool
 
@@ -116,9 +118,12 @@ _STAT_COLUMNS = ("estimate", "std_error", "df", "statistic", "p_value", "ci_low"
 
 
 # ====================================================================== results
-@dataclass(frozen=True)
-class ImputedData:
+@dataclass(frozen=True, repr=False)
+class ImputedData(Result):
     """*m* completed copies of a long frame, from :func:`multiple_imputation`.
+
+    ``.table`` is :attr:`diagnostics` (observed against imputed, per wave); ``.raw`` is None (the
+    chained equations are evalkit's own).
 
     Attributes
     ----------
@@ -130,7 +135,8 @@ class ImputedData:
         The settings used.
     n_missing : pandas.DataFrame
         ``wave, n, n_missing, percent``: outcome cells imputed per wave (``n`` participants).
-    predictors : tuple of str
+    covariates : tuple of str
+        The imputation model's covariates (``predictors`` is the deprecated name).
     predictor_info : pandas.DataFrame
         ``predictor, varies ("person" or "wave"), kind ("numeric" or "categorical"), n_missing,
         handling``: how each predictor entered the imputation model and how its gaps were handled
@@ -155,7 +161,7 @@ class ImputedData:
     iterations: int
     donors: int
     n_missing: pd.DataFrame = field(repr=False)
-    predictors: tuple
+    covariates: tuple
     predictor_info: pd.DataFrame = field(repr=False)
     diagnostics: pd.DataFrame = field(repr=False)
     trace: pd.DataFrame = field(repr=False)
@@ -165,6 +171,26 @@ class ImputedData:
     time: str | None
     waves: tuple
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """:attr:`diagnostics`."""
+        return self.diagnostics
+
+    @property
+    def raw(self) -> None:
+        return None
+
+    @property
+    def predictors(self) -> tuple:
+        """Deprecated name of :attr:`covariates`."""
+        warn_deprecated("ImputedData.predictors is now .covariates")
+        return self.covariates
+
+    def _header(self) -> list[str]:
+        missing = ", ".join(f"{r.wave} {r.n_missing}" for r in self.n_missing.itertuples())
+        return [f"{self.m} imputations of {self.outcome} ({self.method}, {self.iterations} "
+                f"iterations, seed {self.seed}); missing by wave: {missing}"]
+
     def long(self, i: int) -> pd.DataFrame:
         """The *i*-th completed long frame (0-based)."""
         if not isinstance(i, (int, np.integer)) or not 0 <= i < self.m:
@@ -173,8 +199,8 @@ class ImputedData:
         return self.datasets[int(i)]
 
 
-@dataclass(frozen=True)
-class PooledResult:
+@dataclass(frozen=True, repr=False)
+class PooledResult(Result):
     """Estimates pooled over imputed data sets, from :func:`fit_imputed`.
 
     Attributes
@@ -201,9 +227,18 @@ class PooledResult:
     warnings: tuple = ()
     dropped_columns: tuple = ()
 
+    @property
+    def raw(self) -> list:
+        """The *m* fitted models (:attr:`fits`)."""
+        return self.fits
 
-@dataclass(frozen=True)
-class TippingPoint:
+    def _header(self) -> list[str]:
+        return [f"pooled over {len(self.fits)} imputed data sets (Rubin's rules)",
+                *[f"warning: {w}" for w in self.warnings]]
+
+
+@dataclass(frozen=True, repr=False)
+class TippingPoint(Result):
     """A delta-adjusted sensitivity analysis, from :func:`tipping_point`.
 
     Attributes
@@ -219,8 +254,9 @@ class TippingPoint:
     term : str
         Label of the pooled row analysed.
     null, confidence : float
-    outcome, wave : str
-        The outcome and the first wave whose imputed values were shifted.
+    outcome, from_wave : str
+        The outcome and the first wave whose imputed values were shifted (``wave`` is the
+        deprecated name of ``from_wave``).
     higher_is : str or None
         ``"better"`` or ``"worse"`` (from the instrument registry when the outcome is an instrument
         id), or None when unknown; it only changes the wording of :meth:`describe`.
@@ -234,9 +270,23 @@ class TippingPoint:
     null: float
     confidence: float
     outcome: str
-    wave: str
+    from_wave: str
     higher_is: str | None = None
     warnings: tuple = ()
+
+    @property
+    def raw(self) -> None:
+        return None
+
+    @property
+    def wave(self) -> str:
+        """Deprecated name of :attr:`from_wave`."""
+        warn_deprecated("TippingPoint.wave is now .from_wave")
+        return self.from_wave
+
+    def _header(self) -> list[str]:
+        return [f"tipping point of {self.term} ({self.outcome} shifted from {self.from_wave} on); "
+                f"tipping delta {self.tipping_delta:g}"]
 
     def plot(self, ax=None):
         """Pooled estimate with its confidence band against delta; returns the matplotlib Axes.
@@ -252,7 +302,7 @@ class TippingPoint:
             _, ax = plt.subplots()
         return draw_tipping(ax, self.table, tipping_delta=self.tipping_delta, null=self.null,
                             confidence=self.confidence,
-                            xlabel=f"delta: shift of imputed {self.outcome} from {self.wave} on "
+                            xlabel=f"delta: shift of imputed {self.outcome} from {self.from_wave} on "
                                    "(points)", ylabel=f"pooled estimate ({self.term})")
 
     def describe(self) -> str:
@@ -263,7 +313,8 @@ class TippingPoint:
         pct = f"{self.confidence:.0%}"
         state = (f"estimate {ref['estimate']:.1f}, {pct} CI {ref['ci_low']:.1f} to "
                  f"{ref['ci_high']:.1f} if missing scores are missing at random")
-        who = f"mothers without {_article(self.wave)} {self.wave.replace('_', '-')} score"
+        who = (f"mothers without {_article(self.from_wave)} {self.from_wave.replace('_', '-')} "
+               "score")
 
         def shift(size: float) -> str:
             if self.higher_is in ("better", "worse"):
@@ -487,7 +538,8 @@ def _chain(Z: np.ndarray, R: np.ndarray, miss: np.ndarray, visit: list[int], *, 
     return R, trace
 
 
-def multiple_imputation(data: pd.DataFrame, *, outcome: str, predictors: Sequence[str],
+@renamed(predictors="covariates")
+def multiple_imputation(data: pd.DataFrame, *, outcome: str, covariates: Sequence[str],
                         subject: str = "participant_id", wave: str = "wave",
                         time: str | None = "weeks", m: int = 20, iterations: int = 10,
                         method: str = "pmm", donors: int = 5, seed: int,
@@ -502,8 +554,9 @@ def multiple_imputation(data: pd.DataFrame, *, outcome: str, predictors: Sequenc
         back.
     outcome : str
         The numeric outcome to impute (e.g. ``"wemwbs"``).
-    predictors : sequence of str
-        Columns that predict the outcome or its missingness: context (``isolation``,
+    covariates : sequence of str
+        Columns that predict the outcome or its missingness (``predictors=`` is the deprecated
+        name): context (``isolation``,
         ``imd_quintile``), engagement (``sessions_attended``, ``delivery_mode``) and other
         instruments' scores (``epds`` enters once per wave). Include every variable that drop-out
         depends on: MI is only as good as the MAR assumption given these. May be empty (the
@@ -554,7 +607,7 @@ def multiple_imputation(data: pd.DataFrame, *, outcome: str, predictors: Sequenc
     ...                      "wave": ["baseline", "end"] * 6, "weeks": [0, 12] * 6,
     ...                      "score": [30, 34, 40, 45, 50, np.nan, 35, 39, 45, np.nan, 38, 41],
     ...                      "isolation": np.repeat([6, 3, 2, 5, 3, 4], 2)})
-    >>> imp = multiple_imputation(long, outcome="score", predictors=["isolation"], m=3, seed=7,
+    >>> imp = multiple_imputation(long, outcome="score", covariates=["isolation"], m=3, seed=7,
     ...                           progress=False)
     >>> imp.datasets[0].loc[[4, 5], ["participant_id", "wave", "score", "score_imputed"]]
        participant_id      wave  score  score_imputed
@@ -568,14 +621,14 @@ def multiple_imputation(data: pd.DataFrame, *, outcome: str, predictors: Sequenc
     """
     where = "multiple_imputation()"
     _check_columns(data, {"outcome": outcome, "subject": subject, "wave": wave, "time": time}, where)
-    if isinstance(predictors, str):
-        predictors = [predictors]
-    predictors = list(dict.fromkeys(predictors))
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    predictors = list(dict.fromkeys(covariates))
     bad = [p for p in predictors if p in (outcome, subject, wave)]
     if bad:
         raise SpecificationError(f"{where}: {bad} cannot be a predictor (it is the outcome, subject or "
                                  "wave column; the outcome's other waves are used automatically)")
-    _check_columns(data, {f"predictors[{i}]": p for i, p in enumerate(predictors)}, where)
+    _check_columns(data, {f"covariates[{i}]": p for i, p in enumerate(predictors)}, where)
     if method not in METHODS:
         raise UnknownNameError(f"{where}: method={method!r} is not available; choose one of "
                                f"{', '.join(METHODS)}")
@@ -648,7 +701,7 @@ def multiple_imputation(data: pd.DataFrame, *, outcome: str, predictors: Sequenc
     predictor_info = pd.DataFrame(info, columns=["predictor", "varies", "kind", "n_missing", "handling"])
     return ImputedData(datasets=datasets, m=int(m), seed=int(seed), method=method,
                        iterations=int(iterations), donors=int(donors), n_missing=n_missing,
-                       predictors=tuple(predictors), predictor_info=predictor_info,
+                       covariates=tuple(predictors), predictor_info=predictor_info,
                        diagnostics=diagnostics, trace=trace, outcome=outcome, subject=subject,
                        wave=wave, time=time, waves=tuple(waves))
 
@@ -789,16 +842,17 @@ def _check_imputed(imputed, where):
                                  f"got {type(imputed).__name__}")
 
 
-def _check_callables(fit, estimate, where):
-    for name, f in (("fit", fit), ("estimate", estimate)):
+def _check_callables(model, estimate, where):
+    for name, f in (("model", model), ("estimate", estimate)):
         if not callable(f):
-            raise SpecificationError(f"{where}: {name} must be a function, e.g. fit=lambda d: "
-                                     "fit_mixed(d, outcome='wemwbs', fixed='weeks', subject="
-                                     "'participant_id') and estimate=lambda f: change_from_baseline("
-                                     f"f, time='weeks', at=(0, 12)); got {type(f).__name__}")
+            raise SpecificationError(f"{where}: {name} must be a function, e.g. model=lambda d: "
+                                     "fit_mixed(d, outcome='wemwbs', fixed='weeks') and "
+                                     "estimate=lambda fit: change_from_baseline(fit, time='weeks', "
+                                     f"change=(0, 12)); got {type(f).__name__}")
 
 
-def fit_imputed(imputed: ImputedData, *, fit: Callable, estimate: Callable,
+@renamed(fit="model")
+def fit_imputed(imputed: ImputedData, *, model: Callable, estimate: Callable,
                 confidence: float = 0.95, progress: bool = True) -> PooledResult:
     """Fit the analysis model to every imputed data set and pool the estimates with Rubin's rules.
 
@@ -806,10 +860,10 @@ def fit_imputed(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     ----------
     imputed : ImputedData
         From :func:`multiple_imputation`.
-    fit : callable
+    model : callable
         Takes one completed long frame and returns a fitted model, e.g.
-        ``lambda d: fit_mixed(d, outcome="wemwbs", fixed="weeks", subject="participant_id",
-        random="weeks")``.
+        ``lambda d: fit_mixed(d, outcome="wemwbs", fixed="weeks", random="weeks")`` (``fit=`` is
+        the deprecated name).
     estimate : callable
         Takes the fitted model and returns a tidy table with ``estimate`` and ``std_error`` (and
         ``df``, the complete-data df, for Barnard–Rubin df; without it Rubin's df is used), plus
@@ -831,7 +885,7 @@ def fit_imputed(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     Raises
     ------
     SpecificationError
-        If ``fit``/``estimate`` are not callables, the estimate tables lack ``estimate`` or
+        If ``model``/``estimate`` are not callables, the estimate tables lack ``estimate`` or
         ``std_error`` or differ in their number of rows, or the pooling inputs are invalid.
 
     Notes
@@ -855,10 +909,10 @@ def fit_imputed(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     >>> long = pd.DataFrame({"participant_id": np.repeat(np.arange(n), 3),
     ...                      "wave": np.tile(["baseline", "mid", "end"], n),
     ...                      "weeks": np.tile(weeks, n), "wemwbs": y.ravel()})
-    >>> imp = multiple_imputation(long, outcome="wemwbs", predictors=[], m=5, seed=2, progress=False)
+    >>> imp = multiple_imputation(long, outcome="wemwbs", covariates=[], m=5, seed=2, progress=False)
     >>> res = fit_imputed(imp, progress=False,
-    ...                   fit=lambda d: fit_mixed(d, outcome="wemwbs", fixed="weeks",
-    ...                                           subject="participant_id"),
+    ...                   model=lambda d: fit_mixed(d, outcome="wemwbs", fixed="weeks",
+    ...                                             subject="participant_id"),
     ...                   estimate=lambda f: change_from_baseline(f, time="weeks", at=(0, 12)))
     >>> res.table[["term", "estimate", "std_error", "df", "fmi"]].round(2)
       term  estimate  std_error     df   fmi
@@ -866,9 +920,9 @@ def fit_imputed(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     """
     where = "fit_imputed()"
     _check_imputed(imputed, where)
-    _check_callables(fit, estimate, where)
+    _check_callables(model, estimate, where)
     with _bar(imputed.m, "fitting imputed data", progress) as bar:
-        fits, tables, notes = _fit_all(imputed.datasets, fit, estimate, bar=bar,
+        fits, tables, notes = _fit_all(imputed.datasets, model, estimate, bar=bar,
                                        desc="fitting imputed data")
     table, stacked, dropped, _ = _pool_tables(tables, confidence=confidence, desc=where)
     notes_out = _summarise_warnings(notes, of="imputed data sets")
@@ -910,13 +964,15 @@ def _higher_is(outcome: str) -> str | None:
     return value if value in ("better", "worse") else None
 
 
-def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
-                  deltas: Sequence[float], row: int | str = 0, wave: str = "end", null: float = 0.0,
+@renamed(fit="model", wave="from_wave")
+def tipping_point(imputed: ImputedData, *, model: Callable, estimate: Callable,
+                  deltas: Sequence[float], row: int | str = 0, from_wave: str = "end",
+                  null: float = 0.0,
                   confidence: float = 0.95, higher_is: str | None = None,
                   progress: bool = True) -> TippingPoint:
     """Delta-adjusted sensitivity analysis: shift the imputed scores and find where the conclusion tips.
 
-    For each ``delta``, every *imputed* value of the outcome at ``wave`` and at later waves is
+    For each ``delta``, every *imputed* value of the outcome at ``from_wave`` and at later waves is
     shifted by ``delta`` (negative: the mothers without a score did worse than MAR predicts when
     higher scores are better), the model is refitted to the *m* shifted data sets and the chosen row
     is pooled with Rubin's rules. The shifts are applied to the already-imputed data sets (no
@@ -927,16 +983,17 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     Parameters
     ----------
     imputed : ImputedData
-    fit, estimate : callable
-        As in :func:`fit_imputed`.
+    model, estimate : callable
+        As in :func:`fit_imputed` (``fit=`` is the deprecated name of ``model=``).
     deltas : sequence of float
         Shifts in outcome points, all of one sign (0 is always added as the MAR reference), e.g.
         ``np.arange(0, -10.5, -0.5)``.
     row : int or str, default 0
         The row of the estimate table to follow: its position, or a label value (e.g. a ``term``
         or a ``delivery_mode`` level).
-    wave : str, default "end"
-        The first wave whose imputed values are shifted.
+    from_wave : str, default "end"
+        The first wave whose imputed values are shifted (``wave=`` is the deprecated name; ``wave``
+        is always the wave column).
     null : float, default 0.0
         The value that the conclusion is about (no change).
     confidence : float, default 0.95
@@ -952,7 +1009,7 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     Raises
     ------
     SpecificationError
-        If ``deltas`` are empty, not finite or of both signs, ``wave`` is not a wave of the data,
+        If ``deltas`` are empty, not finite or of both signs, ``from_wave`` is not a wave of the data,
         ``row`` does not pick one row, or the fits fail as in :func:`fit_imputed`.
 
     Examples
@@ -966,7 +1023,7 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     >>> long = pd.DataFrame({"participant_id": np.repeat(np.arange(60), 2),
     ...                      "wave": np.tile(["baseline", "end"], 60),
     ...                      "wemwbs": np.column_stack([base, end]).ravel()})
-    >>> imp = multiple_imputation(long, outcome="wemwbs", predictors=[], time=None, m=5, seed=1,
+    >>> imp = multiple_imputation(long, outcome="wemwbs", covariates=[], time=None, m=5, seed=1,
     ...                           progress=False)
     >>> def mean_change(d):
     ...     w = d.pivot(index="participant_id", columns="wave", values="wemwbs")
@@ -974,7 +1031,7 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     ...     return pd.DataFrame({"term": ["change"], "estimate": [diff.mean()],
     ...                          "std_error": [diff.std() / np.sqrt(len(diff))],
     ...                          "df": [len(diff) - 1]})
-    >>> tp = tipping_point(imp, fit=lambda d: d, estimate=mean_change, deltas=np.arange(0, -8, -1),
+    >>> tp = tipping_point(imp, model=lambda d: d, estimate=mean_change, deltas=np.arange(0, -8, -1),
     ...                    progress=False)
     >>> tp.table[["delta", "estimate", "ci_low", "ci_high", "holds"]].iloc[[0, 4, 5]].round(2)
        delta  estimate  ci_low  ci_high  holds
@@ -990,7 +1047,7 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     """
     where = "tipping_point()"
     _check_imputed(imputed, where)
-    _check_callables(fit, estimate, where)
+    _check_callables(model, estimate, where)
     try:
         d = np.asarray(list(np.atleast_1d(deltas)), dtype=float)
     except (TypeError, ValueError):
@@ -1004,9 +1061,9 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
                                  "as two analyses")
     d = np.unique(np.r_[0.0, d])
     d = d[np.argsort(np.abs(d), kind="stable")]
-    if wave not in imputed.waves:
-        raise UnknownNameError(f"{where}: wave={wave!r} is not a wave of the data; waves are "
-                               f"{list(imputed.waves)}")
+    if from_wave not in imputed.waves:
+        raise UnknownNameError(f"{where}: from_wave={from_wave!r} is not a wave of the data; waves "
+                               f"are {list(imputed.waves)}")
     if higher_is not in (None, "better", "worse"):
         raise SpecificationError(f"{where}: higher_is must be 'better', 'worse' or None, got "
                                  f"{higher_is!r}")
@@ -1014,7 +1071,7 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
         raise SpecificationError(f"{where}: null must be a finite number, got {null!r}")
 
     y, flag = imputed.outcome, f"{imputed.outcome}_imputed"
-    later = [w for w in imputed.waves[imputed.waves.index(wave):]]
+    later = [w for w in imputed.waves[imputed.waves.index(from_wave):]]
     shifts = [(ds[flag].to_numpy(bool) & ds[imputed.wave].isin(later).to_numpy()).astype(float)
               for ds in imputed.datasets]
     rows, notes, label, index = [], [], None, None
@@ -1022,7 +1079,7 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
         for delta in d:
             shifted = [ds.assign(**{y: ds[y].to_numpy() + delta * s}) if delta else ds
                        for ds, s in zip(imputed.datasets, shifts)]
-            _, tables, seen = _fit_all(shifted, fit, estimate, bar=bar,
+            _, tables, seen = _fit_all(shifted, model, estimate, bar=bar,
                                        desc=f"tipping point, delta {delta:g}")
             notes += seen
             table, _, _, _ = _pool_tables(tables, confidence=confidence, desc=where)
@@ -1043,6 +1100,6 @@ def tipping_point(imputed: ImputedData, *, fit: Callable, estimate: Callable,
     tip = float(out["delta"].iloc[changed[0]]) if len(changed) else float("nan")
     notes_out = _summarise_warnings(notes, of="fits")
     return TippingPoint(table=out, tipping_delta=tip, term=label, null=float(null),
-                        confidence=float(confidence), outcome=y, wave=str(wave),
+                        confidence=float(confidence), outcome=y, from_wave=str(from_wave),
                         higher_is=higher_is if higher_is is not None else _higher_is(y),
                         warnings=notes_out)

@@ -80,8 +80,8 @@ def _completers(ctx: RunContext) -> None:
         if c in ctx.people.columns and is_categorical(ctx.people[c]):
             ctx.context_dimension(c)
             pop[c] = pop[c].map(lambda v, col=c: ctx.code(col, v))
-    cmp = compare_completers(pop, outcome=inst, variables=compare, subject=ctx.id, wave=ctx.wave,
-                             baseline=base_w, end=end_w)
+    cmp = compare_completers(pop, outcome=inst, covariates=compare, subject=ctx.id, wave=ctx.wave,
+                             baseline_wave=base_w, end_wave=end_w)
     base = ctx.started_key
     done, not_done = {f"{inst}@{end_w}": "yes"}, {f"{inst}@{end_w}": "no"}
     rows, n1, n0, nm, m1, m0, num1, num0, smd, meas = ([] for _ in range(10))
@@ -153,7 +153,7 @@ def _model(ctx: RunContext) -> None:
     for c in cats:
         ctx.context_dimension(c)
         pop[c] = pop[c].map(lambda v, col=c: ctx.code(col, v))
-    am = attrition_model(pop, outcome=inst, predictors=predictors, subject=ctx.id, wave=ctx.wave,
-                         end=ctx.plan.time.end_wave, baseline=ctx.plan.time.baseline_wave)
+    am = attrition_model(pop, outcome=inst, covariates=predictors, subject=ctx.id, wave=ctx.wave,
+                         end_wave=ctx.plan.time.end_wave, baseline_wave=ctx.plan.time.baseline_wave)
     register_model_table(ctx, "attrition_model", am.table, population=ctx.started_key,
                          factors=cats)

@@ -230,3 +230,17 @@ def mean_sd(values: np.ndarray) -> tuple[float, float]:
     """Mean and SD (n - 1) of the non-missing values; NaN where undefined."""
     v = values[~np.isnan(values)]
     return (float(v.mean()) if v.size else np.nan, float(v.std(ddof=1)) if v.size > 1 else np.nan)
+
+
+def group_column(ctx: RunContext, data: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """The plan's group as labelled level codes (yes/no columns too), or None without a group."""
+    g = ctx.plan.model.group
+    if not g or g not in data.columns or g not in ctx.plan.model.fixed:
+        return data, None
+    ctx.context_dimension(g)
+    out = data.copy()
+    codes = ctx.codes(g, ctx.people[g])
+    coded = out[g].map(lambda v: ctx.code(g, v))
+    present = [c for c in codes if (coded == c).any()]
+    out[g] = pd.Categorical(coded, categories=present)
+    return out, g

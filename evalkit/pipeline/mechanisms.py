@@ -12,9 +12,8 @@ import pandas as pd
 
 from ..errors import EvalkitError
 from ..report.disclosure import SD, Count, Label, Mean, Share
-from .context import RunContext
+from .context import RunContext, group_column
 from .models import register_model_table
-from .outcome import group_column
 
 __all__ = ["run"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..report.disclosure import SD, Count, Free, Key, Label, Linked, Mean, Stat
-from .context import RunContext, is_categorical
+from .context import RunContext, group_column, is_categorical
 from .models import register_fit
 
 __all__ = ["run"]
@@ -71,20 +71,6 @@ def _population(ctx: RunContext, inst: str) -> None:
     """``model:<inst>``: in the plan's population with at least one score in the analysis window."""
     used = ctx.analysis.dropna(subset=[inst])[ctx.id].unique()
     ctx.yes_no(f"model:{inst}", pd.Series(ctx.people.index.isin(used), index=ctx.people.index))
-
-
-def group_column(ctx: RunContext, data: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """The plan's group as labelled level codes (yes/no columns too), or None without a group."""
-    g = ctx.plan.model.group
-    if not g or g not in data.columns or g not in ctx.plan.model.fixed:
-        return data, None
-    ctx.context_dimension(g)
-    out = data.copy()
-    codes = ctx.codes(g, ctx.people[g])
-    coded = out[g].map(lambda v: ctx.code(g, v))
-    present = [c for c in codes if (coded == c).any()]
-    out[g] = pd.Categorical(coded, categories=present)
-    return out, g
 
 
 def _by_wave(ctx: RunContext, inst: str, label: str) -> None:

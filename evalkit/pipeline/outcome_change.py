@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..report.disclosure import Count, Key, Label, Linked, Share
-from .context import RunContext
+from .context import RunContext, group_column
 
 __all__ = ["run", "CLASSES"]
 
@@ -38,7 +38,6 @@ def declare(ctx: RunContext, inst: str):
 
 def run(ctx: RunContext, inst: str, label: str, facts: dict) -> None:
     from ..change import change_summary
-    from .outcome import group_column
 
     rc = declare(ctx, inst)
     dim = f"rc:{inst}"
@@ -46,7 +45,7 @@ def run(ctx: RunContext, inst: str, label: str, facts: dict) -> None:
     people, group = group_column(ctx, ctx.people.reset_index())
     groups = None if group is None else people[group].astype(object).where(
         people[group].notna(), None).to_numpy()
-    summary = change_summary(rc, group=groups)
+    summary = change_summary(rc, by=groups)
     summary = summary[summary["outcome"].isin(list(CLASSES))].reset_index(drop=True)
     rows, keys, dens = [], [], []
     for g, outcome in zip(summary["group"], summary["outcome"]):

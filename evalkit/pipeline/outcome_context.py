@@ -35,10 +35,11 @@ def scan(ctx: RunContext, inst: str, label: str, facts: dict) -> None:
         if is_categorical(ctx.people[c]):
             ctx.context_dimension(c)
             coded[c] = coded[c].map(lambda v, col=c: ctx.code(col, v))
-    table = context_scan(coded, outcomes=[inst], contexts=chosen, subject=ctx.id, time=ctx.time,
+    table = context_scan(coded, outcome=[inst], by=chosen, subject=ctx.id, time=ctx.time,
                          random=ctx.plan.model.random, change=ctx.plan.time.change,
                          min_n=ctx.min_group, adjust=ctx.plan.contexts.adjust, wave=ctx.wave,
-                         waves=(ctx.plan.time.baseline_wave, ctx.plan.time.end_wave))
+                         baseline_wave=ctx.plan.time.baseline_wave,
+                         end_wave=ctx.plan.time.end_wave)
     spec = registry.get(inst).change
     has_rc = not (spec.reliable_change is None and spec.rci_sd is None)
     if has_rc:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import EvalkitError
+from .._result import Result
+from ..errors import AuditFailed
 from ..plan import AnalysisPlan, load_plan
 from . import attrition, data, engagement, flow, mechanisms, outcome, reach, sensitivity
 from .context import RunContext
@@ -37,17 +38,12 @@ _RESTRICTED_OUTPUTS = ("data_problems.csv", "safeguarding_flags.csv", "suppressi
 STEPS = ("data", "flow", "reach", "engagement", "outcome", "mechanisms", "attrition", "sensitivity")
 
 
-class AuditFailed(EvalkitError):
-    """The auditor could work out a hidden number from the report: it is marked not for publication."""
-
-    def __init__(self, message: str, result=None):
-        super().__init__(message)
-        self.result = result
-
-
-@dataclass(frozen=True, eq=False)
-class RunResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class RunResult(Result):
     """What :func:`run_plan` wrote and found.
+
+    ``.table`` lists the published tables (``table, rows, columns``); ``.raw`` is the protected
+    publication behind the report.
 
     Attributes
     ----------
@@ -77,6 +73,22 @@ class RunResult:
     facts: dict = field(default_factory=dict, repr=False)
     timings: dict = field(default_factory=dict, repr=False)
     publication: object = field(default=None, repr=False)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per published table: ``table, rows, columns``."""
+        return pd.DataFrame([{"table": name, "rows": len(t), "columns": len(t.columns)}
+                             for name, t in self.tables.items()],
+                            columns=["table", "rows", "columns"])
+
+    @property
+    def raw(self):
+        """The protected publication (:attr:`publication`)."""
+        return self.publication
+
+    def _header(self) -> list[str]:
+        return [f"report in {self.out}: {len(self.files)} file(s), {len(self.failures)} analysis(es) "
+                f"not done, {len(self.warnings)} warning(s), {len(self.findings)} audit finding(s)"]
 
 
 def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
@@ -109,6 +121,36 @@ def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
     AuditFailed
         The auditor found a published number that gives a hidden one away; the report is written
         marked "not for publication" with the findings.
+
+    Examples
+    --------
+    A small plan (one outcome, one context, no mechanisms, engagement or sensitivity analyses) on
+    60 simulated mothers:
+
+    >>> import tempfile, warnings
+    >>> from pathlib import Path
+    >>> import evalkit as ek
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = ek.simulate_cohort(n=60, seed=1).write(folder)
+    >>> _ = (folder / "plan.yaml").write_text(f'''
+    ... programme: Example programme
+    ... data:
+    ...   dictionary: {ek.example_dictionary_path()}
+    ...   files: {{participants: participants.csv, responses: responses.csv}}
+    ... outcomes: [{{instrument: wemwbs, primary: true}}]
+    ... contexts: {{variables: [site]}}
+    ... mechanisms: null
+    ... engagement: null
+    ... sensitivity: {{multiple_imputation: null, tipping_point: null}}
+    ... report: {{audience: [impact]}}
+    ... ''')
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ek.EvalkitWarning)   # listed in result.warnings
+    ...     result = ek.run_plan(folder / "plan.yaml", out=folder / "report")
+    >>> (result.out / "impact.html").exists(), result.failures.empty, result.findings.empty
+    (True, True, True)
+    >>> "participant_flow" in result.table["table"].tolist()
+    True
     """
     if isinstance(plan, AnalysisPlan):
         dd = plan.dictionary()

@@ -49,11 +49,11 @@ def run(ctx: RunContext) -> None:
     with ctx.step("multiple imputation"):
         predictors = [p for p in mi.predictors if p in ctx.analysis.columns] or \
             [o.instrument for o in ctx.plan.outcomes if o.instrument != inst]
-        imputed = multiple_imputation(ctx.analysis, outcome=inst, predictors=predictors,
+        imputed = multiple_imputation(ctx.analysis, outcome=inst, covariates=predictors,
                                       subject=ctx.id, wave=ctx.wave, time=tcol, m=mi.m,
                                       iterations=mi.iterations, method=mi.method,
                                       seed=ctx.plan.seed, progress=ctx.progress)
-        pooled = fit_imputed(imputed, fit=fit, estimate=estimate, progress=ctx.progress)
+        pooled = fit_imputed(imputed, model=fit, estimate=estimate, progress=ctx.progress)
         table = pooled.table.assign(analysis=f"multiple imputation (m = {mi.m})")[
             ["analysis", "estimate", "std_error", "df", "ci_low", "ci_high", "p_value"]]
         register_model_table(ctx, "sensitivity_mi", table, population=pop, term="analysis")
@@ -62,8 +62,8 @@ def run(ctx: RunContext) -> None:
     tp = ctx.plan.sensitivity.tipping_point
     if tp is not None and imputed is not None:
         with ctx.step("tipping point"):
-            tip = tipping_point(imputed, fit=fit, estimate=estimate, deltas=tp.deltas,
-                                wave=ctx.plan.time.end_wave, progress=ctx.progress)
+            tip = tipping_point(imputed, model=fit, estimate=estimate, deltas=tp.deltas,
+                                from_wave=ctx.plan.time.end_wave, progress=ctx.progress)
             t = tip.table.copy()
             t["holds"] = t["holds"].map({True: "yes", False: "no"})
             register_model_table(ctx, "tipping_point", t, population=pop, term="__none__")

@@ -36,9 +36,9 @@ def scan():
     sim, data = _frame(1000, 21)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ek.errors.SingularFitWarning)
-        table = ek.context_scan(data, outcomes="wemwbs",
-                                contexts=["delivery_mode", "isolation", "deprived", "first_baby",
-                                          "partner", "site"])
+        table = ek.context_scan(data, outcome="wemwbs",
+                                by=["delivery_mode", "isolation", "deprived", "first_baby",
+                                    "partner", "site"])
     return sim, data, table
 
 
@@ -87,7 +87,7 @@ def test_small_levels_reported_not_merged():
     data = data.assign(site=data["site"].astype(object))
     data.loc[data.participant_id.isin(ids), "site"] = "island"
     with pytest.warns(SmallGroupWarning, match=r"site: level\(s\) island have fewer than 10 participants"):
-        table = ek.context_scan(data, outcomes="wemwbs", contexts=["site"], simplify=True)
+        table = ek.context_scan(data, outcome="wemwbs", by=["site"], simplify=True)
     row = table.set_index("level").loc["island"]
     assert row.status == "too small (n < 10)" and row.n_participants == 3
     assert np.isnan(row.estimate) and np.isnan(row.reliable_improvement)
@@ -109,8 +109,8 @@ def test_contexts_default_to_the_dictionarys_context_roles():
     dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = ek.context_scan(data, outcomes="wemwbs", dictionary=dd)
+        table = ek.context_scan(data, outcome="wemwbs", dictionary=dd)
     expected = [v.name for v in dd.by_role("context") if v.name in data.columns]
     assert list(dict.fromkeys(table["context"])) == expected
-    with pytest.raises(ek.SpecificationError, match="give contexts=\\[...\\] or a dictionary="):
-        ek.context_scan(data, outcomes="wemwbs")
+    with pytest.raises(ek.SpecificationError, match="give by=\\[...\\] or a dictionary="):
+        ek.context_scan(data, outcome="wemwbs")

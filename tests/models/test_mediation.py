@@ -195,7 +195,7 @@ def test_categorical_covariate_is_dummy_coded():
     assert row(res, "direct")["estimate"] == pytest.approx(fit.params["x"], abs=1e-10)
     assert row(res, "b: m1 -> y")["std_error"] == pytest.approx(fit.bse["m1"], rel=1e-9)
     terms = res.models.loc[res.models["equation"] == "y", "term"].tolist()
-    assert terms == ["Intercept", "x", "m1", "site[north]", "site[south]", "age"]
+    assert terms == ["Intercept", "x", "m1", "site[T.north]", "site[T.south]", "age"]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -323,7 +323,7 @@ def second_stage_data(n=2000, seed=8, a=0.5, b1=0.4, b3=0.3):
 
 def test_first_stage_index_and_conditional_effects():
     data = first_stage_data()
-    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", moderator="w",
+    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", by="w",
                               stage="first", n_boot=2000, seed=1)
     assert isinstance(res, ModeratedMediationResult) and res.moderator_kind == "numeric"
     assert res.table["path"].tolist()[:5] == ["a: x -> m (w = 0)", "w -> m", "x:w -> m",
@@ -351,7 +351,7 @@ def test_first_stage_index_and_conditional_effects():
 
 def test_second_stage_index_and_conditional_effects():
     data = second_stage_data()
-    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", moderator="w",
+    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", by="w",
                               stage="second", at=[-1, 0, 1], n_boot=2000, seed=2)
     assert res.table["path"].tolist()[:5] == ["a: x -> m", "b: m -> y (w = 0)", "w -> y",
                                               "m:w -> y", "direct"]
@@ -381,18 +381,18 @@ def test_categorical_and_binary_moderators():
     lift = data["imd"].map({"q1": 0.4, "q2_3": 0.2, "q4_5": 0.0})
     data["m"] = (0.3 + lift) * data["x"] + rng.normal(size=n)
     data["y"] = 0.5 * data["m"] + rng.normal(size=n)
-    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", moderator="imd",
+    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", by="imd",
                               n_boot=500, seed=0)
     assert res.moderator_kind == "categorical" and res.moderator_levels == ("q1", "q2_3", "q4_5")
-    assert res.index["path"].tolist() == ["index of moderated mediation: imd[q2_3]",
-                                          "index of moderated mediation: imd[q4_5]"]
+    assert res.index["path"].tolist() == ["index of moderated mediation: imd[T.q2_3]",
+                                          "index of moderated mediation: imd[T.q4_5]"]
     assert res.conditional["moderator_value"].tolist() == ["q1", "q2_3", "q4_5"]
     b = smf.ols("y ~ x + m", data).fit().params["m"]
     for level, ind in zip(res.conditional["moderator_value"], res.conditional["indirect"]):
         a_level = smf.ols("m ~ x", data[data["imd"] == level]).fit().params["x"]  # saturated
         assert ind == pytest.approx(a_level * b, abs=1e-10)
     # boolean moderator: both values by default, labelled False / True
-    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", moderator="isolated",
+    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", by="isolated",
                               stage="second", n_boot=300, seed=0)
     assert res.moderator_kind == "binary"
     assert res.conditional["label"].tolist() == ["False", "True"]
@@ -401,7 +401,7 @@ def test_categorical_and_binary_moderators():
 
 def test_moderator_also_listed_as_covariate_enters_the_other_equation():
     data = first_stage_data(n=300)
-    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", moderator="w",
+    res = moderated_mediation(data, exposure="x", mediator="m", outcome="y", by="w",
                               covariates=["w"], n_boot=200)
     m_terms = res.models.loc[res.models["equation"] == "m", "term"].tolist()
     y_terms = res.models.loc[res.models["equation"] == "y", "term"].tolist()
@@ -412,12 +412,12 @@ def test_moderator_also_listed_as_covariate_enters_the_other_equation():
 
 def test_moderated_mediation_same_seed_identical_and_extrapolation_warned():
     data = first_stage_data(n=300)
-    kw = dict(exposure="x", mediator="m", outcome="y", moderator="w", n_boot=300, seed=5)
+    kw = dict(exposure="x", mediator="m", outcome="y", by="w", n_boot=300, seed=5)
     r1, r2 = moderated_mediation(data, **kw), moderated_mediation(data, **kw)
     pd.testing.assert_frame_equal(r1.table, r2.table)
     pd.testing.assert_frame_equal(r1.conditional, r2.conditional)
     assert "w moderating the exposure -> mechanism path (first stage)" in r1.describe()
-    assert repr(r1).startswith("ModeratedMediationResult(stage='first'")
+    assert repr(r1).startswith("ModeratedMediationResult: x -> m -> y, moderated by w (first stage)")
     with pytest.warns(DataQualityWarning, match="outside the observed range"):
         moderated_mediation(data, at=[0, 100], **kw)
 
@@ -459,7 +459,7 @@ def test_progress_bar_automatic_for_big_jobs_on_a_terminal(simple, capsys, monke
 def test_describe_and_repr(simple_fit):
     text = simple_fit.describe()
     assert "percentile bootstrap" in text and "2000 resamples" in text and "1000 participants" in text
-    assert repr(simple_fit).startswith("MediationResult(exposure='x'")
+    assert repr(simple_fit).startswith("MediationResult: x -> ")
     assert simple_fit.path("total")["path"] == "total"
     assert mediation(simple_data(n=100), exposure="x", mediators="m", outcome="y", covariates=None,
                      n_boot=100).covariates == ()
@@ -512,14 +512,31 @@ def test_moderated_mediation_errors():
     data = first_stage_data(n=100).assign(site=lambda d: np.where(d["w"] > 1, "a", "b"))
     kw = dict(exposure="x", mediator="m", outcome="y", n_boot=100)
     with pytest.raises(SpecificationError, match=r"stage='third' is not one of 'first'"):
-        moderated_mediation(data, moderator="w", stage="third", **kw)
+        moderated_mediation(data, by="w", stage="third", **kw)
     with pytest.raises(SpecificationError, match=r"moderator 'w' takes one value"):
-        moderated_mediation(data.assign(w=3.0), moderator="w", **kw)
+        moderated_mediation(data.assign(w=3.0), by="w", **kw)
     with pytest.raises(SpecificationError, match=r"at='c' is not a level of the moderator 'site'"):
-        moderated_mediation(data, moderator="site", at=["a", "c"], **kw)
+        moderated_mediation(data, by="site", at=["a", "c"], **kw)
     with pytest.raises(SpecificationError, match=r"at='low' is not a number"):
-        moderated_mediation(data, moderator="w", at=["low"], **kw)
+        moderated_mediation(data, by="w", at=["low"], **kw)
     with pytest.raises(SpecificationError, match=r"mediator must be one column name"):
-        moderated_mediation(data, moderator="w", **(kw | {"mediator": ["m", "w"]}))
+        moderated_mediation(data, by="w", **(kw | {"mediator": ["m", "w"]}))
     with pytest.raises(SpecificationError, match=r"'w' is given as both outcome and moderator"):
-        moderated_mediation(data, moderator="w", **(kw | {"outcome": "w"}))
+        moderated_mediation(data, by="w", **(kw | {"outcome": "w"}))
+
+
+def test_moderated_mediation_vocabulary():
+    """by= names the moderator (moderator= still works, with a deprecation warning); at= takes a
+    list or {by: values}."""
+    from evalkit.errors import EvalkitDeprecationWarning
+
+    data = first_stage_data(n=200)
+    kw = dict(exposure="x", mediator="m", outcome="y", n_boot=100, seed=1)
+    new = moderated_mediation(data, by="w", at={"w": [0.0, 1.0]}, **kw)
+    listed = moderated_mediation(data, by="w", at=[0.0, 1.0], **kw)
+    pd.testing.assert_frame_equal(new.table, listed.table)
+    with pytest.warns(EvalkitDeprecationWarning, match="moderator= is deprecated.*use by="):
+        old = moderated_mediation(data, moderator="w", at=[0.0, 1.0], **kw)
+    pd.testing.assert_frame_equal(old.table, new.table)
+    with pytest.raises(SpecificationError, match="must give values of the moderator only"):
+        moderated_mediation(data, by="w", at={"x": [0.0]}, **kw)

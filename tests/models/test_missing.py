@@ -75,7 +75,7 @@ def small() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def imp(small) -> ImputedData:
-    return multiple_imputation(small, outcome="wemwbs", predictors=PRED, m=5, iterations=5, seed=11,
+    return multiple_imputation(small, outcome="wemwbs", covariates=PRED, m=5, iterations=5, seed=11,
                                progress=False)
 
 
@@ -90,11 +90,11 @@ def _mean_change(d: pd.DataFrame) -> pd.DataFrame:
 
 # ====================================================================== multiple_imputation
 def test_same_seed_identical_different_seed_differs(small, imp):
-    again = multiple_imputation(small, outcome="wemwbs", predictors=PRED, m=5, iterations=5, seed=11,
+    again = multiple_imputation(small, outcome="wemwbs", covariates=PRED, m=5, iterations=5, seed=11,
                                 progress=False)
     for a, b in zip(imp.datasets, again.datasets):
         pd.testing.assert_frame_equal(a, b)
-    other = multiple_imputation(small, outcome="wemwbs", predictors=PRED, m=5, iterations=5, seed=12,
+    other = multiple_imputation(small, outcome="wemwbs", covariates=PRED, m=5, iterations=5, seed=12,
                                 progress=False)
     flag = imp.datasets[0]["wemwbs_imputed"].to_numpy()
     assert not np.array_equal(imp.datasets[0]["wemwbs"].to_numpy()[flag],
@@ -105,12 +105,12 @@ def test_same_seed_identical_different_seed_differs(small, imp):
 
 
 def test_first_data_sets_do_not_depend_on_m_nor_on_row_order(small, imp):
-    fewer = multiple_imputation(small, outcome="wemwbs", predictors=PRED, m=2, iterations=5, seed=11,
+    fewer = multiple_imputation(small, outcome="wemwbs", covariates=PRED, m=2, iterations=5, seed=11,
                                 progress=True)
     for a, b in zip(imp.datasets[:2], fewer.datasets):
         pd.testing.assert_frame_equal(a, b)
     shuffled = small.sample(frac=1.0, random_state=3)
-    again = multiple_imputation(shuffled, outcome="wemwbs", predictors=PRED, m=2, iterations=5,
+    again = multiple_imputation(shuffled, outcome="wemwbs", covariates=PRED, m=2, iterations=5,
                                 seed=11, progress=False)
     assert again.datasets[0].index.equals(shuffled.index)      # input order kept
     pd.testing.assert_frame_equal(again.datasets[1].sort_index(), imp.datasets[1])
@@ -134,7 +134,7 @@ def test_observed_values_unchanged_and_pmm_draws_observed_values(small, imp):
 
 
 def test_norm_method_draws_from_the_regression(small):
-    res = multiple_imputation(small, outcome="wemwbs", predictors=PRED, m=3, iterations=5, seed=2,
+    res = multiple_imputation(small, outcome="wemwbs", covariates=PRED, m=3, iterations=5, seed=2,
                               method="norm", progress=False)
     observed = small["wemwbs"].notna().to_numpy()
     d = res.datasets[0]
@@ -196,7 +196,7 @@ def test_predictor_info_counts_and_handling(small, imp):
     # a rating asked at mid and end only: baseline is left out, the gaps at mid/end are imputed
     rating = np.where(small["wave"] == "baseline", np.nan, np.round(small["wemwbs"] / 15))
     d = small.assign(mech_hope=rating)
-    res = multiple_imputation(d, outcome="wemwbs", predictors=["mech_hope"], m=2, iterations=2,
+    res = multiple_imputation(d, outcome="wemwbs", covariates=["mech_hope"], m=2, iterations=2,
                               seed=1, progress=False)
     row = res.predictor_info.iloc[0]
     assert row["varies"] == "wave"
@@ -226,9 +226,9 @@ def test_predictor_constant_among_observed_cases_does_not_derail_imputation(smal
     end_missing = small["wemwbs"].isna() & (small["wave"] == "end")
     flag = end_missing.groupby(small["participant_id"]).transform("any")
     d = small.assign(never_started=np.where(flag, "yes", "no"))
-    diag = multiple_imputation(d, outcome="wemwbs", predictors=["never_started"], m=4, iterations=5,
+    diag = multiple_imputation(d, outcome="wemwbs", covariates=["never_started"], m=4, iterations=5,
                                seed=3, progress=False).diagnostics.set_index("wave")
-    plain = multiple_imputation(d, outcome="wemwbs", predictors=[], m=4, iterations=5, seed=3,
+    plain = multiple_imputation(d, outcome="wemwbs", covariates=[], m=4, iterations=5, seed=3,
                                 progress=False).diagnostics.set_index("wave")
     assert diag.loc["end", "sd_imputed"] < 1.3 * plain.loc["end", "sd_imputed"], (diag, plain)
     assert abs(diag.loc["end", "mean_imputed"] - plain.loc["end", "mean_imputed"]) < 2
@@ -240,13 +240,13 @@ def test_time_missing_on_imputed_rows_set_to_planned_week(small):
     d.loc[gap, "weeks"] = np.nan
     d.loc[d.index[1], "weeks"] = np.nan                     # an observed mid score without a date
     assert d.loc[d.index[1], "wemwbs"] == d.loc[d.index[1], "wemwbs"]
-    res = multiple_imputation(d, outcome="wemwbs", predictors=[], m=2, iterations=2, seed=1,
+    res = multiple_imputation(d, outcome="wemwbs", covariates=[], m=2, iterations=2, seed=1,
                               progress=False)
     out = res.datasets[0]
     assert (out.loc[gap, "weeks"] == 12.0).all()            # wave_week
     assert np.isnan(out.loc[d.index[1], "weeks"])           # not imputed: left for the analyst
     no_plan = d.drop(columns="wave_week")
-    res = multiple_imputation(no_plan, outcome="wemwbs", predictors=[], m=2, iterations=2, seed=1,
+    res = multiple_imputation(no_plan, outcome="wemwbs", covariates=[], m=2, iterations=2, seed=1,
                               progress=False)
     # median observed weeks at end: every observed end is 12.5
     assert (res.datasets[0].loc[gap, "weeks"] == 12.5).all()
@@ -254,7 +254,7 @@ def test_time_missing_on_imputed_rows_set_to_planned_week(small):
 
 def test_wave_order_from_time_when_wave_is_plain_text(small):
     d = small.assign(wave=small["wave"].astype(str)).sort_values(["participant_id", "wave"])
-    res = multiple_imputation(d, outcome="wemwbs", predictors=[], m=2, iterations=2, seed=1,
+    res = multiple_imputation(d, outcome="wemwbs", covariates=[], m=2, iterations=2, seed=1,
                               progress=False)
     assert res.waves == ("baseline", "mid", "end")
     assert res.long(1) is res.datasets[1]
@@ -264,8 +264,8 @@ def test_wave_order_from_time_when_wave_is_plain_text(small):
 
 @pytest.mark.parametrize("change, kwargs, error, match", [
     (None, {"outcome": "nope"}, UnknownNameError, "outcome='nope'"),
-    (None, {"predictors": ["age"]}, UnknownNameError, r"predictors\[0\]='age'"),
-    (None, {"predictors": ["wemwbs"]}, SpecificationError, "cannot be a predictor"),
+    (None, {"covariates": ["age"]}, UnknownNameError, r"covariates\[0\]='age'"),
+    (None, {"covariates": ["wemwbs"]}, SpecificationError, "cannot be a predictor"),
     (None, {"method": "cart"}, UnknownNameError, "pmm, norm"),
     (None, {"seed": None}, SpecificationError, "seed must be a non-negative integer"),
     (None, {"m": 1}, SpecificationError, "m must be an integer >= 2"),
@@ -273,8 +273,8 @@ def test_wave_order_from_time_when_wave_is_plain_text(small):
     ("duplicate", {}, SpecificationError, "more than one row per participant_id x wave"),
     ("drop_row", {}, SpecificationError, "all_waves=True"),
     ("no_mid", {}, SpecificationError, r"no observed value at wave\(s\) \['mid'\]"),
-    ("date", {"predictors": ["referred_on"]}, SpecificationError, "date/time"),
-    ("empty_pred", {"predictors": ["isolation"]}, SpecificationError, "has no observed values"),
+    ("date", {"covariates": ["referred_on"]}, SpecificationError, "date/time"),
+    ("empty_pred", {"covariates": ["isolation"]}, SpecificationError, "has no observed values"),
     ("not_frame", {}, SpecificationError, "must be a pandas DataFrame"),
 ])
 def test_bad_input_raises_with_a_useful_message(small, change, kwargs, error, match):
@@ -291,7 +291,7 @@ def test_bad_input_raises_with_a_useful_message(small, change, kwargs, error, ma
         d["isolation"] = np.nan
     elif change == "not_frame":
         d = d.to_dict()
-    args = {"outcome": "wemwbs", "predictors": [], "m": 2, "iterations": 1, "seed": 1,
+    args = {"outcome": "wemwbs", "covariates": [], "m": 2, "iterations": 1, "seed": 1,
             "progress": False} | kwargs
     with pytest.raises(error, match=match):
         multiple_imputation(d, **args)
@@ -299,7 +299,7 @@ def test_bad_input_raises_with_a_useful_message(small, change, kwargs, error, ma
 
 # ====================================================================== fit_imputed
 def test_pooling_matches_rubin_on_the_per_imputation_estimates(imp):
-    res = fit_imputed(imp, fit=lambda d: d, estimate=_mean_change, progress=False)
+    res = fit_imputed(imp, model=lambda d: d, estimate=_mean_change, progress=False)
     assert isinstance(res, PooledResult)
     hand = [_mean_change(d).iloc[0] for d in imp.datasets]
     est = [h["estimate"] for h in hand]
@@ -323,12 +323,12 @@ def test_labels_kept_varying_columns_dropped_and_no_label_rows_named(imp):
         t = pd.concat(rows, ignore_index=True)
         return t[["delivery_mode", "estimate", "std_error", "df", "n", "spread"]]
 
-    res = fit_imputed(imp, fit=lambda d: d, estimate=by_mode, progress=True)
+    res = fit_imputed(imp, model=lambda d: d, estimate=by_mode, progress=True)
     assert list(res.table.columns) == ["delivery_mode", "n", *POOL_COLUMNS[1:]]
     assert res.table["delivery_mode"].tolist() == ["one_to_one", "group", "both"]
     assert res.dropped_columns == ("spread",)
     assert "spread" in res.estimates.columns
-    nolabel = fit_imputed(imp, fit=lambda d: d, progress=False,
+    nolabel = fit_imputed(imp, model=lambda d: d, progress=False,
                           estimate=lambda d: _mean_change(d).drop(columns=["term", "df"]))
     assert nolabel.table["term"].tolist() == ["Q"]
     # without df, Rubin's (1987) df: (m - 1) / lambda^2
@@ -350,25 +350,25 @@ def test_warnings_from_fits_are_collected_counted_and_raised_once(imp):
         return Fit(d, ("only recorded, never raised",) if i == 4 else ())
 
     with pytest.warns(DataQualityWarning, match=r"the model felt uneasy \(in 2 of 5 imputed") as rec:
-        res = fit_imputed(imp, fit=noisy, estimate=lambda f: _mean_change(f.d), progress=False)
+        res = fit_imputed(imp, model=noisy, estimate=lambda f: _mean_change(f.d), progress=False)
     assert len([w for w in rec if "uneasy" in str(w.message)]) == 1
     assert res.warnings == ("the model felt uneasy (in 2 of 5 imputed data sets)",
                             "only recorded, never raised (in 1 of 5 imputed data sets)")
 
 
 def test_fit_imputed_errors_are_clear(imp):
-    with pytest.raises(SpecificationError, match="fit must be a function"):
-        fit_imputed(imp, fit="fit_mixed", estimate=_mean_change, progress=False)
+    with pytest.raises(SpecificationError, match="model must be a function"):
+        fit_imputed(imp, model="fit_mixed", estimate=_mean_change, progress=False)
     with pytest.raises(SpecificationError, match="'estimate' and 'std_error' columns"):
-        fit_imputed(imp, fit=lambda d: d, estimate=lambda d: d["wemwbs"].mean(), progress=False)
+        fit_imputed(imp, model=lambda d: d, estimate=lambda d: d["wemwbs"].mean(), progress=False)
     sizes = iter([1, 2, 1, 1, 1])
     with pytest.raises(SpecificationError, match=r"different numbers of rows \[1, 2\]"):
-        fit_imputed(imp, fit=lambda d: d, progress=False,
+        fit_imputed(imp, model=lambda d: d, progress=False,
                     estimate=lambda d: pd.concat([_mean_change(d)] * next(sizes)))
     with pytest.raises(SpecificationError, match="ImputedData"):
-        fit_imputed(imp.datasets, fit=lambda d: d, estimate=_mean_change, progress=False)
+        fit_imputed(imp.datasets, model=lambda d: d, estimate=_mean_change, progress=False)
     with pytest.raises(ZeroDivisionError) as err:
-        fit_imputed(imp, fit=lambda d: 1 / 0, estimate=_mean_change, progress=False)
+        fit_imputed(imp, model=lambda d: 1 / 0, estimate=_mean_change, progress=False)
     assert "while fitting imputed data set 0" in "".join(err.value.__notes__)
 
 
@@ -426,9 +426,9 @@ def _change(f):
 @pytest.fixture(scope="module")
 def mi(dropout):
     imp = multiple_imputation(dropout["after"], outcome="wemwbs",
-                              predictors=["epds", "isolation", "delivery_mode", "sessions_attended"],
+                              covariates=["epds", "isolation", "delivery_mode", "sessions_attended"],
                               m=10, iterations=5, seed=1, progress=False)
-    return imp, fit_imputed(imp, fit=_fit, estimate=_change, progress=False)
+    return imp, fit_imputed(imp, model=_fit, estimate=_change, progress=False)
 
 
 def test_acceptance_mi_recovers_the_change_that_complete_cases_overstate(dropout, mi):
@@ -461,11 +461,11 @@ def test_acceptance_mi_recovers_the_change_that_complete_cases_overstate(dropout
 # ====================================================================== tipping point
 def test_tipping_point_is_exact_for_a_linear_estimator(imp):
     deltas = np.arange(0.0, -12.5, -0.5)
-    tp = tipping_point(imp, fit=lambda d: d, estimate=_mean_change, deltas=deltas, progress=False)
+    tp = tipping_point(imp, model=lambda d: d, estimate=_mean_change, deltas=deltas, progress=False)
     assert isinstance(tp, TippingPoint) and list(tp.table.columns) == TIPPING_COLUMNS
     tab = tp.table
     np.testing.assert_array_equal(tab["delta"], deltas)
-    plain = fit_imputed(imp, fit=lambda d: d, estimate=_mean_change, progress=False).table.iloc[0]
+    plain = fit_imputed(imp, model=lambda d: d, estimate=_mean_change, progress=False).table.iloc[0]
     for c in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high", "fmi"):
         assert tab[c].iloc[0] == plain[c]
     # shifting the imputed end scores by delta moves the mean change by delta x share imputed
@@ -483,7 +483,7 @@ def test_tipping_point_is_exact_for_a_linear_estimator(imp):
             first = delta
     assert first is not None and tp.tipping_delta == first
     assert tab["holds"].tolist() == [bool(d > first) for d in deltas]
-    assert tp.term == "change" and tp.outcome == "wemwbs" and tp.wave == "end"
+    assert tp.term == "change" and tp.outcome == "wemwbs" and tp.from_wave == "end"
     assert tp.higher_is == "better"
     assert tp.describe() == (
         f"The conclusion (estimate {plain['estimate']:.1f}, 95% CI {plain['ci_low']:.1f} to "
@@ -495,8 +495,8 @@ def test_tipping_point_is_exact_for_a_linear_estimator(imp):
 def test_tipping_point_shifts_this_wave_and_later_only(imp):
     # from mid on: the mid and end imputations move, so the end-baseline change moves by the end share
     seen = []
-    tipping_point(imp, fit=lambda d: seen.append(d) or d, estimate=_mean_change, deltas=[-2.0],
-                  wave="mid", progress=True)
+    tipping_point(imp, model=lambda d: seen.append(d) or d, estimate=_mean_change, deltas=[-2.0],
+                  from_wave="mid", progress=True)
     d0, d2 = seen[0], seen[5]
     diff = d2["wemwbs"] - d0["wemwbs"]
     moved = d0["wemwbs_imputed"] & d0["wave"].isin(["mid", "end"])
@@ -505,7 +505,7 @@ def test_tipping_point_shifts_this_wave_and_later_only(imp):
 
 def test_tipping_point_on_the_mixed_model(mi):
     imp, res = mi
-    tp = tipping_point(imp, fit=_fit, estimate=_change, deltas=[-4.0, -8.0, -12.0, -16.0], progress=False)
+    tp = tipping_point(imp, model=_fit, estimate=_change, deltas=[-4.0, -8.0, -12.0, -16.0], progress=False)
     tab = tp.table
     assert tab["delta"].tolist() == [0.0, -4.0, -8.0, -12.0, -16.0]      # 0 added as reference
     row0 = res.table.iloc[0]
@@ -532,7 +532,7 @@ def test_tipping_point_by_label_direction_and_wording(imp):
                 for mode, g in d.groupby("delivery_mode", observed=True)]
         return pd.concat(rows, ignore_index=True)[["delivery_mode", "estimate", "std_error", "df"]]
 
-    tp = tipping_point(imp, fit=lambda d: d, estimate=by_mode, deltas=[0.5, 1.0], row="group",
+    tp = tipping_point(imp, model=lambda d: d, estimate=by_mode, deltas=[0.5, 1.0], row="group",
                        higher_is="worse", progress=False)
     assert tp.term == "group" and np.isnan(tp.tipping_delta)
     text = tp.describe()
@@ -541,8 +541,8 @@ def test_tipping_point_by_label_direction_and_wording(imp):
                          "than similar mothers who completed (the largest shift tried).")
     # an outcome that is not an instrument id: neutral wording
     renamed = multiple_imputation(_small().rename(columns={"wemwbs": "score"}), outcome="score",
-                                  predictors=[], m=2, iterations=1, seed=1, progress=False)
-    tp = tipping_point(renamed, fit=lambda d: d, progress=False, deltas=[-30.0],
+                                  covariates=[], m=2, iterations=1, seed=1, progress=False)
+    tp = tipping_point(renamed, model=lambda d: d, progress=False, deltas=[-30.0],
                        estimate=lambda d: _mean_change(d.rename(columns={"score": "wemwbs"})))
     assert tp.higher_is is None and tp.tipping_delta == -30.0
     assert "scored on average 30.0 points lower than" in tp.describe()
@@ -551,9 +551,9 @@ def test_tipping_point_by_label_direction_and_wording(imp):
 def test_tipping_point_when_the_mar_result_is_not_significant(imp):
     # null at the MAR estimate: the CI includes it at delta 0, and the conclusion changes once the
     # shifted estimate's CI no longer does
-    mar = fit_imputed(imp, fit=lambda d: d, estimate=_mean_change, progress=False).table.iloc[0]
+    mar = fit_imputed(imp, model=lambda d: d, estimate=_mean_change, progress=False).table.iloc[0]
     null = round(float(mar["estimate"]), 1)
-    tp = tipping_point(imp, fit=lambda d: d, estimate=_mean_change, deltas=np.arange(-1.0, -9.0, -1.0),
+    tp = tipping_point(imp, model=lambda d: d, estimate=_mean_change, deltas=np.arange(-1.0, -9.0, -1.0),
                        null=null, progress=False)
     tab = tp.table
     excludes = (tab["ci_high"] < null) | (tab["ci_low"] > null)
@@ -567,17 +567,34 @@ def test_tipping_point_when_the_mar_result_is_not_significant(imp):
 
 
 def test_tipping_point_errors(imp):
-    kw = {"fit": lambda d: d, "estimate": _mean_change, "progress": False}
+    kw = {"model": lambda d: d, "estimate": _mean_change, "progress": False}
     with pytest.raises(SpecificationError, match="all have one sign"):
         tipping_point(imp, deltas=[-1.0, 1.0], **kw)
     for bad in ([np.nan], [], [0.0]):
         with pytest.raises(SpecificationError, match="finite numbers with at least one non-zero"):
             tipping_point(imp, deltas=bad, **kw)
     with pytest.raises(UnknownNameError, match=r"waves are \['baseline', 'mid', 'end'\]"):
-        tipping_point(imp, deltas=[-1.0], wave="follow_up", **kw)
+        tipping_point(imp, deltas=[-1.0], from_wave="follow_up", **kw)
     with pytest.raises(SpecificationError, match="matches 0 rows"):
         tipping_point(imp, deltas=[-1.0], row="slope", **kw)
     with pytest.raises(SpecificationError, match="out of range"):
         tipping_point(imp, deltas=[-1.0], row=3, **kw)
     with pytest.raises(SpecificationError, match="higher_is must be"):
         tipping_point(imp, deltas=[-1.0], higher_is="up", **kw)
+
+
+def test_old_names_still_work_for_one_release(imp):
+    from evalkit.errors import EvalkitDeprecationWarning
+
+    kw = {"estimate": _mean_change, "progress": False}
+    new = tipping_point(imp, model=lambda d: d, deltas=[-1.0], from_wave="end", **kw)
+    with pytest.warns(EvalkitDeprecationWarning) as rec:
+        old = tipping_point(imp, fit=lambda d: d, deltas=[-1.0], wave="end", **kw)
+    assert sorted(str(w.message).split(":")[1].split(" is ")[0].strip() for w in rec) == [
+        "fit=", "wave="]
+    pd.testing.assert_frame_equal(old.table, new.table)
+    with pytest.warns(EvalkitDeprecationWarning, match=r"TippingPoint.wave is now .from_wave"):
+        assert old.wave == "end"
+    with pytest.warns(EvalkitDeprecationWarning, match="use model= instead"):
+        fit_imputed(imp, fit=lambda d: d, **kw)
+    assert imp.table is imp.diagnostics and imp.raw is None

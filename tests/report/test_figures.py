@@ -441,7 +441,7 @@ def _rc_summary():
     after = [12, 19, 16, 10, 13, 15, 14, 12, 18, 9, 11, 16, 15, 10, 18]
     group = ["a"] * 6 + ["b"] * 6 + ["c"] * 3
     res = ek.reliable_change(before, after, instrument="epds")
-    return ek.change_summary(res, group=group)
+    return ek.change_summary(res, by=group)
 
 
 def test_reliable_change_numbers_and_small_group():

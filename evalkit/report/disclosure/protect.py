@@ -465,7 +465,7 @@ def _complement(target, items, exposed, hidden, chosen, system, known, margins, 
 
 
 def _finish(pub, items, cells, roles, hidden, bounds, published) -> None:
-    from .publication import HIDDEN, ProtectedTable, too_few
+    from .protected import HIDDEN, ProtectedTable, too_few
 
     for name in pub._order:
         frame, cols, status, file = pub._spec(name)

@@ -14,8 +14,9 @@ import pandas as pd
 
 from ...errors import SpecificationError
 from .. import format as fmt
+from .system import Bounds
 
-__all__ = ["SafeTable", "display", "csv_text", "SUPPRESSED"]
+__all__ = ["SafeTable", "ProtectedTable", "display", "csv_text", "SUPPRESSED", "HIDDEN", "too_few"]
 
 #: What a hidden cell reads as in CSV files, and for counts and percentages in :func:`display`.
 SUPPRESSED = fmt.SUPPRESSED
@@ -190,3 +191,33 @@ def _is_p_column(name) -> bool:
     s = str(name)
     return s == "p_value" or s.startswith("p_value_") or s.endswith("_p_value")
 
+
+#: What a hidden statistic's status says: the same for every hidden cell, so it never tells which
+#: cells are small.
+HIDDEN = "not shown (protects a small group)"
+
+
+def too_few(min_n: int) -> str:
+    """Status of an estimate not made because its group (whose size is shown) is too small."""
+    return f"too few to estimate (fewer than {min_n})"
+
+
+@dataclass(frozen=True, eq=False)
+class ProtectedTable(SafeTable):
+    """A published table: hidden cells are NaN, ``bounds`` holds what the published numbers allow.
+
+    ``columns`` keeps each column's role (:mod:`.columns`); ``bounds`` maps ``(row, column)`` of a
+    hidden count or share to the :class:`~.system.Bounds` of its count.
+    """
+
+    columns: dict = field(default_factory=dict)
+    bounds: dict = field(default_factory=dict)
+    file: str | None = None
+
+    def bounds_of(self, row: int, column: str) -> Bounds | None:
+        """Bounds of the hidden count behind cell (row position, column), or None if shown."""
+        return self.bounds.get((row, column))
+
+    def shown(self, row: int, column: str) -> bool:
+        """Whether the cell at (row position, column) is published."""
+        return not bool(self.hidden[column].iat[row])

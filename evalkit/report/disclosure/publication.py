@@ -43,7 +43,6 @@ True
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -51,41 +50,9 @@ import pandas as pd
 from ...errors import SpecificationError
 from .columns import Column, Label, Linked
 from .keys import MISSING_LEVEL, Key, level_code
-from .protected import SafeTable
-from .system import Bounds
+from .protected import HIDDEN, ProtectedTable, too_few
 
 __all__ = ["Publication", "ProtectedTable", "HIDDEN", "too_few"]
-
-#: What a hidden statistic's status says: the same for every hidden cell, so it never tells which
-#: cells are small.
-HIDDEN = "not shown (protects a small group)"
-
-
-def too_few(min_n: int) -> str:
-    """Status of an estimate not made because its group (whose size is shown) is too small."""
-    return f"too few to estimate (fewer than {min_n})"
-
-
-@dataclass(frozen=True, eq=False)
-class ProtectedTable(SafeTable):
-    """A published table: hidden cells are NaN, ``bounds`` holds what the published numbers allow.
-
-    ``columns`` keeps each column's role (:mod:`.columns`); ``bounds`` maps ``(row, column)`` of a
-    hidden count or share to the :class:`~.system.Bounds` of its count.
-    """
-
-    columns: dict = field(default_factory=dict)
-    bounds: dict = field(default_factory=dict)
-    file: str | None = None
-
-    def bounds_of(self, row: int, column: str) -> Bounds | None:
-        """Bounds of the hidden count behind cell (row position, column), or None if shown."""
-        return self.bounds.get((row, column))
-
-    def shown(self, row: int, column: str) -> bool:
-        """Whether the cell at (row position, column) is published."""
-        return not bool(self.hidden[column].iat[row])
-
 
 class Publication:
     """The run's publication layer (see the module docstring).
