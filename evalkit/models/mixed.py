@@ -33,6 +33,7 @@ from scipy import stats as _st
 from .._checks import check_confidence
 from ..errors import (ConvergenceWarning, EvalkitError, SingularFitWarning, SpecificationError,
                       UnknownNameError)
+from . import kenward_roger as _kr
 from . import reml as _reml
 from . import satterthwaite as _sat
 from .design import Design, build_design, new_matrices
@@ -56,11 +57,13 @@ class MixedModel:
     reference: tuple = ()          # ((column, level), …): hashable for a frozen spec
     centre: tuple = ()
     confidence: float = 0.95
+    ddf: str = "satterthwaite"     # "satterthwaite" or "kenward-roger" (tests' denominator df)
 
     def __post_init__(self):
         if self.engine not in ENGINES:
             raise UnknownNameError(f"engine {self.engine!r} is not available; engines: {', '.join(ENGINES)}")
         check_confidence(self.confidence, "MixedModel")
+        object.__setattr__(self, "ddf", _kr.ddf_name(self.ddf))
 
     def describe(self) -> str:
         bar = "|" if self.correlated else "||"
@@ -79,7 +82,8 @@ class MixedResult:
     spec : MixedModel
     fixed : pandas.DataFrame
         ``term, estimate, std_error, df, statistic, p_value, ci_low, ci_high`` with Satterthwaite df
-        (fast engine) — t-tests; the statsmodels engine reports z-tests with ``df = inf``.
+        (fast engine) — t-tests; with ``spec.ddf == "kenward-roger"`` Kenward–Roger standard errors
+        and df; the statsmodels engine reports z-tests with ``df = inf``.
     variance_components : pandas.DataFrame
         ``group, term, variance, sd`` for each random term and the residual, and ``correlation``
         rows (``term`` as "a:b") between random terms.
@@ -129,10 +133,25 @@ class MixedResult:
         return pd.DataFrame(b, index=self.design.groups.rename(self.spec.subject),
                             columns=self.design.random_names)
 
-    def contrast(self, L, *, names=None) -> pd.DataFrame:
-        """Estimate linear combinations ``L β`` (one per row of L) with Satterthwaite df.
+    @cached_property
+    def kenward_roger(self) -> "_kr.KenwardRoger":
+        """The Kenward–Roger adjusted covariance Φ_A and df machinery (REML fits; pbkrtest)."""
+        return _kr.kenward_roger(self)
 
-        ``L`` is an array (k × p) or a mapping ``{name: {term: weight}}``.
+    def with_ddf(self, ddf: str) -> "MixedResult":
+        """This fit with its tests on ``ddf`` ("satterthwaite" or "kenward-roger"): the fixed-effects
+        table, :meth:`contrast` and everything built on it (marginal means, contrasts, conditional
+        effects) use that method. Kenward–Roger also replaces the standard errors by √diag(Φ_A)."""
+        new = _replace(self, spec=_replace(self.spec, ddf=_kr.ddf_name(ddf)))
+        return _replace(new, fixed=new.contrast(np.eye(len(self.beta)), names=self.design.fixed_names))
+
+    def contrast(self, L, *, names=None, ddf: str | None = None) -> pd.DataFrame:
+        """Estimate linear combinations ``L β`` (one per row of L) with the fit's df method.
+
+        ``L`` is an array (k × p) or a mapping ``{name: {term: weight}}``. ``ddf`` overrides the
+        fit's method (``spec.ddf``): "satterthwaite" (lmerTest's default), or "kenward-roger"
+        (standard errors from the adjusted covariance Φ_A and Kenward–Roger df, as lmerTest's
+        ``contest(ddf = "Kenward-Roger")`` and emmeans' ``lmer.df = "kenward-roger"``).
         """
         if isinstance(L, dict):
             names = list(L)
@@ -147,6 +166,10 @@ class MixedResult:
             L = mat
         L = np.atleast_2d(np.asarray(L, float))
         est = L @ self.beta
+        if (_kr.ddf_name(ddf) if ddf is not None else self.spec.ddf) == "kenward-roger":
+            kr = self.kenward_roger
+            return _wald_table(names or [f"c{i + 1}" for i in range(len(L))], est,
+                               kr.std_error(L), kr.df(L), self.spec.confidence)
         se = np.sqrt(np.einsum("ij,jk,ik->i", L, self.vcov_beta, L))
         df = self._contrast_df(L) if self._contrast_df is not None else np.full(len(L), np.inf)
         return _wald_table(names or [f"c{i + 1}" for i in range(len(L))], est, se, df,
@@ -222,7 +245,7 @@ def _wald_table(terms, est, se, df, confidence) -> pd.DataFrame:
 def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, random: str = "1",
               correlated: bool = True, reml: bool = True, engine: str = "fast",
               reference: dict | None = None, centre=None, confidence: float = 0.95,
-              simplify: bool = False) -> MixedResult:
+              simplify: bool = False, ddf: str = "satterthwaite") -> MixedResult:
     """Fit a linear mixed model with one grouping factor.
 
     Parameters
@@ -252,6 +275,13 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, ran
     simplify : bool, default False
         On a singular fit, follow the ladder: drop the slope correlation, then the random slopes;
         each step is recorded in ``result.simplification`` and in ``result.warnings``.
+    ddf : {"satterthwaite", "kenward-roger"}, default "satterthwaite"
+        How tests get their denominator df (lmerTest's ``ddf``). "kenward-roger": standard errors
+        from the Kenward–Roger adjusted covariance Φ_A and Kenward–Roger df, as pbkrtest and
+        ``summary(fit, ddf = "Kenward-Roger")`` — the small-sample choice (a few dozen subjects);
+        REML fits of the fast engine only (:mod:`evalkit.models.kenward_roger`). The choice is kept
+        in ``result.spec.ddf`` and used by :meth:`MixedResult.contrast` and the functions built on
+        it.
 
     Returns
     -------
@@ -261,7 +291,13 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, ran
                       correlated=correlated, reml=reml, engine=engine,
                       reference=tuple(sorted((reference or {}).items())),
                       centre=tuple([centre] if isinstance(centre, str) else (centre or ())),
-                      confidence=confidence)
+                      confidence=confidence, ddf=ddf)
+    if spec.ddf == "kenward-roger" and not reml:
+        raise SpecificationError("ddf='kenward-roger' needs a REML fit (pbkrtest refits with REML, "
+                                 "lmerTest refuses); use reml=True")
+    if spec.ddf == "kenward-roger" and engine != "fast":
+        raise SpecificationError("ddf='kenward-roger' is available with engine='fast'; the "
+                                 f"{engine} engine reports z tests")
     result = _fit(spec, data)
     steps = []
     while simplify and result.singular:
@@ -273,6 +309,8 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, ran
     if steps:
         result = _replace(result, simplification=tuple(steps),
                           warnings=result.warnings + tuple(steps))
+    if spec.ddf == "kenward-roger":
+        result = result.with_ddf(spec.ddf)
     return result
 
 

@@ -1,7 +1,8 @@
 """Effects by context: marginal means, change and slopes by group, Johnson–Neyman.
 
 Everything here is a linear combination ``L β`` of a fitted model's fixed effects, so every
-estimate comes with a standard error and Satterthwaite df (emmeans semantics on lmerTest fits).
+estimate comes with a standard error and Satterthwaite df (emmeans semantics on lmerTest fits), or
+Kenward–Roger ones with ``ddf="kenward-roger"`` (emmeans' ``lmer.df = "kenward-roger"``).
 
 Reference grid (as emmeans): every categorical model variable at each of its levels, every numeric
 variable at its mean in the fitted data unless given in ``at``. Levels of categorical variables that
@@ -69,6 +70,11 @@ def _check_names(fit, names):
             raise UnknownNameError(f"{n!r} is not a variable of the model; variables: {', '.join(known)}")
 
 
+def _with_ddf(fit, ddf):
+    """The fit with its tests on ``ddf`` ("satterthwaite", "kenward-roger"); None: as fitted."""
+    return fit if ddf is None else fit.with_ddf(ddf)
+
+
 def _grid(fit, *, at: dict, keep: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """L rows (averaged over categorical levels not kept) and their labels."""
     known = _model_vars(fit)
@@ -101,7 +107,8 @@ def _estimates(fit, L: np.ndarray, labels: pd.DataFrame) -> Estimates:
     return Estimates(table=table, L=L, labels=labels, fit=fit)
 
 
-def marginal_means(fit, *, at: dict | None = None, by: str | list[str] | None = None) -> pd.DataFrame:
+def marginal_means(fit, *, at: dict | None = None, by: str | list[str] | None = None,
+                   ddf: str | None = None) -> pd.DataFrame:
     """Model-based means on a reference grid, per level of ``by`` and each value in ``at``.
 
     Parameters
@@ -111,14 +118,17 @@ def marginal_means(fit, *, at: dict | None = None, by: str | list[str] | None = 
         Values for numeric variables (e.g. ``{"weeks": [0, 12]}``); others sit at their means.
     by : str or list of str, optional
         Categorical variables to report separately; other categorical variables are averaged.
+    ddf : {"satterthwaite", "kenward-roger"}, optional
+        The df method (default: the fit's own, ``fit.spec.ddf``). "kenward-roger": standard errors
+        from the adjusted covariance Φ_A and Kenward–Roger df (emmeans' ``lmer.df``).
 
     Returns
     -------
     pandas.DataFrame
         The ``by`` and ``at`` columns, then ``estimate, std_error, df, statistic, p_value, ci_low,
-        ci_high`` (Satterthwaite df; the test is against 0).
+        ci_high`` (Satterthwaite or Kenward–Roger df; the test is against 0).
     """
-    return _marginal(fit, at=at, by=by).table
+    return _marginal(_with_ddf(fit, ddf), at=at, by=by).table
 
 
 def _marginal(fit, *, at=None, by=None) -> Estimates:
@@ -129,9 +139,13 @@ def _marginal(fit, *, at=None, by=None) -> Estimates:
     return _estimates(fit, L, labels)
 
 
-def change_from_baseline(fit, *, time: str, at: tuple = (0, 12), by: str | None = None) -> pd.DataFrame:
-    """Model-based change in the outcome from ``time = at[0]`` to ``time = at[1]``, per ``by`` level."""
-    return _change(fit, time=time, at=at, by=by).table
+def change_from_baseline(fit, *, time: str, at: tuple = (0, 12), by: str | None = None,
+                         ddf: str | None = None) -> pd.DataFrame:
+    """Model-based change in the outcome from ``time = at[0]`` to ``time = at[1]``, per ``by`` level.
+
+    ``ddf``: "satterthwaite" or "kenward-roger" (default: the fit's own, ``fit.spec.ddf``).
+    """
+    return _change(_with_ddf(fit, ddf), time=time, at=at, by=by).table
 
 
 def _change(fit, *, time, at, by) -> Estimates:
@@ -187,7 +201,7 @@ def _adjust(table: pd.DataFrame, method: str, k: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- conditional effects
 def conditional_effects(fit, *, effect: str, by: str, at=None, change: tuple | None = None,
-                        data: pd.DataFrame | None = None) -> pd.DataFrame:
+                        data: pd.DataFrame | None = None, ddf: str | None = None) -> pd.DataFrame:
     """The effect of ``effect`` (its slope, or the change between two values) within each level of a
     categorical moderator ``by``, or at chosen values of a numeric one.
 
@@ -207,14 +221,20 @@ def conditional_effects(fit, *, effect: str, by: str, at=None, change: tuple | N
     data : pandas.DataFrame, optional
         The data the model was fitted to; when given, the interaction is also tested by a
         likelihood-ratio test of ML refits (columns ``lrt_statistic``, ``lrt_df``, ``lrt_p_value``).
+    ddf : {"satterthwaite", "kenward-roger"}, optional
+        The df method (default: the fit's own, ``fit.spec.ddf``). "kenward-roger": adjusted
+        standard errors and Kenward–Roger df, and the interaction F test of pbkrtest's
+        ``KRmodcomp`` (scaled F, Kenward–Roger denominator df).
 
     Returns
     -------
     pandas.DataFrame
         ``by`` column, ``estimate, std_error, df, statistic, p_value, ci_low, ci_high``, and the
         interaction test repeated on every row: ``interaction_f``, ``interaction_df1``,
-        ``interaction_df2``, ``interaction_p`` (Wald F with Satterthwaite denominator df).
+        ``interaction_df2``, ``interaction_p`` (Wald F with Satterthwaite denominator df, or the
+        Kenward–Roger F test).
     """
+    fit = _with_ddf(fit, ddf)
     est = _conditional(fit, effect=effect, by=by, at=at, change=change)
     table = est.table
     test = interaction_test(fit, effect=effect, by=by, data=data)
@@ -241,7 +261,8 @@ def _conditional(fit, *, effect, by, at=None, change=None) -> Estimates:
     return _estimates(fit, L1 - L0, labels)
 
 
-def interaction_test(fit, *, effect: str, by: str, data: pd.DataFrame | None = None) -> dict:
+def interaction_test(fit, *, effect: str, by: str, data: pd.DataFrame | None = None,
+                     ddf: str | None = None) -> dict:
     """Does the effect differ by ``by``? Wald F (Satterthwaite df, as lmerTest's type-III) and, when
     ``data`` is given, an LRT of ML refits with and without the interaction terms."""
     names = fit.design.fixed_names
@@ -254,7 +275,7 @@ def interaction_test(fit, *, effect: str, by: str, data: pd.DataFrame | None = N
         return out
     C = np.zeros((len(idx), len(names)))
     C[np.arange(len(idx)), idx] = 1.0
-    F, df1, df2 = _wald_f(fit, C)
+    F, df1, df2 = _wald_f(_with_ddf(fit, ddf), C)
     out.update(interaction_f=F, interaction_df1=df1, interaction_df2=df2,
                interaction_p=float(stats.f.sf(F, df1, df2)) if np.isfinite(df2) else
                float(stats.chi2.sf(F * df1, df1)))
@@ -284,13 +305,17 @@ def _is_interaction(term: str, effect: str, by: str) -> bool:
 
 
 def _wald_f(fit, C: np.ndarray) -> tuple[float, int, float]:
-    """F for C β = 0 with Satterthwaite denominator df (Fai & Cornelius 1996, as lmerTest)."""
+    """F for C β = 0 with Satterthwaite denominator df (Fai & Cornelius 1996, as lmerTest), or
+    pbkrtest's Kenward–Roger F test when the fit uses ``ddf="kenward-roger"``."""
     V = fit.vcov_beta
     CVC = C @ V @ C.T
     vals, vecs = np.linalg.eigh(CVC)
     q = len(vals)
     Pc = vecs.T @ C
     est = Pc @ fit.beta
+    if getattr(fit.spec, "ddf", None) == "kenward-roger":   # pbkrtest's KRmodcomp: F scaled by λ
+        kr = fit.kenward_roger.f_test(C, fit.beta)
+        return kr["F"], kr["ndf"], kr["ddf"]
     F = float(np.sum(est ** 2 / vals) / q)
     if fit._contrast_df is None:
         return F, q, np.inf
@@ -360,14 +385,16 @@ class JohnsonNeyman:
 
 
 def johnson_neyman(fit, *, effect: str, moderator: str, change: tuple | None = None,
-                   n_points: int = 201, extend: float = 0.5) -> JohnsonNeyman:
+                   n_points: int = 201, extend: float = 0.5, ddf: str | None = None) -> JohnsonNeyman:
     """Johnson–Neyman boundaries for a numeric moderator.
 
     The conditional effect is ``L(w) β`` with ``L`` linear in the moderator value ``w``; its CI uses
     the Satterthwaite df at each ``w``. Boundaries are the roots of ``|estimate(w)| = t(df(w))·se(w)``
     found with Brent's method between grid points, searched over the observed range extended by
-    ``extend`` × its width on both sides; each is marked as inside the data or not.
+    ``extend`` × its width on both sides; each is marked as inside the data or not. ``ddf``:
+    "satterthwaite" or "kenward-roger" (default: the fit's own, ``fit.spec.ddf``).
     """
+    fit = _with_ddf(fit, ddf)
     _check_names(fit, [effect, moderator])
     info = fit.design.variables[moderator]
     if info["kind"] != "numeric":

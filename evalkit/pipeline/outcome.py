@@ -93,11 +93,17 @@ def _by_wave(ctx: RunContext, inst: str, label: str) -> None:
 
 
 def _fit(ctx: RunContext, data, inst, fixed):
+    """The plan's mixed model; ``model.ddf: auto`` gives Kenward–Roger below
+    :data:`evalkit.plan.KENWARD_ROGER_BELOW` participants in the fitted model (fast engine)."""
     from ..models.mixed import fit_mixed
 
     m = ctx.plan.model
-    return fit_mixed(data, outcome=inst, fixed=fixed, subject=ctx.id, random=m.random,
-                     engine=m.engine, simplify=m.simplify)
+    fit = fit_mixed(data, outcome=inst, fixed=fixed, subject=ctx.id, random=m.random,
+                    engine=m.engine, simplify=m.simplify,
+                    ddf="kenward-roger" if m.ddf == "kenward-roger" else "satterthwaite")
+    if m.ddf == "auto" and m.engine == "fast" and m.ddf_for(fit.n_groups) == "kenward-roger":
+        fit = fit.with_ddf("kenward-roger")
+    return fit
 
 
 def _average_change(ctx: RunContext, inst: str, facts: dict) -> None:

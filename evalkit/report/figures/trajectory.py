@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
@@ -153,7 +155,8 @@ def draw_trajectory(ax, means, *, observed=None, time: str = "weeks", group: str
         title = group_label or group
         ax.legend(handles, names, title=_literal(title) if title else None, loc="best")
     if hidden and group is not None:
-        ax.annotate("; ".join(f"{_group_label(lv)}: {HIDDEN}" for lv in hidden),
+        # wrapped: a long list of hidden groups must stay inside the image
+        ax.annotate(textwrap.fill("; ".join(f"{_group_label(lv)}: {HIDDEN}" for lv in hidden), 90),
                     xy=(0, 0), xycoords="axes fraction", xytext=(0, -34),
                     textcoords="offset points", ha="left", va="top", color=NOTE, fontsize=9,
                     **LITERAL)
