@@ -65,7 +65,19 @@ __all__ = ["SufficientStats", "sufficient_stats", "theta_layout", "make_lambda",
 # ====================================================================== sufficient statistics
 @dataclass(frozen=True)
 class SufficientStats:
-    """Cross-products of the data, per subject (``ztz``, ``ztx``, ``zty``) and overall."""
+    """Cross-products of the data, per subject (``ztz``, ``ztx``, ``zty``) and overall.
+
+    Attributes
+    ----------
+    ztz, ztx, zty : numpy.ndarray
+        Z_i'Z_i (q, q, m), Z_i'X_i (q, p, m) and Z_i'y_i (q, m): subjects on the last axis.
+    xtx, xty, yty : numpy.ndarray, numpy.ndarray, float
+        X'X, X'y and y'y over all rows.
+    n, p, q, m : int
+        Rows, fixed effects, random effects per subject, subjects.
+    zy : numpy.ndarray or None
+        [Z_i'X_i | Z_i'y_i] (q, p + 1, m); ``ztx`` and ``zty`` are views into it.
+    """
 
     ztz: np.ndarray   # (q, q, m): component-major, so each block entry is one contiguous vector
     ztx: np.ndarray   # (q, p, m): subjects on the contiguous axis, so per-subject scaling is fast
@@ -140,6 +152,19 @@ def sufficient_stats(X: np.ndarray, Z: np.ndarray, y: np.ndarray, group: np.ndar
 def theta_layout(q: int, correlated: bool) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Positions of θ in Λ (column-major lower triangle, as lme4) and the lower bounds.
 
+    Parameters
+    ----------
+    q : int
+        Random effects per subject.
+    correlated : bool
+        Full lower triangle (lme4's ``|``) or diagonal (``||``).
+
+    Returns
+    -------
+    tuple
+        ``(pos, lower)``: the (row, column) of each θ in Λ and lme4's lower bounds (0 on the
+        diagonal, −inf below it).
+
     Examples
     --------
     >>> theta_layout(2, True)[0]
@@ -157,6 +182,17 @@ def theta_layout(q: int, correlated: bool) -> tuple[list[tuple[int, int]], np.nd
 
 def make_lambda(theta: np.ndarray, q: int, pos) -> np.ndarray:
     """Λ (q × q, lower triangular) from θ.
+
+    Parameters
+    ----------
+    theta : numpy.ndarray
+    q : int
+    pos : list of (int, int)
+        Positions from :func:`theta_layout`.
+
+    Returns
+    -------
+    numpy.ndarray
 
     Examples
     --------
@@ -180,6 +216,24 @@ class Scaling:
     the model), ``y* = (y − y_centre) / y_scale`` (centred only when X has an intercept column).
     Then ``β = y_scale T β* + y_centre e₀``, ``Var(β) = y_scale² T Var(β*) T'``,
     ``σ = y_scale σ*``, ``θ = θ* / z_scale[row]`` and the criterion differs by a constant.
+
+    Attributes
+    ----------
+    T : numpy.ndarray
+        p × p, with X* = X T.
+    intercept : int or None
+        The column of ones in X (centring needs one).
+    z_scale : numpy.ndarray
+        RMS of each Z column.
+    y_centre, y_scale : float
+
+    Examples
+    --------
+    >>> X = np.column_stack([np.ones(3), [0.0, 7.0, 14.0]])
+    >>> sc = standardise(X, X, np.array([100.0, 300.0, 200.0]))[3]
+    >>> sc.theta_from(sc.theta_to(np.array([1.0, 0.5, 0.25]), [(0, 0), (1, 0), (1, 1)]),
+    ...               [(0, 0), (1, 0), (1, 1)])
+    array([1.  , 0.5 , 0.25])
     """
 
     T: np.ndarray
@@ -189,18 +243,22 @@ class Scaling:
     y_scale: float
 
     def theta_from(self, theta_s: np.ndarray, pos) -> np.ndarray:
+        """θ for the user's Z from the standardised θ*."""
         return np.array([t / self.z_scale[i] for t, (i, _) in zip(theta_s, pos)])
 
     def theta_to(self, theta: np.ndarray, pos) -> np.ndarray:
+        """θ* of the standardised problem from the user's θ."""
         return np.array([t * self.z_scale[i] for t, (i, _) in zip(theta, pos)])
 
     def beta_from(self, beta_s: np.ndarray) -> np.ndarray:
+        """β on the user's scale from β*."""
         beta = self.y_scale * (self.T @ beta_s)
         if self.intercept is not None:
             beta[self.intercept] += self.y_centre
         return beta
 
     def vcov_from(self, vcov_s: np.ndarray) -> np.ndarray:
+        """Var(β) on the user's scale from Var(β*)."""
         return self.y_scale ** 2 * (self.T @ vcov_s @ self.T.T)
 
     def deviance_offset(self, n: int, p: int, reml: bool) -> float:
@@ -214,6 +272,17 @@ class Scaling:
 def standardise(X: np.ndarray, Z: np.ndarray, y: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Scaling]:
     """Centre and scale X and y, scale Z (see :class:`Scaling`).
+
+    Parameters
+    ----------
+    X, Z : numpy.ndarray
+        Fixed- and random-effects designs.
+    y : numpy.ndarray
+
+    Returns
+    -------
+    tuple
+        ``(X*, Z*, y*, Scaling)``.
 
     Examples
     --------
@@ -475,6 +544,19 @@ def profiled_deviance(stats: SufficientStats, theta: np.ndarray, pos, reml: bool
                       ws=None) -> float:
     """−2 log-likelihood (ML) or the REML criterion with β and σ profiled out (lme4's devfun).
 
+    Parameters
+    ----------
+    stats : SufficientStats
+    theta : numpy.ndarray
+    pos : list of (int, int)
+    reml : bool
+    ws : ignored
+        Kept for the earlier signature.
+
+    Returns
+    -------
+    float
+
     Examples
     --------
     >>> X = np.ones((6, 1)); g = np.array([0, 0, 1, 1, 2, 2])
@@ -487,6 +569,18 @@ def profiled_deviance(stats: SufficientStats, theta: np.ndarray, pos, reml: bool
 
 def deviance_varpar(stats: SufficientStats, varpar: np.ndarray, pos, reml: bool) -> float:
     """The deviance as a function of (θ, σ), not profiled over σ (lmerTest's devfun_vp).
+
+    Parameters
+    ----------
+    stats : SufficientStats
+    varpar : numpy.ndarray
+        (θ, σ).
+    pos : list of (int, int)
+    reml : bool
+
+    Returns
+    -------
+    float
 
     Examples
     --------
@@ -507,7 +601,16 @@ def deviance_varpar(stats: SufficientStats, varpar: np.ndarray, pos, reml: bool)
 # ====================================================================== solution at θ
 @dataclass(frozen=True)
 class Solution:
-    """What the deviance evaluation computes at one θ."""
+    """What the deviance evaluation computes at one θ (see :func:`solve`).
+
+    Attributes
+    ----------
+    theta, lam, beta : numpy.ndarray
+    rxtrx : numpy.ndarray
+        X'V⁻¹X, so Var(β) = σ² rxtrx⁻¹.
+    pwrss, logdet_m, logdet_rx : float
+        Penalised residual sum of squares, log|I + Λ'Z'ZΛ|, log|X'V⁻¹X|.
+    """
 
     theta: np.ndarray
     lam: np.ndarray
@@ -519,7 +622,13 @@ class Solution:
 
 
 class Workspace:
-    """Kept for callers of the earlier API; evaluations allocate what they need."""
+    """Kept for callers of the earlier API; evaluations allocate what they need.
+
+    Examples
+    --------
+    >>> Workspace().stats is None
+    True
+    """
 
     def __init__(self, stats: SufficientStats | None = None):
         self.stats = stats
@@ -527,6 +636,18 @@ class Workspace:
 
 def solve(stats: SufficientStats, theta: np.ndarray, pos, ws: Workspace | None = None) -> Solution:
     """Solve the penalised least-squares problem at θ (β, PWRSS and the log-determinants).
+
+    Parameters
+    ----------
+    stats : SufficientStats
+    theta : numpy.ndarray
+    pos : list of (int, int)
+    ws : ignored
+        Kept for the earlier signature.
+
+    Returns
+    -------
+    Solution
 
     Examples
     --------
@@ -544,6 +665,16 @@ def solve(stats: SufficientStats, theta: np.ndarray, pos, ws: Workspace | None =
 
 def blups(stats: SufficientStats, sol: Solution) -> np.ndarray:
     """Conditional modes b_i = Λ M_i⁻¹ Λ'(Z_i'y − Z_i'X β), as an (m, q) array.
+
+    Parameters
+    ----------
+    stats : SufficientStats
+    sol : Solution
+        :func:`solve` at θ̂.
+
+    Returns
+    -------
+    numpy.ndarray
 
     Examples
     --------
@@ -565,6 +696,15 @@ def default_start(stats: SufficientStats, pos) -> np.ndarray:
     """lme4's start Λ = I, made scale-free: each diagonal divided by its Z column's RMS (on a
     standardised problem, Λ = I itself).
 
+    Parameters
+    ----------
+    stats : SufficientStats
+    pos : list of (int, int)
+
+    Returns
+    -------
+    numpy.ndarray
+
     Examples
     --------
     >>> X = np.column_stack([np.ones(4), [0.0, 2.0, 0.0, 2.0]])
@@ -585,6 +725,15 @@ def moment_start(stats: SufficientStats, pos) -> np.ndarray:
     mean((Z_i'Z_i)⁻¹) over subjects with Z_i'Z_i invertible. Eigenvalues are floored at 1 % of the
     largest diagonal of Λ = I on the data's scale (a start at exactly 0 would sit on the even
     criterion's stationary point). Falls back to :func:`default_start`.
+
+    Parameters
+    ----------
+    stats : SufficientStats
+    pos : list of (int, int)
+
+    Returns
+    -------
+    numpy.ndarray
 
     Examples
     --------
@@ -913,7 +1062,27 @@ def check_convergence(ev: Evaluation, pos, *, boundary: np.ndarray | None = None
 # ====================================================================== the whole fit in θ
 @dataclass
 class ThetaFit:
-    """A fit of the variance parameters on the user's scale (see :func:`fit_theta`)."""
+    """A fit of the variance parameters on the user's scale (see :func:`fit_theta`).
+
+    Attributes
+    ----------
+    theta, theta_s : numpy.ndarray
+        lme4's θ for the user's Z, and θ* of the standardised problem.
+    pos : list of (int, int)
+    reml : bool
+    stats_s : SufficientStats
+        The standardised problem.
+    scaling : Scaling
+    evaluation : Evaluation
+        Order-2 evaluation at θ̂* (for Satterthwaite df and the convergence check).
+    beta, vcov : numpy.ndarray
+    sigma, deviance : float
+        On the user's scale (``deviance`` is lme4's REML criterion or −2 log-likelihood).
+    converged : bool
+        lme4's check (:func:`check_convergence`).
+    info : dict
+        Evaluations, iterations, messages and the check's details.
+    """
 
     theta: np.ndarray          # lme4's θ for the user's Z
     theta_s: np.ndarray        # θ of the standardised problem

@@ -56,7 +56,29 @@ def _richardson(approx: list[np.ndarray], v: float = 2.0) -> np.ndarray:
 
 def richardson_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, d: float = 1e-4,
                         eps: float = 1e-4, r: int = 4, v: float = 2.0) -> np.ndarray:
-    """numDeriv::jacobian (method "Richardson"): columns are ∂f/∂x_i."""
+    """numDeriv::jacobian (method "Richardson"): columns are ∂f/∂x_i.
+
+    Parameters
+    ----------
+    f : callable
+        Vector (or scalar) function of ``x``.
+    x : numpy.ndarray
+        Where to differentiate.
+    d, eps, r, v : float, float, int, float
+        numDeriv's ``method.args``: relative step ``d`` (absolute ``eps`` for |x| below numDeriv's
+        zero tolerance), ``r`` Richardson steps, each dividing the step by ``v``.
+
+    Returns
+    -------
+    numpy.ndarray
+        (len(f(x)), len(x)).
+
+    Examples
+    --------
+    >>> richardson_jacobian(lambda x: np.array([x[0] * x[1], np.sin(x[0])]), np.array([1.0, 2.0])).round(8)
+    array([[2.        , 1.        ],
+           [0.54030231, 0.        ]])
+    """
     x = np.asarray(x, float)
     h0 = np.abs(d * x) + eps * (np.abs(x) < _ZERO_TOL)
     cols = []
@@ -73,7 +95,27 @@ def richardson_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *,
 
 def richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, *, d: float = 0.1,
                        eps: float = 1e-4, r: int = 4, v: float = 2.0) -> np.ndarray:
-    """numDeriv::hessian (genD with Richardson extrapolation) of a scalar function."""
+    """numDeriv::hessian (genD with Richardson extrapolation) of a scalar function.
+
+    Parameters
+    ----------
+    f : callable
+        Scalar function of ``x``.
+    x : numpy.ndarray
+    d, eps, r, v : float, float, int, float
+        numDeriv's ``method.args`` for ``hessian`` (d = 0.1, r = 4 by default, as lmerTest).
+
+    Returns
+    -------
+    numpy.ndarray
+        (len(x), len(x)).
+
+    Examples
+    --------
+    >>> richardson_hessian(lambda x: x[0] ** 2 * x[1] + np.exp(x[1]), np.array([1.0, 0.0])).round(4)
+    array([[0., 2.],
+           [2., 1.]])
+    """
     x = np.asarray(x, float)
     p = len(x)
     h0 = np.abs(d * x) + eps * (np.abs(x) < _ZERO_TOL)
@@ -102,24 +144,71 @@ def richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, *, d: fl
 
 
 def varpar_covariance(stats, pos, varpar: np.ndarray, reml: bool) -> tuple[np.ndarray, bool]:
-    """A = 2 H⁻¹ for φ = (θ, σ); the bool says whether H was positive definite.
+    """lmerTest's A = 2 H⁻¹ for φ = (θ, σ), numerically; the bool: H was positive definite.
 
-    As lmerTest does, a Hessian with non-positive eigenvalues is inverted on its positive
-    eigenvalues only (the caller records a warning).
+    lmerTest's recipe exactly (``as_lmerModLT``): numDeriv's Richardson Hessian of ``devfun_vp``
+    on the user's scale, inverted on its eigenvalues above an absolute 1e-8. Kept for checks
+    against R; fits use :class:`Satterthwaite` (exact, and the same in any units).
+
+    Parameters
+    ----------
+    stats : evalkit.models.reml.SufficientStats
+    pos : list of (int, int)
+    varpar : numpy.ndarray
+        (θ, σ) at the optimum.
+    reml : bool
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, bool)
+
+    Examples
+    --------
+    >>> from evalkit.models import reml
+    >>> rng = np.random.default_rng(2)
+    >>> g = np.repeat(np.arange(25), 4); X = np.ones((100, 1))
+    >>> s = reml.sufficient_stats(X, X, rng.normal(0, 1, 25)[g] + rng.normal(0, 1, 100), g)
+    >>> theta = reml.optimise_theta(s, [(0, 0)], reml=True)[0]
+    >>> sigma = np.sqrt(reml.solve(s, theta, [(0, 0)]).pwrss / 99)
+    >>> A, ok = varpar_covariance(s, [(0, 0)], np.r_[theta, sigma], True)
+    >>> A.shape, ok
+    ((2, 2), True)
     """
     def dev(phi):
         return _reml.deviance_varpar(stats, phi, pos, reml)
 
     H = richardson_hessian(dev, varpar)
     vals, vecs = np.linalg.eigh((H + H.T) / 2.0)
-    tol = 1e-8 * max(abs(vals).max(), 1.0)
-    keep = vals > tol
+    keep = vals > 1e-8
     A = 2.0 * (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
     return A, bool(keep.all())
 
 
 def vcov_jacobian(stats, pos, varpar: np.ndarray) -> np.ndarray:
-    """∂Var(β)/∂φ_k for each variance parameter, as an array (k, p, p)."""
+    """∂Var(β)/∂φ_k for each variance parameter, numerically (lmerTest's numDeriv::jacobian).
+
+    Parameters
+    ----------
+    stats : evalkit.models.reml.SufficientStats
+    pos : list of (int, int)
+    varpar : numpy.ndarray
+        (θ, σ).
+
+    Returns
+    -------
+    numpy.ndarray
+        (k, p, p), k = len(varpar).
+
+    Examples
+    --------
+    >>> from evalkit.models import reml
+    >>> X = np.ones((6, 1)); g = np.array([0, 0, 1, 1, 2, 2])
+    >>> s = reml.sufficient_stats(X, X, np.array([1.0, 2, 4, 3, 7, 8]), g)
+    >>> vcov_jacobian(s, [(0, 0)], np.array([1.0, 1.5])).round(4)
+    array([[[1.5]],
+    <BLANKLINE>
+           [[1.5]]])
+    """
     p = stats.p
 
     def covbeta(phi):
@@ -131,7 +220,29 @@ def vcov_jacobian(stats, pos, varpar: np.ndarray) -> np.ndarray:
 
 
 def satterthwaite_df(L: np.ndarray, vcov: np.ndarray, jac: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Satterthwaite df for each row of ``L`` (one contrast per row)."""
+    """Satterthwaite df for each row of ``L`` (one contrast per row): 2 v² / (∇v' A ∇v).
+
+    Parameters
+    ----------
+    L : array_like
+        (k, p) contrast weights.
+    vcov : numpy.ndarray
+        Var(β) (p × p) in the parametrisation of ``jac`` and ``A``.
+    jac : numpy.ndarray
+        ∂Var(β)/∂φ (k, p, p).
+    A : numpy.ndarray
+        Asymptotic covariance of φ.
+
+    Returns
+    -------
+    numpy.ndarray
+        One df per row (inf when the variance does not depend on φ).
+
+    Examples
+    --------
+    >>> satterthwaite_df([[1.0]], np.array([[2.0]]), np.array([[[1.0]]]), np.array([[0.5]]))
+    array([16.])
+    """
     L = np.atleast_2d(np.asarray(L, float))
     out = np.empty(len(L))
     for i, l in enumerate(L):
