@@ -37,7 +37,8 @@ def context_scan(data: pd.DataFrame, *, outcome, by=None, dictionary=None,
                  subject: str = "participant_id",
                  time: str = "weeks", random: str = "weeks", change: tuple = (0, 12),
                  min_n: int = 10, adjust: str = "bh", wave: str | None = "wave",
-                 baseline_wave: str = "baseline", end_wave: str = "end", simplify: bool = True) -> pd.DataFrame:
+                 baseline_wave: str = "baseline", end_wave: str = "end", simplify: bool = True,
+                 fits: dict | None = None) -> pd.DataFrame:
     """Scan every context variable for differences in change.
 
     Parameters
@@ -68,6 +69,9 @@ def context_scan(data: pd.DataFrame, *, outcome, by=None, dictionary=None,
         form).
     simplify : bool, default True
         Simplify singular random-effects structures (recorded in the ``note`` column).
+    fits : dict, optional
+        Filled with the fitted models, ``{(outcome, context): MixedResult}`` (contexts whose
+        model could not be fitted are absent), for their coefficient tables.
 
     Returns
     -------
@@ -115,8 +119,11 @@ def context_scan(data: pd.DataFrame, *, outcome, by=None, dictionary=None,
         rc = _reliable_change_by_participant(data, outcome, subject, wave,
                                              (baseline_wave, end_wave))
         for ctx in contexts:
-            rows.extend(_scan_one(data, outcome, ctx, subject=subject, time=time, random=random,
-                                  change=change, min_n=min_n, rc=rc, simplify=simplify))
+            found, fit = _scan_one(data, outcome, ctx, subject=subject, time=time, random=random,
+                                   change=change, min_n=min_n, rc=rc, simplify=simplify)
+            rows.extend(found)
+            if fits is not None and fit is not None:
+                fits[(outcome, ctx)] = fit
     table = pd.DataFrame(rows)
     het = table.drop_duplicates(["outcome", "context"])[["outcome", "context", "heterogeneity_p"]]
     het = het.dropna(subset=["heterogeneity_p"])
@@ -180,7 +187,7 @@ def _scan_one(data, outcome, ctx, *, subject, time, random, change, min_n, rc, s
     if fit is None and not small:
         out.append(_row(outcome, ctx, "all", int(per_person.notna().sum()), "not estimable", None, rc,
                         per_person.index, note))
-    return out
+    return out, fit
 
 
 def _ids_at(per_person, level, numeric):

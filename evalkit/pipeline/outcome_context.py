@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..report.disclosure import Count, Free, Label, Linked, Share, Stat
 from .context import RunContext, is_categorical
-from .models import register_model_table
+from .models import register_fit, register_fits
 from .outcome_change import CLASSES, declare
 from .reach import contexts
 
@@ -35,11 +35,12 @@ def scan(ctx: RunContext, inst: str, label: str, facts: dict) -> None:
         if is_categorical(ctx.people[c]):
             ctx.context_dimension(c)
             coded[c] = coded[c].map(lambda v, col=c: ctx.code(col, v))
+    fits = {}
     table = context_scan(coded, outcome=[inst], by=chosen, subject=ctx.id, time=ctx.time,
                          random=ctx.plan.model.random, change=ctx.plan.time.change,
                          min_n=ctx.min_group, adjust=ctx.plan.contexts.adjust, wave=ctx.wave,
                          baseline_wave=ctx.plan.time.baseline_wave,
-                         end_wave=ctx.plan.time.end_wave)
+                         end_wave=ctx.plan.time.end_wave, fits=fits)
     spec = registry.get(inst).change
     has_rc = not (spec.reliable_change is None and spec.rci_sd is None)
     if has_rc:
@@ -96,6 +97,40 @@ def scan(ctx: RunContext, inst: str, label: str, facts: dict) -> None:
         out["n_change"] = out["n_change"].mask(small)
     ctx.pub.add(f"{inst}_by_context", out, status="status", columns=columns)
     ctx.figure(f"{inst}_forest", lambda p: _forest(ctx, p, inst, label))
+    _scan_models(ctx, inst, table, fits)
+
+
+def _scan_models(ctx: RunContext, inst: str, table: pd.DataFrame, fits: dict) -> None:
+    """The scan's models (``outcome ~ time * context``, one per context) as protected tables.
+
+    Each model rests on the mothers in it: for a categorical context those in the levels large
+    enough to estimate (smaller levels are left out of the model), for a numeric one those with a
+    value; a coefficient naming a level also rests on that level and on the reference level.
+    """
+    entries = []
+    pop = ctx.model_population(inst)
+    for (_, context), fit in fits.items():
+        if is_categorical(ctx.people[context]):
+            rows = table[(table["context"] == context) & (table["status"] == "estimated")]
+            codes = [str(v) for v in rows["level"]]
+            if not codes:
+                continue
+            union = pop & {context: codes}
+            if ctx.pub.count(union) == ctx.pub.count(pop):     # every mother of the outcome
+                entries.append((ctx.label(context), fit, pop, [context], None))
+            else:
+                # levels left out: the rows rest on the levels' own keys (published in
+                # <inst>_by_context), and the number of mothers is not given (it would give the
+                # left-out levels' size by subtraction)
+                entries.append((ctx.label(context), fit, union, [context],
+                                [pop & {context: c} for c in codes]))
+        else:
+            ctx.yes_no(f"has:{context}", ctx.people[context].notna())
+            with_value = pop & {f"has:{context}": "yes"}
+            same = ctx.pub.count(with_value) == ctx.pub.count(pop)
+            entries.append((ctx.label(context), fit, pop if same else with_value, [], None))
+    # observations per level and wave are counts no other table publishes: mothers only
+    register_fits(ctx, f"{inst}_context", entries, inst=inst, label="context", observations=False)
 
 
 def _forest(ctx, pub, inst, label):
@@ -117,7 +152,11 @@ def johnson_neyman(ctx: RunContext, inst: str, label: str, moderator: str) -> No
     fit = fit_mixed(ctx.analysis, outcome=inst, fixed=f"{ctx.time} * {moderator}", subject=ctx.id,
                     random=m.random, engine=m.engine, simplify=m.simplify)
     jn = jn_fit(fit, effect=ctx.time, moderator=moderator, change=ctx.plan.time.change)
-    register_model_table(ctx, f"{inst}_jn_{moderator}_fixed", fit.fixed, population=pop)
+    ctx.yes_no(f"has:{moderator}", ctx.people[moderator].notna())
+    with_value = pop & {f"has:{moderator}": "yes"}
+    if ctx.pub.count(with_value) != ctx.pub.count(pop):   # mothers without a value are left out
+        pop = with_value
+    register_fit(ctx, f"{inst}_jn_{moderator}", fit, population=pop, inst=inst)
     n = [pop] * len(jn.bounds)
     ctx.pub.add(f"model_{inst}_jn_{moderator}", jn.bounds.assign(
         inside_data=jn.bounds["inside_data"].map({True: "yes", False: "no"})), status="status",
