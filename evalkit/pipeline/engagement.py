@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..report.disclosure import SD, Count, Free, Key, Label, Linked, Mean, Rounded, Stat
 from .context import RunContext, is_categorical
-from .models import register_model_table
+from .models import register_fit, register_model_table
 from .reach import contexts
 
 __all__ = ["run"]
@@ -211,19 +211,53 @@ def _survival(ctx: RunContext, e) -> None:
         cox_frame = km_d[["weeks", "event"]].join(ctx.people[cov])
         cox_frame["event"] = cox_frame["event"].astype(int)
         with ctx.step("Cox model"):
+            strat = strata if strata and strata in cox_frame else None
             cox = fit_cox(cox_frame, duration="weeks", event="event", covariates=cov,
-                          strata=strata if strata and strata in cox_frame else None)
-            register_model_table(ctx, "cox", cox.summary, population=Key.of(
-                started="yes", **{f"km@{used[0]:g}": "at_risk"}), factors=cov)
-            ctx.facts["cox"] = {"ties": "Efron"}
+                          strata=strat)
+            population = _cox_population(ctx, cox_frame, cov, strat, used[0])
+            register_model_table(ctx, "cox", cox.summary, population=population, factors=cov)
+            _cox_fit(ctx, cox, population, strat)
+            ctx.facts["cox"] = {"ties": "Efron", "strata": ctx.label(strat) if strat else None,
+                                "covariates": [ctx.label(c) for c in cov]}
             with ctx.step("proportional-hazards check"):
                 from ..models.survival import check_proportional_hazards
 
                 zph = check_proportional_hazards(cox)
                 table = zph.table.assign(global_chisq=zph.global_chisq,
                                          global_df=float(zph.global_df), global_p=zph.global_p)
-                register_model_table(ctx, "cox_zph", table, population=Key.of(
-                    started="yes", **{f"km@{used[0]:g}": "at_risk"}), factors=cov)
+                register_model_table(ctx, "cox_zph", table, population=population, factors=cov)
+
+
+def _cox_population(ctx: RunContext, frame: pd.DataFrame, cov, strata, first: float) -> Key:
+    """Declare ``cox`` (event / censored for the mothers the Cox model used, blank for the rest:
+    not started, or a covariate missing) and return the key of the mothers in the model."""
+    used = frame[["weeks", "event", *cov, *([strata] if strata else [])]].notna().all(axis=1)
+    status = pd.Series(np.where(frame["event"].astype(bool), "event", "censored"),
+                       index=frame.index, dtype=object).where(used)
+    ctx.pub.dimension("cox", status.reindex(ctx.people.index).where(lambda s: s.notna(), None),
+                      levels=["event", "censored"])
+    everyone = Key.of(started="yes", **{f"km@{first:g}": "at_risk"})
+    # every mother in the Kaplan-Meier analysis: the same key as the KM tables (no new count)
+    return everyone if bool(used.all()) else everyone & {"cox": ["event", "censored"]}
+
+
+def _cox_fit(ctx: RunContext, cox, population: Key, strata) -> None:
+    """``model_cox_fit``: mothers in the Cox model and disengagements (events), with the ties
+    method, strata and partial log-likelihood; the counts are protected like any other."""
+    events = Key.of(started="yes", cox="event")
+    n, k = ctx.pub.count(population), ctx.pub.count(events)
+    if (n, k) != (cox.n, cox.n_events):
+        raise RuntimeError(f"the Cox model used {cox.n} mothers and {cox.n_events} events but "
+                           f"their keys count {n} and {k}")
+    # the same mothers as every mother who started (the participant flow's count): say so with
+    # that key, so the number adds nothing the flow does not already publish
+    n_key = ctx.started_key if ctx.pub.count(ctx.started_key) == n else population
+    table = pd.DataFrame([{"model": "Cox proportional hazards, time to disengagement",
+                           "ties": "Efron", "strata": ctx.label(strata) if strata else "none",
+                           "mothers": n, "events": k, "loglik": cox.loglik}])
+    ctx.pub.add("model_cox_fit", table, status="status", columns={
+        "model": Label(), "ties": Label(), "strata": Label(), "mothers": Count([n_key]),
+        "events": Count([events]), "loglik": Stat([population], min_n=ctx.min_group)})
 
 
 def _log_ci(surv: float, var: float) -> tuple[float, float]:
@@ -259,8 +293,15 @@ def _dose(ctx: RunContext, e) -> None:
                        time=ctx.time, change=ctx.plan.time.change, started=e.started,
                        # mode confounds dose through change: adjust its time slope
                        covariates=[group] if group else ())
+    from .outcome import _population
+
+    _population(ctx, inst)      # the outcome's model population (engagement runs first)
     population = ctx.model_population(inst) & {"has:sessions": "yes"}
+    if ctx.plan.model.population != "started":      # the model's mothers are not all starters
+        population = population & ctx.started_key
     register_model_table(ctx, "dose_response", dr.effect, population=population)
+    register_fit(ctx, "dose_model", dr.fit, population=population, inst=inst,
+                 factors=[group] if group else (), planned=(ctx.time, True))
     curve = dr.curve.copy()
     n = [population] * len(curve)
     ctx.pub.add("dose_curve", curve, file="figures/dose_response.csv", columns={
