@@ -57,8 +57,11 @@ def run(ctx: RunContext) -> None:
         table = pooled.table.assign(analysis=f"multiple imputation (m = {mi.m})")[
             ["analysis", "estimate", "std_error", "df", "ci_low", "ci_high", "p_value"]]
         register_model_table(ctx, "sensitivity_mi", table, population=pop, term="analysis")
+        _pooled_fixed(ctx, pooled, pop)
         _diagnostics(ctx, inst, imputed)
-        ctx.facts["mi"] = {"m": mi.m, "predictors": [ctx.label(p) for p in predictors]}
+        ctx.facts["mi"] = {"m": mi.m, "predictors": [ctx.label(p) for p in predictors],
+                           "iterations": mi.iterations, "method": mi.method,
+                           **_structures(ctx, pooled.fits)}
     tp = ctx.plan.sensitivity.tipping_point
     if tp is not None and imputed is not None:
         with ctx.step("tipping point"):
@@ -69,6 +72,38 @@ def run(ctx: RunContext) -> None:
             register_model_table(ctx, "tipping_point", t, population=pop, term="__none__")
             ctx.facts["tipping"] = {"delta": tip.tipping_delta}
             ctx.figure("tipping_point", lambda p: _tipping(ctx, p), audience=("technical",))
+
+
+def _pooled_fixed(ctx: RunContext, pooled, pop: Key) -> None:
+    """``model_sensitivity_mi_fixed``: the average-change model's fixed effects pooled over the
+    imputations by Rubin's rules (Barnard–Rubin df), with the fraction of missing information."""
+    from ..models.pooling import pool_fits
+
+    fits = [f for f in pooled.fits if f is not None]
+    if len(fits) < 2:
+        return
+    table = pool_fits(fits)
+    keep = [c for c in ("term", "estimate", "std_error", "df", "statistic", "p_value", "ci_low",
+                        "ci_high", "fmi") if c in table.columns]
+    register_model_table(ctx, "sensitivity_mi_fixed", table[keep], population=pop)
+
+
+def _structures(ctx: RunContext, fits) -> dict:
+    """How the imputations' models were fitted: random-effects structures (after simplification),
+    df method, estimation, and how many fits converged or were singular (no number about people)."""
+    from .models import describe_fit
+
+    infos = [describe_fit(ctx, f) for f in fits if f is not None]
+    if not infos:
+        return {}
+    shapes = {}
+    for i in infos:
+        shapes.setdefault(i["random_effects"], [0, i["random_effects_text"]])[0] += 1
+    return {"fits": len(infos), "structures": [(k, n, text) for k, (n, text) in shapes.items()],
+            "df_method": infos[0]["df_method"], "estimation": infos[0]["estimation"],
+            "converged": sum(i["converged"] for i in infos),
+            "singular": sum(i["singular"] for i in infos),
+            "fixed": infos[0]["fixed"], "planned": infos[0]["random_effects_planned"]}
 
 
 def _diagnostics(ctx: RunContext, inst: str, imputed) -> None:
