@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from . import format as fmt
 from . import narrative as nv
 from .impact import impact_context
+from .technical import technical_context
 from .disclosure.columns import Count, Free, Label, Linked, Rounded, Share
 
 __all__ = ["render_reports", "table_view"]
@@ -145,6 +146,7 @@ def _context(ctx, *, figures, provenance) -> dict:
         "checks": table_view(checks, {"check": "Check", "n": "Number"}),
         "suppression_count": int(len(pub.log)),
         "provenance": provenance,
+        **technical_context(ctx, provenance=provenance),
         "primary": plan.primary_outcome.instrument,
         "primary_label": next((o["label"] for o in outcomes if o["primary"]), ""),
     }
