@@ -129,6 +129,10 @@ class ModelSection(_Section):
     group: str | None = "delivery_mode"
     population: Literal["started", "all"] = "started"
     engine: Literal["fast", "statsmodels"] = "fast"
+    """Mixed-model engine: ``fast`` (evalkit's; lme4/lmerTest's estimates, SEs and df) or
+    ``statsmodels`` (MixedLM, a cross-check: z-tests without small-sample df, and SEs that differ
+    from lme4's on unbalanced data -- measured up to 3.3 % with 30 mothers, under 1 % with a few
+    hundred or more). Report with ``fast``."""
     simplify: bool = True
     ddf: Literal["auto", "satterthwaite", "kenward-roger"] = "auto"
     """Denominator df of the mixed models' tests and intervals: ``kenward-roger`` (adjusted standard

@@ -143,6 +143,9 @@ def build_design(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, 
             v = values.astype(float)
             variables[var] = {"kind": "numeric", "mean": float(v.mean()), "sd": float(v.std()),
                               "min": float(v.min()), "max": float(v.max())}
+            distinct = pd.unique(values.dropna())
+            if len(distinct) <= 2:   # boolean or 0/1: reference grids keep both values (emmeans)
+                variables[var]["values"] = sorted(x.item() if hasattr(x, "item") else x for x in distinct)
     exclusions = pd.DataFrame(
         [{"reason": why, "rows": int(m.sum()),
           "subjects": int(frame.loc[m, subject].nunique())} for why, m in reasons],

@@ -207,8 +207,35 @@ class MixedResult:
         return self.sigma ** 2 * lam @ lam.T
 
     def r2(self) -> dict:
-        """Nakagawa's marginal and conditional R² (random slopes: Johnson 2014 mean variance)."""
-        var_f = float(np.var(self.design.X @ self.beta))
+        """Nakagawa & Schielzeth's marginal and conditional R², as ``performance::r2_nakagawa``.
+
+        ``marginal = σ²_f / (σ²_f + σ²_re + σ²)`` and ``conditional = (σ²_f + σ²_re) / (…)``, where
+        σ²_f is the sample variance of the fixed-effect predictions ``X β`` (n − 1 denominator, as
+        ``var()`` in R's insight/performance and MuMIn), σ²_re the mean random-effect variance
+        over the fitted rows, ``mean(z_i' Σ z_i)`` (Johnson 2014; with random slopes it depends on
+        where time is), and σ² the residual variance. Matches a by-hand computation in R from the
+        lmer fit with insight's formulas to 1e-6 (``tests/reference/parity_reference.R``). Unlike
+        performance, a singular fit still gets a conditional R² (its zero variance adds nothing).
+
+        Returns
+        -------
+        dict
+            ``{"marginal": float, "conditional": float}``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import evalkit as ek
+        >>> rng = np.random.default_rng(5)
+        >>> ids = np.repeat(np.arange(40), 3)
+        >>> weeks = np.tile([0.0, 6.0, 12.0], 40)
+        >>> y = 40 + rng.normal(0, 5, 40)[ids] + 0.5 * weeks + rng.normal(0, 3, 120)
+        >>> fit = ek.fit_mixed(pd.DataFrame({"id": ids, "weeks": weeks, "y": y}), outcome="y",
+        ...                    fixed="weeks", subject="id")
+        >>> {k: round(v, 3) for k, v in fit.r2().items()}
+        {'marginal': 0.206, 'conditional': 0.744}
+        """
+        var_f = float(np.var(self.design.X @ self.beta, ddof=1))
         var_re = float(np.mean(np.einsum("ij,jk,ik->i", self.design.Z, self._re_cov, self.design.Z)))
         var_e = self.sigma ** 2
         total = var_f + var_re + var_e
@@ -265,8 +292,12 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, ran
     reml : bool, default True
         REML (default) or maximum likelihood (needed to compare fixed effects by LRT).
     engine : {"fast", "statsmodels"}
-        ``"fast"``: evalkit's exact profiled (RE)ML engine with Satterthwaite df.
-        ``"statsmodels"``: the same spec through ``MixedLM`` (z-tests), for cross-checking.
+        ``"fast"``: evalkit's exact profiled (RE)ML engine with Satterthwaite df (lme4/lmerTest's
+        numbers). ``"statsmodels"``: the same spec through ``MixedLM``, for cross-checking only:
+        z-tests (no small-sample df), and standard errors from statsmodels' joint observed
+        information, which differ from lme4's on unbalanced data -- measured up to 3.3 % on a
+        30-mother cohort, 0.8 % on 303 and 0.4 % on 3,000 mothers, identical on balanced data
+        (see :mod:`evalkit.models.sm_engine`). Report the fast engine.
     reference : dict, optional
         Reference level per categorical column, e.g. ``{"delivery_mode": "one_to_one"}``.
     centre : str or list of str, optional

@@ -4,9 +4,15 @@ Everything here is a linear combination ``L β`` of a fitted model's fixed effec
 estimate comes with a standard error and Satterthwaite df (emmeans semantics on lmerTest fits), or
 Kenward–Roger ones with ``ddf="kenward-roger"`` (emmeans' ``lmer.df = "kenward-roger"``).
 
-Reference grid (as emmeans): every categorical model variable at each of its levels, every numeric
-variable at its mean in the fitted data unless given in ``at``. Levels of categorical variables that
-are not in ``by`` are averaged with equal weights.
+Reference grid (as emmeans' defaults): every categorical model variable at each of its levels; a
+boolean or any numeric variable with at most two distinct values in the fitted rows (a 0/1 flag) at
+both values (emmeans treats a logical as a factor, and keeps a numeric with <= 2 values:
+``cov.keep = "2"``); every other numeric variable at its mean in the fitted rows -- unless given in
+``at``. Grid values of variables that are not in ``by`` (or ``at``) are averaged with equal weights,
+so a mean is "averaged over first_baby = no/yes", not "at first_baby = 0.56".
+
+Every table returned here remembers the linear combinations behind its rows, so
+:func:`pairwise` can compare them (``ek.pairwise(ek.marginal_means(fit, ...))``).
 
 Examples
 --------
@@ -75,8 +81,22 @@ def _with_ddf(fit, ddf):
     return fit if ddf is None else fit.with_ddf(ddf)
 
 
+def _grid_values(info: dict) -> list:
+    """Where the reference grid puts a variable that is not given in ``at`` (emmeans' defaults).
+
+    Factors: every level. Numeric variables with at most two distinct values in the fitted rows
+    (booleans, 0/1 flags): both values -- emmeans treats a logical as a factor and keeps a numeric
+    with <= 2 distinct values (its default ``cov.keep = "2"``). Other numeric variables: the mean.
+    """
+    if info["kind"] == "categorical":
+        return list(info["levels"])
+    if "values" in info:
+        return list(info["values"])
+    return [info["mean"]]
+
+
 def _grid(fit, *, at: dict, keep: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """L rows (averaged over categorical levels not kept) and their labels."""
+    """L rows (averaged with equal weights over the grid values not kept) and their labels."""
     known = _model_vars(fit)
     _check_names(fit, list(at))
     axes = {}
@@ -84,10 +104,8 @@ def _grid(fit, *, at: dict, keep: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
         if var in at:
             vals = at[var]
             axes[var] = list(vals) if np.ndim(vals) else [vals]
-        elif info["kind"] == "categorical":
-            axes[var] = list(info["levels"])
         else:
-            axes[var] = [info["mean"]]
+            axes[var] = _grid_values(info)
     names = list(axes)
     grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=names)
     grid[fit.spec.subject] = fit.design.groups[0]  # random part unused; keeps new_matrices happy
@@ -101,9 +119,41 @@ def _grid(fit, *, at: dict, keep: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     return L, labels
 
 
+_ROWS = "evalkit_rows"     # key in DataFrame.attrs of the tables returned here
+
+
+class _Rows(dict):
+    """The rows of L behind a returned table, kept in its ``.attrs`` for :func:`pairwise`.
+
+    A dict holding only a short JSON-able description, so ``DataFrame.to_parquet`` (which writes
+    ``attrs`` as JSON) still works; the fit and L are attributes. pandas deep-copies ``attrs`` on
+    every operation: copies share this object. Pickling keeps the description only (the fit's
+    closures do not pickle), so a table that was saved and loaded cannot be compared any more.
+    """
+
+    def __init__(self, fit, L: np.ndarray, labels: pd.DataFrame, index: pd.Index):
+        super().__init__(kind="evalkit linear combinations of the fixed effects", rows=int(len(L)))
+        self.fit, self.L, self.label_columns, self.index = fit, L, list(labels.columns), index
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+    def __eq__(self, other):      # two tables are combined with their attrs only if they share them
+        return self is other
+
+    __hash__ = None
+
+
 def _estimates(fit, L: np.ndarray, labels: pd.DataFrame) -> Estimates:
     table = fit.contrast(L, names=[f"r{i}" for i in range(len(L))]).drop(columns="term")
     table = pd.concat([labels.reset_index(drop=True), table], axis=1)
+    table.attrs[_ROWS] = _Rows(fit, L, labels, table.index.copy())
     return Estimates(table=table, L=L, labels=labels, fit=fit)
 
 
@@ -115,9 +165,11 @@ def marginal_means(fit, *, at: dict | None = None, by: str | list[str] | None = 
     ----------
     fit : MixedResult
     at : dict, optional
-        Values for numeric variables (e.g. ``{"weeks": [0, 12]}``); others sit at their means.
+        Values for numeric variables (e.g. ``{"weeks": [0, 12]}``). Other numeric variables sit
+        at their means, except booleans and 0/1 (two-valued) ones, which are averaged over both
+        values like factors (emmeans' defaults; see the module docstring).
     by : str or list of str, optional
-        Categorical variables to report separately; other categorical variables are averaged.
+        Variables to report separately (categorical, boolean or 0/1); the others are averaged.
     ddf : {"satterthwaite", "kenward-roger"}, optional
         The df method (default: the fit's own, ``fit.spec.ddf``). "kenward-roger": standard errors
         from the adjusted covariance Φ_A and Kenward–Roger df (emmeans' ``lmer.df``).
@@ -157,22 +209,136 @@ def _change(fit, *, time, at, by) -> Estimates:
     return _estimates(fit, L1 - L0, labels)
 
 
-def pairwise(estimates: Estimates, *, adjust: str = "holm") -> pd.DataFrame:
-    """All pairwise differences between the rows of an :class:`Estimates`, with adjusted p-values.
+def pairwise(estimates, *, by: str | list[str] | None = None, adjust: str = "holm") -> pd.DataFrame:
+    """All pairwise differences between the rows of a table of estimates, with adjusted p-values.
 
-    ``adjust``: "holm", "bonferroni", "bh" (Benjamini–Hochberg), "tukey" (studentized range with
-    each contrast's Satterthwaite df, as emmeans), or "none". The CI columns are unadjusted.
+    As emmeans' ``pairs()``: each difference is ``L_i β - L_j β`` with its own standard error and
+    degrees of freedom (Satterthwaite, or those the table was computed with), and p-values are
+    adjusted within each family of comparisons.
+
+    Parameters
+    ----------
+    estimates : pandas.DataFrame
+        A table returned by :func:`marginal_means`, :func:`change_from_baseline` or
+        :func:`conditional_effects` -- or a subset of its rows (e.g. ``mm[mm["weeks"] == 12]``).
+        Tables remember the linear combinations behind their rows (in ``.attrs``); one built by
+        hand, combined with another table, or saved and loaded cannot be compared.
+        (An :class:`Estimates` from the private helpers is accepted too.)
+    by : str or list of str, optional
+        Compare rows only within each value of these label columns -- emmeans'
+        ``pairs(emmeans(fit, ~ mode | weeks))`` is ``pairwise(mm, by="weeks")``. Each group is a
+        family for the adjustment. Default: all rows against each other (one family).
+    adjust : {"holm", "bonferroni", "bh", "tukey", "none"}, default "holm"
+        ``"bh"`` is Benjamini–Hochberg; ``"tukey"`` the studentized range with each contrast's own
+        df and the family's number of estimates (emmeans' default for ``pairs()``, and the
+        natural choice for all pairs of one set of means). The CI columns are unadjusted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``term`` ("a - b", the row labels without the ``by`` columns), the ``by`` columns, then
+        ``estimate, std_error, df, statistic, p_value`` (adjusted), ``ci_low, ci_high, adjust``.
+
+    Raises
+    ------
+    SpecificationError
+        The table does not carry the model behind its rows, or its estimates were changed.
+    UnknownNameError
+        An unknown ``adjust`` method or ``by`` column.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(4)
+    >>> ids = np.repeat(np.arange(90), 3)
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 90)
+    >>> mode = pd.Categorical.from_codes(ids % 3, ["one_to_one", "group", "both"])
+    >>> gain = np.array([0.45, 0.25, 0.40])[ids % 3]
+    >>> y = 38 + rng.normal(0, 5, 90)[ids] + gain * weeks + rng.normal(0, 4, 270)
+    >>> data = pd.DataFrame({"id": ids, "weeks": weeks, "mode": mode, "wemwbs": y})
+    >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks * mode", subject="id")
+    >>> change = ek.change_from_baseline(fit, time="weeks", at=(0, 12), by="mode")
+    >>> ek.pairwise(change, adjust="tukey")[["term", "estimate", "std_error", "df", "p_value"]].round(3)
+                     term  estimate  std_error     df  p_value
+    0  one_to_one - group     3.483      1.405  177.0    0.037
+    1   one_to_one - both     2.972      1.405  177.0    0.090
+    2        group - both    -0.511      1.405  177.0    0.930
+    >>> mm = ek.marginal_means(fit, at={"weeks": [0, 12]}, by="mode")
+    >>> ek.pairwise(mm, by="weeks")[["term", "weeks", "estimate"]].round(2)
+                     term  weeks  estimate
+    0  one_to_one - group      0     -0.59
+    1   one_to_one - both      0     -1.30
+    2        group - both      0     -0.71
+    3  one_to_one - group     12      2.89
+    4   one_to_one - both     12      1.67
+    5        group - both     12     -1.22
     """
     if adjust not in _ADJUST:
         raise UnknownNameError(f"adjust={adjust!r} is not available; choose one of {', '.join(_ADJUST)}")
-    fit, L, labels = estimates.fit, estimates.L, estimates.labels
-    names = labels.astype(str).agg(" ".join, axis=1).tolist() if labels.shape[1] else ["all"]
-    pairs = list(itertools.combinations(range(len(L)), 2))
-    C = np.vstack([L[i] - L[j] for i, j in pairs])
-    table = fit.contrast(C, names=[f"{names[i]} - {names[j]}" for i, j in pairs])
-    table["p_value"] = _adjust(table, adjust, k=len(L))
+    fit, L, labels = _rows_of(estimates)
+    by_ = [by] if isinstance(by, str) else list(by or [])
+    unknown = [b for b in by_ if b not in labels.columns]
+    if unknown:
+        raise UnknownNameError(f"by={unknown[0]!r} is not a label column of these estimates; label "
+                               f"columns: {', '.join(map(str, labels.columns)) or '(none)'}")
+    name_cols = [c for c in labels.columns if c not in by_]
+    names = (labels[name_cols].astype(str).agg(" ".join, axis=1).tolist() if name_cols
+             else [f"row {i + 1}" for i in range(len(labels))])
+    families = ([np.arange(len(labels))] if not by_ else
+                [np.asarray(ix) for ix in labels.groupby(by_, sort=False, dropna=False).indices.values()])
+    families.sort(key=lambda ix: ix[0])
+    parts = []
+    for rows in families:
+        pairs = list(itertools.combinations(rows, 2))
+        if not pairs:
+            continue
+        C = np.vstack([L[i] - L[j] for i, j in pairs])
+        part = fit.contrast(C, names=[f"{names[i]} - {names[j]}" for i, j in pairs])
+        part["p_value"] = _adjust(part, adjust, k=len(rows))
+        for pos, col in enumerate(by_):
+            part.insert(1 + pos, col, [labels[col].iat[rows[0]]] * len(part))
+        parts.append(part)
+    if not parts:
+        columns = ["term", *by_, "estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high"]
+        table = pd.DataFrame(columns=columns)
+    else:
+        table = pd.concat(parts, ignore_index=True)
     table.insert(len(table.columns), "adjust", adjust)
     return table
+
+
+def _rows_of(estimates) -> tuple:
+    """(fit, L, labels) behind the rows of a returned table (or an :class:`Estimates`)."""
+    if isinstance(estimates, Estimates):
+        return estimates.fit, estimates.L, estimates.labels.reset_index(drop=True)
+    if not isinstance(estimates, pd.DataFrame) and isinstance(getattr(estimates, "table", None),
+                                                              pd.DataFrame):
+        estimates = estimates.table          # a result object holding the returned table
+    if not isinstance(estimates, pd.DataFrame):
+        raise SpecificationError("pairwise() compares the rows of a table returned by marginal_means, "
+                                 f"change_from_baseline or conditional_effects; got {type(estimates).__name__}")
+    rows = estimates.attrs.get(_ROWS)
+    if not isinstance(rows, _Rows):
+        raise SpecificationError(
+            "pairwise() needs a table returned by marginal_means, change_from_baseline or "
+            "conditional_effects (or a subset of its rows): this table does not carry the model behind "
+            "its rows -- it was built by hand, combined with another table, or saved and loaded")
+    pos = rows.index.get_indexer(estimates.index)
+    if estimates.index.has_duplicates or (pos < 0).any():
+        raise SpecificationError("pairwise(): the rows of this table are not rows of the table it came "
+                                 "from (its index was reset or changed); select rows without "
+                                 "resetting the index")
+    missing = [c for c in rows.label_columns if c not in estimates.columns]
+    if missing:
+        raise SpecificationError(f"pairwise(): the label column(s) {missing} were removed or renamed")
+    L = rows.L[pos]
+    if "estimate" not in estimates.columns or not np.allclose(
+            estimates["estimate"].to_numpy(float), L @ rows.fit.beta, rtol=1e-9, atol=1e-12):
+        raise SpecificationError("pairwise(): the estimates in this table are no longer those of the "
+                                 "model at these rows (the estimate column was changed, or the index "
+                                 "was reset after selecting rows); compare the table as returned")
+    return rows.fit, L, estimates[rows.label_columns].reset_index(drop=True)
 
 
 def _adjust(table: pd.DataFrame, method: str, k: int) -> np.ndarray:

@@ -5,10 +5,14 @@ engines can be compared number for number. Differences a reader should know:
 
 * **Tests are z-tests** (``df = inf``): statsmodels gives no small-sample degrees of freedom, so
   p-values and intervals are slightly anti-conservative with few subjects. ``contrast`` uses z too.
-* **Standard errors are statsmodels' own**: the inverse of the joint observed Hessian of (β, Ψ),
-  not σ²(X'V⁻¹X)⁻¹ as in lme4 and the fast engine. The β–Ψ cross block vanishes for balanced
-  designs (identical SEs) but not for unbalanced ones: on the 30-mother reference data one SE
-  differs by 3 %. The estimates, and SEs computed from them by the lme4 formula, agree.
+* **Standard errors are statsmodels' own, and differ from lme4's**: the inverse of the joint
+  observed Hessian of (β, Ψ), not σ²(X'V⁻¹X)⁻¹ as in lme4 and the fast engine. The β–Ψ cross block
+  vanishes for balanced designs (identical SEs) but not for unbalanced ones. Measured against
+  lme4 (largest relative difference over the fixed effects): sleepstudy (balanced) < 2e-5;
+  the 3,000-mother reference cohort 0.4 %; a 303-mother cohort with binary covariates 0.8 %; the
+  30-mother reference cohort 3.3 % (issue 14's audit saw up to 1.1 % on its own cases). The
+  estimates, and SEs computed from them by the lme4 formula, agree. Use this engine to
+  cross-check a fit, not to report one.
 * **Log-likelihood**: for REML, statsmodels' ``llf`` is the REML log-likelihood with β and σ²
   profiled out, written term for term as lme4's ``-REMLcrit/2`` (log|V| + (n−p)·log(2π·r'V⁻¹r/(n−p))
   + log|X'V⁻¹X| + (n−p), with V on the σ² = 1 scale); for ML it is lme4's ``logLik``. There is no

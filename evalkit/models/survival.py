@@ -1,16 +1,18 @@
 """Time-to-event analysis: Kaplan–Meier curves, log-rank tests, Cox models and PH checks.
 
 Built for questions such as "how long do mothers stay engaged, and does that differ by delivery
-mode?". Every number is checked against R's ``survival`` package (``survfit``, ``survdiff``,
-``coxph(ties = "efron")`` and ``cox.zph``) in ``tests/reference/survival_fixtures.json``, and every
-computation sorts the data itself, so shuffling the rows of the input never changes a result.
+mode?". Every number is checked against R's ``survival`` package (``survfit`` with each
+``conf.type``, ``survdiff``, ``coxph(ties = "efron")`` and ``coxph(ties = "breslow")``, ``cox.zph``)
+in ``tests/reference/survival_fixtures.json`` and ``parity_fixtures.json``, and every computation
+sorts the data itself, so shuffling the rows of the input never changes a result.
 
-* :func:`kaplan_meier` -- product-limit estimates with Greenwood standard errors and R's default
-  ``conf.type = "log"`` intervals, medians with confidence limits, risk tables with small-cell
-  suppression.
+* :func:`kaplan_meier` -- product-limit estimates with Greenwood standard errors and R's
+  ``conf.type`` intervals (``"log"``, R's default, or ``"log-log"`` / ``"plain"``), medians with
+  confidence limits, risk tables with small-cell suppression.
 * :func:`logrank_test` -- the (optionally stratified) log-rank test of ``survdiff``.
-* :func:`fit_cox` -- Cox proportional hazards (Efron ties, optional strata) through lifelines, with
-  a rank check that names collinear or constant covariates before the optimiser runs.
+* :func:`fit_cox` -- Cox proportional hazards (Efron ties through lifelines, or Breslow ties by
+  Newton–Raphson; optional strata), with a rank check that names collinear or constant covariates
+  before the optimiser runs.
 * :func:`check_proportional_hazards` -- the score test of ``cox.zph`` (``transform = "km"``, one
   test per term plus a global test), computed from scratch.
 
@@ -53,8 +55,11 @@ __all__ = [
     "CoxResult",
     "PHCheckResult",
     "KM_COLUMNS",
+    "KM_CONF_TYPES",
     "MEDIAN_COLUMNS",
     "COX_COLUMNS",
+    "COX_TIES",
+    "CoxNewtonFit",
 ]
 
 #: Columns of :attr:`KMResult.table`, in order.
@@ -108,7 +113,33 @@ def _prepare(data: pd.DataFrame, duration: str, event: str, columns: list[str], 
 
 
 # ====================================================================== Kaplan-Meier
-def _km_curve(t: np.ndarray, e: np.ndarray, z: float) -> pd.DataFrame:
+#: Pointwise interval types of :func:`kaplan_meier` (R's ``survfit(conf.type = ...)``).
+KM_CONF_TYPES = ("log", "log-log", "plain")
+
+
+def _km_limits(surv: np.ndarray, se: np.ndarray, z: float, conf_type: str) -> tuple:
+    """Pointwise limits from S and the Greenwood SE of log S, as R's ``survfit_confint``.
+
+    ``log``: S·exp(∓z·se), upper capped at 1. ``log-log``: exp(−exp(log(−log S) ∓ z·se/log S)),
+    undefined where S is 0 or 1. ``plain``: S ∓ z·S·se clipped to [0, 1]. Undefined where S = 0.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "log":
+            lo, hi = surv * np.exp(-z * se), np.minimum(1.0, surv * np.exp(z * se))
+        elif conf_type == "plain":
+            lo, hi = np.maximum(surv - z * se * surv, 0.0), np.minimum(surv + z * se * surv, 1.0)
+        else:
+            ll = np.log(-np.log(surv))
+            step = z * se / np.log(surv)
+            lo, hi = np.exp(-np.exp(ll - step)), np.exp(-np.exp(ll + step))
+    bad = ~np.isfinite(se) | (surv <= 0)
+    if conf_type == "log-log":
+        bad |= surv >= 1
+    lo, hi = np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+    return lo, hi
+
+
+def _km_curve(t: np.ndarray, e: np.ndarray, z: float, conf_type: str = "log") -> pd.DataFrame:
     """Product-limit table at every distinct time (events or censorings), R's survfit layout."""
     times = np.unique(t)
     events = np.array([e[t == u].sum() for u in times], dtype=int)
@@ -119,11 +150,7 @@ def _km_curve(t: np.ndarray, e: np.ndarray, z: float) -> pd.DataFrame:
         surv = np.cumprod(1.0 - events / at_risk)
         green = np.cumsum(np.where(events > 0, events / (at_risk * (at_risk - events)), 0.0))
         se = np.sqrt(green)     # standard error of log S (R's std.err)
-        lo = surv * np.exp(-z * se)
-        hi = np.minimum(1.0, surv * np.exp(z * se))
-    bad = ~np.isfinite(se) | (surv <= 0)
-    lo[bad] = np.nan
-    hi[bad] = np.nan
+    lo, hi = _km_limits(surv, se, z, conf_type)
     return pd.DataFrame({"time": times.astype(float), "at_risk": at_risk, "events": events,
                          "censored": censored, "survival": surv, "ci_low": lo, "ci_high": hi})
 
@@ -151,7 +178,7 @@ class KMResult:
     ----------
     table : pandas.DataFrame
         One row per group and distinct time with columns ``group, time, at_risk, events, censored,
-        survival, ci_low, ci_high`` (log-transformed Greenwood intervals, as R's default).
+        survival, ci_low, ci_high`` (Greenwood intervals on the scale of ``conf_type``).
     median : pandas.DataFrame
         ``group, median, ci_low, ci_high``; NaN where the curve (or interval) never reaches 0.5.
     by : str or None
@@ -162,6 +189,8 @@ class KMResult:
         Rows used.
     n_excluded : int
         Rows dropped for missing values.
+    conf_type : str
+        ``"log"``, ``"log-log"`` or ``"plain"``: the scale of the pointwise intervals.
     """
 
     table: pd.DataFrame
@@ -170,6 +199,7 @@ class KMResult:
     confidence: float
     n: int
     n_excluded: int
+    conf_type: str = "log"
     _group_sizes: dict = field(repr=False, default_factory=dict)
     _durations: dict = field(repr=False, default_factory=dict)
 
@@ -315,7 +345,7 @@ class KMResult:
 
 
 def kaplan_meier(data: pd.DataFrame, *, duration: str, event: str, by: str | None = None,
-                 confidence: float = 0.95) -> KMResult:
+                 confidence: float = 0.95, conf_type: str = "log") -> KMResult:
     """Kaplan–Meier survival curves, overall or by group (R's ``survfit`` with defaults).
 
     Parameters
@@ -328,7 +358,17 @@ def kaplan_meier(data: pd.DataFrame, *, duration: str, event: str, by: str | Non
     by : str, optional
         Grouping column; levels in categorical order, else sorted.
     confidence : float
-        Confidence level of pointwise intervals (log-transformed Greenwood, R's ``conf.type="log"``).
+        Confidence level of the pointwise intervals.
+    conf_type : {"log", "log-log", "plain"}, default "log"
+        Scale on which the Greenwood interval is symmetric, as R's ``survfit(conf.type = ...)``
+        (matched to 1e-6 in ``tests/reference/parity_fixtures.json``). ``"log"`` is the default
+        because it is R's default, so numbers agree with ``survfit`` out of the box; it can reach
+        an upper limit of 1. ``"log-log"`` (the default of SAS PROC LIFETEST and Stata) always stays
+        inside (0, 1) and covers better in small groups and in the tails -- a good choice for
+        cohorts of a few dozen mothers; it is undefined while survival is still 1. ``"plain"`` is
+        the untransformed S ± z·SE(S), clipped to [0, 1]; it covers worst and is offered to match
+        older reports. The median's confidence limits are read off these curves, so they depend on
+        the choice.
 
     Returns
     -------
@@ -354,8 +394,17 @@ def kaplan_meier(data: pd.DataFrame, *, duration: str, event: str, by: str | Non
     >>> kaplan_meier(d, duration="w", event="e").median
       group  median  ci_low  ci_high
     0   all     8.0     5.0      NaN
+    >>> km = kaplan_meier(d, duration="w", event="e", conf_type="log-log")
+    >>> km.table[["time", "survival", "ci_low", "ci_high"]].round(3).head(3)
+       time  survival  ci_low  ci_high
+    0   2.0     0.875   0.387    0.981
+    1   3.0     0.750   0.315    0.931
+    2   5.0     0.600   0.195    0.852
     """
     conf = check_confidence(confidence)
+    if conf_type not in KM_CONF_TYPES:
+        raise UnknownNameError(f"kaplan_meier: conf_type={conf_type!r} is not available; choose one of "
+                               f"{', '.join(KM_CONF_TYPES)}")
     n_in = len(data) if isinstance(data, pd.DataFrame) else 0
     d = _prepare(data, duration, event, [by] if by else [], "kaplan_meier")
     z = stats.norm.ppf(0.5 + conf / 2)
@@ -365,7 +414,7 @@ def kaplan_meier(data: pd.DataFrame, *, duration: str, event: str, by: str | Non
         sub = d if by is None else d[d[by] == g]
         t = sub[duration].to_numpy(float)
         e = sub[event].to_numpy(int)
-        tab = _km_curve(t, e, z)
+        tab = _km_curve(t, e, z, conf_type)
         tab.insert(0, "group", g)
         tables.append(tab)
         sizes[g] = len(sub)
@@ -377,7 +426,8 @@ def kaplan_meier(data: pd.DataFrame, *, duration: str, event: str, by: str | Non
                         "ci_high": _quantile_time(times, tab["ci_high"].to_numpy())})
     table = pd.concat(tables, ignore_index=True)[KM_COLUMNS]
     return KMResult(table=table, median=pd.DataFrame(medians, columns=MEDIAN_COLUMNS), by=by,
-                    confidence=conf, n=len(d), n_excluded=n_in - len(d), _group_sizes=sizes,
+                    confidence=conf, n=len(d), n_excluded=n_in - len(d), conf_type=conf_type,
+                    _group_sizes=sizes,
                     _durations=durs)
 
 
@@ -535,8 +585,8 @@ class CoxResult:
     summary : pandas.DataFrame
         One row per design column: ``term, estimate`` (log hazard ratio), ``std_error, statistic``
         (Wald z), ``p_value, ci_low, ci_high, hazard_ratio, hr_ci_low, hr_ci_high``.
-    raw : lifelines.CoxPHFitter
-        The fitted lifelines model.
+    raw : lifelines.CoxPHFitter or CoxNewtonFit
+        The fitted lifelines model (Efron ties) or evalkit's Newton–Raphson fit (Breslow ties).
     duration, event : str
     covariates : list of str
     strata : str or list of str or None
@@ -548,6 +598,8 @@ class CoxResult:
     n, n_events, n_excluded : int
     loglik : float
         Partial log-likelihood at the estimate.
+    ties : str
+        ``"efron"`` or ``"breslow"``: how tied event times entered the partial likelihood.
     """
 
     summary: pd.DataFrame
@@ -563,11 +615,94 @@ class CoxResult:
     n_events: int
     n_excluded: int
     loglik: float
+    ties: str = "efron"
+
+
+#: Tie handling of :func:`fit_cox` (R's ``coxph(ties = ...)``; ``"exact"`` is not offered).
+COX_TIES = ("efron", "breslow")
+
+
+@dataclass(frozen=True, eq=False)
+class CoxNewtonFit:
+    """The Newton–Raphson Cox fit behind ``ties="breslow"`` (``CoxResult.raw``).
+
+    Attributes
+    ----------
+    params, standard_errors : pandas.Series
+        Log hazard ratios and their SEs (inverse observed information).
+    variance : pandas.DataFrame
+        Covariance of the estimates.
+    log_likelihood : float
+        Partial log-likelihood at the estimate.
+    iterations : int
+    ties : str
+    """
+
+    params: pd.Series
+    standard_errors: pd.Series
+    variance: pd.DataFrame
+    log_likelihood: float
+    iterations: int
+    ties: str
+
+
+def _cox_terms(beta, X, t, e, strata, ties):
+    """Partial log-likelihood, score and information (Breslow or Efron ties, strata respected)."""
+    p = X.shape[1]
+    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    eta = X @ beta
+    for s_ in np.unique(strata):
+        m = strata == s_
+        ts, es, Xs, etas = t[m], e[m], X[m], eta[m]
+        w = np.exp(etas - etas.max())
+        for tu in np.unique(ts[es == 1]):
+            risk = ts >= tu
+            dead = (ts == tu) & (es == 1)
+            nd = int(dead.sum())
+            wr, Xr = w[risk], Xs[risk]
+            S0, S1, S2 = wr.sum(), wr @ Xr, (Xr * wr[:, None]).T @ Xr
+            wd, Xd = w[dead], Xs[dead]
+            D0, D1, D2 = wd.sum(), wd @ Xd, (Xd * wd[:, None]).T @ Xd
+            loglik += etas[dead].sum()
+            score += Xd.sum(0)
+            for k in range(nd):
+                f = k / nd if ties == "efron" else 0.0
+                s0 = S0 - f * D0
+                mean = (S1 - f * D1) / s0
+                loglik -= np.log(s0) + etas.max()
+                score -= mean
+                info += (S2 - f * D2) / s0 - np.outer(mean, mean)
+    return loglik, score, info
+
+
+def _cox_newton(X: np.ndarray, t, e, strata, ties: str, *, tol: float = 1e-12, max_iter: int = 50):
+    """Newton–Raphson from β = 0 with step halving, as R's ``coxph.fit`` (covariates centred)."""
+    Xc = X - X.mean(0)
+    beta = np.zeros(X.shape[1])
+    loglik, score, info = _cox_terms(beta, Xc, t, e, strata, ties)
+    for it in range(1, max_iter + 1):
+        step = np.linalg.solve(info, score)
+        new = beta + step
+        ll_new, sc_new, in_new = _cox_terms(new, Xc, t, e, strata, ties)
+        halvings = 0
+        while not np.isfinite(ll_new) or ll_new < loglik - 1e-12 * abs(loglik):
+            halvings += 1
+            if halvings > 30:
+                raise SpecificationError("fit_cox: the Newton iterations did not improve the partial "
+                                         "likelihood (separation: a covariate perfectly predicts the "
+                                         "order of events?); drop or merge that covariate")
+            new = (beta + new) / 2
+            ll_new, sc_new, in_new = _cox_terms(new, Xc, t, e, strata, ties)
+        done = abs(ll_new - loglik) <= tol * max(1.0, abs(ll_new)) and np.max(np.abs(new - beta)) < 1e-9
+        beta, loglik, score, info = new, ll_new, sc_new, in_new
+        if done:
+            break
+    return beta, np.linalg.inv(info), loglik, it
 
 
 def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata=None,
-            confidence: float = 0.95) -> CoxResult:
-    """Cox proportional hazards regression with Efron ties (R's ``coxph`` default).
+            confidence: float = 0.95, ties: str = "efron") -> CoxResult:
+    """Cox proportional hazards regression, Efron (R's ``coxph`` default) or Breslow ties.
 
     Factors (string, boolean or categorical columns) are treatment coded against their first level
     (categorical order, else sorted), named ``column[T.level]``. Rows are sorted by (strata,
@@ -583,6 +718,13 @@ def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata
         Stratify the baseline hazard (R's ``strata()``).
     confidence : float
         Confidence level of the Wald intervals.
+    ties : {"efron", "breslow"}, default "efron"
+        How tied event times enter the partial likelihood, as R's ``coxph(ties = ...)``. Efron's
+        approximation (fitted by lifelines) is R's default and the closer one to the exact
+        likelihood when many events share a time (weekly or monthly follow-up);
+        ``"breslow"`` (fitted by evalkit's own Newton–Raphson) reproduces SAS PROC PHREG and Stata's
+        defaults and older R analyses. Both match ``coxph`` to 1e-6 on the reference data;
+        without ties they are identical.
 
     Returns
     -------
@@ -608,10 +750,16 @@ def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata
     >>> fit = fit_cox(d, duration="w", event="e", covariates=["x"])
     >>> list(fit.summary.columns[:3])
     ['term', 'estimate', 'std_error']
+    >>> breslow = fit_cox(d, duration="w", event="e", covariates=["x"], ties="breslow")
+    >>> breslow.ties, round(float(breslow.summary["estimate"].iat[0]), 4)
+    ('breslow', 0.6026)
     """
     from lifelines import CoxPHFitter
 
     conf = check_confidence(confidence)
+    if ties not in COX_TIES:
+        raise UnknownNameError(f"fit_cox: ties={ties!r} is not available; choose one of "
+                               f"{', '.join(COX_TIES)}")
     covs = [covariates] if isinstance(covariates, str) else list(covariates)
     if not covs:
         raise SpecificationError("fit_cox: give at least one covariate")
@@ -630,14 +778,27 @@ def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata
     # canonical order: identical input sets give identical floating-point sums
     sort_cols = [f"__strata_{s}" for s in strat] + ["__duration", "__event", *X.columns]
     design = design.sort_values(sort_cols, kind="mergesort").reset_index(drop=True)
-    cph = CoxPHFitter(alpha=1 - conf)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cph.fit(design, duration_col="__duration", event_col="__event",
-                strata=[f"__strata_{s}" for s in strat] or None,
-                fit_options={"precision": 1e-12, "max_steps": 200})
-    beta = cph.params_.reindex(X.columns).to_numpy()
-    se = cph.standard_errors_.reindex(X.columns).to_numpy()
+    if ties == "breslow":
+        scols = [f"__strata_{s}" for s in strat]
+        groups = (design[scols].astype(str).agg("\x1f".join, axis=1).to_numpy() if scols
+                  else np.zeros(len(design), dtype=int))
+        b, V, ll, iters = _cox_newton(design[list(X.columns)].to_numpy(float),
+                                      design["__duration"].to_numpy(float),
+                                      design["__event"].to_numpy(int), groups, ties)
+        cph = CoxNewtonFit(params=pd.Series(b, index=X.columns),
+                           standard_errors=pd.Series(np.sqrt(np.diag(V)), index=X.columns),
+                           variance=pd.DataFrame(V, index=X.columns, columns=X.columns),
+                           log_likelihood=float(ll), iterations=iters, ties=ties)
+        beta, se = b, np.sqrt(np.diag(V))
+    else:
+        cph = CoxPHFitter(alpha=1 - conf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cph.fit(design, duration_col="__duration", event_col="__event",
+                    strata=[f"__strata_{s}" for s in strat] or None,
+                    fit_options={"precision": 1e-12, "max_steps": 200})
+        beta = cph.params_.reindex(X.columns).to_numpy()
+        se = cph.standard_errors_.reindex(X.columns).to_numpy()
     z = stats.norm.ppf(0.5 + conf / 2)
     zstat = beta / se
     lo, hi = beta - z * se, beta + z * se
@@ -648,7 +809,8 @@ def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata
     return CoxResult(summary=summary, raw=cph, duration=duration, event=event, covariates=covs,
                      strata=strata, assign=assign, design=design, confidence=conf, n=len(d),
                      n_events=int(d[event].sum()), n_excluded=n_in - len(d),
-                     loglik=float(cph.log_likelihood_))
+                     loglik=float(cph.log_likelihood if ties == "breslow" else cph.log_likelihood_),
+                     ties=ties)
 
 
 # ====================================================================== cox.zph
@@ -674,8 +836,8 @@ class PHCheckResult:
     transform: str = "km"
 
 
-def _zph_score(t, e, X, eta, strata, gtime):
-    """u (2p) and information (2p x 2p) of the expanded model [X, X*g(t)] at the fit (Efron ties)."""
+def _zph_score(t, e, X, eta, strata, gtime, ties="efron"):
+    """u (2p) and information (2p x 2p) of the expanded model [X, X*g(t)] at the fit (the fit's ties)."""
     p = X.shape[1]
     u = np.zeros(2 * p)
     imat = np.zeros((2 * p, 2 * p))
@@ -694,7 +856,7 @@ def _zph_score(t, e, X, eta, strata, gtime):
             D0, D1, D2 = wd.sum(), wd @ Xd, (Xd * wd[:, None]).T @ Xd
             xsum = Xd.sum(0)
             for k in range(nd):
-                f = k / nd
+                f = k / nd if ties == "efron" else 0.0
                 s0 = S0 - f * D0
                 mean = (S1 - f * D1) / s0
                 v = (S2 - f * D2) / s0 - np.outer(mean, mean)
@@ -713,7 +875,8 @@ def check_proportional_hazards(cox: CoxResult) -> PHCheckResult:
     The time transform is one minus the left-continuous Kaplan–Meier estimate over all rows (strata
     ignored, as in R), centred on its mean over events. For each term the score test of adding
     ``X * g(t)`` for that term's columns (all original coefficients held at the estimate) is
-    ``u' I^{-1} u`` from the expanded model's score and information (Efron ties, strata respected);
+    ``u' I^{-1} u`` from the expanded model's score and information (the fit's ties, as R uses
+    ``fit$method``; strata respected);
     the global test adds all of them. Computed from scratch on the sorted design, so row order does
     not matter.
 
@@ -760,7 +923,7 @@ def check_proportional_hazards(cox: CoxResult) -> PHCheckResult:
     idx = np.searchsorted(km["time"].to_numpy(), t, side="left")   # times strictly below t
     ttimes = 1.0 - np.r_[1.0, km["survival"].to_numpy()][idx]
     gtime = ttimes - ttimes[e == 1].mean()
-    u, imatr = _zph_score(t, e, X, eta, strata, gtime)
+    u, imatr = _zph_score(t, e, X, eta, strata, gtime, cox.ties)
     p = len(cols)
     u0 = np.zeros(p)
     rows = []

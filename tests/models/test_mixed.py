@@ -133,7 +133,7 @@ def test_icc_and_r2(sleep):
     vc = fit.variance_components.set_index("group")["variance"]
     assert fit.icc() == pytest.approx(vc["Subject"] / (vc["Subject"] + vc["residual"]))
     r2 = fit.r2()
-    var_f = np.var(fit.design.X @ fit.beta)
+    var_f = np.var(fit.design.X @ fit.beta, ddof=1)   # n - 1, as insight/performance and MuMIn
     total = var_f + vc["Subject"] + vc["residual"]
     assert r2["marginal"] == pytest.approx(var_f / total)
     assert r2["conditional"] == pytest.approx((var_f + vc["Subject"]) / total)

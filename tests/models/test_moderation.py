@@ -42,8 +42,12 @@ def test_means_average_over_other_factors_with_equal_weights(fit):
 
 
 def test_holm_adjustment_by_hand(fit):
-    pw_none = pairwise(_marginal(fit, at={"weeks": 12}, by="delivery_mode"), adjust="none")
-    pw_holm = pairwise(_marginal(fit, at={"weeks": 12}, by="delivery_mode"), adjust="holm")
+    mm = ek.marginal_means(fit, at={"weeks": 12}, by="delivery_mode")
+    pw_none = ek.pairwise(mm, adjust="none")
+    pw_holm = ek.pairwise(mm, adjust="holm")
+    # the private Estimates still work and agree
+    pd.testing.assert_frame_equal(pairwise(_marginal(fit, at={"weeks": 12}, by="delivery_mode"),
+                                           adjust="holm"), pw_holm)
     p = pw_none["p_value"].to_numpy()
     order = np.argsort(p)
     expected = np.empty(3)

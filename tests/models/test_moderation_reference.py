@@ -60,12 +60,10 @@ def test_change_from_baseline_and_pairwise_adjustments(mode_fit):
     _close(ch["df"], ref["df"], rel=0.02, what="change df")
     _close(ch["ci_low"], ref["lower.CL"], rel=2e-3, what="change lower CL")
     pairs_ref = CASES["mm_mode"]["change_pairs"]
-    from evalkit.models.moderation import _change, pairwise
-
-    est = _change(mode_fit, time="weeks", at=(0, 12), by="delivery_mode")
+    change = ek.change_from_baseline(mode_fit, time="weeks", at=(0, 12), by="delivery_mode")
     for method, key, tol in (("holm", "p_holm", 1e-3), ("bh", "p_BH", 1e-3), ("tukey", "p_tukey", 2e-3),
                              ("none", "p_unadjusted", 1e-3)):
-        pw = pairwise(est, adjust=method)
+        pw = ek.pairwise(change, adjust=method)   # the public table, as returned
         _close(pw["estimate"], pairs_ref["estimate"], rel=1e-4, what="pair estimate")
         _close(pw["std_error"], pairs_ref["SE"], rel=2e-3, what="pair SE")
         _close(pw["p_value"], pairs_ref[key], rel=tol, what=f"{method} p")
