@@ -164,11 +164,13 @@ def test_largest_improvement_is_the_largest_fall_for_epds(scenario_run):
     folder, result = scenario_run
     text = html_text(folder / "report" / "impact.html")
     table = result.publication["epds_change_by_group"].data.dropna(subset=["estimate"])
-    m = re.search(r"Improvement in EPDS was largest for (\w+) \(([-+][\d.]+) points", text)
+    m = re.search(r"Improvement in perinatal depressive symptoms \(EPDS\) was largest for ([\w-]+) "
+                  r"\(a (rise|fall) of ([\d.]+) points", text)
     if len(table) >= 2:
         assert m, text[:2000]
         best = table.loc[table["estimate"].idxmin(), "group"]       # higher is worse
         assert m.group(1) == best
+        assert m.group(2) == ("fall" if table["estimate"].min() < 0 else "rise")
 
 
 def test_formula_like_labels_are_neutralised_in_every_csv(scenario_run):
