@@ -46,7 +46,7 @@ def main(n: int = 300, seed: int = 1, out: str | Path = "reports/api_example", m
     # 4. the primary model and change by mode of support (Satterthwaite df)
     fit = ek.fit_mixed(window, outcome="wemwbs", fixed="weeks * delivery_mode",
                        subject="participant_id", random="weeks", simplify=True)
-    by_mode = ek.change_from_baseline(fit, time="weeks", at=(0, 12), by="delivery_mode")
+    by_mode = ek.change_from_baseline(fit, time="weeks", change=(0, 12), by="delivery_mode")
 
     # 5. effects by context: change within each level and a test that the levels differ
     scan = ek.context_scan(window, outcome="wemwbs", by=["imd_quintile", "language_matched"],
@@ -68,7 +68,7 @@ def main(n: int = 300, seed: int = 1, out: str | Path = "reports/api_example", m
         imputed,
         model=lambda d: ek.fit_mixed(d, outcome="wemwbs", fixed="weeks", subject="participant_id",
                                      random="weeks"),
-        estimate=lambda f: ek.change_from_baseline(f, time="weeks", at=(0, 12)),
+        estimate=lambda f: ek.change_from_baseline(f, time="weeks", change=(0, 12)),
         progress=False)
 
     # 9. disclosure control before anything is published

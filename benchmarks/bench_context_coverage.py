@@ -37,7 +37,7 @@ def one(seed: int, n: int) -> list[dict]:
     rows = []
     fit = ek.fit_mixed(d, outcome="wemwbs", fixed="weeks * delivery_mode", subject="participant_id",
                        random="weeks", simplify=True)
-    ch = ek.change_from_baseline(fit, time="weeks", at=(0, 12), by="delivery_mode").set_index("delivery_mode")
+    ch = ek.change_from_baseline(fit, time="weeks", change=(0, 12), by="delivery_mode").set_index("delivery_mode")
     lat = sim.latent.merge(sim.participants[["participant_id", "delivery_mode"]], on="participant_id")
     used = lat.loc[lat.participant_id.isin(d.dropna(subset=["wemwbs"]).participant_id.unique())]
     truth = used.groupby("delivery_mode")["true_change_wemwbs"].mean()

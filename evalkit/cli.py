@@ -455,7 +455,7 @@ def fit(data: Path, outcome: str, fixed: str, subject: str, random: str, uncorre
         else:
             _write(json_out, text, "--json")
     if str(json_out) != "-":
-        click.echo(result.summary())
+        click.echo(repr(result))
         if len(result.exclusions):
             click.echo("rows left out: " + "; ".join(
                 f"{r.reason}: {r.rows} rows ({r.subjects} subjects)"

@@ -527,3 +527,15 @@ def test_real_core10_spec_if_registered():
     res = ek.reliable_change([18, 18], [10, 11], instrument=spec, clinical="jt_c")
     assert res.cut_off == "core10 >= 10.46"
     assert res.table["clinically_significant"].tolist() == [True, False]
+
+
+def test_summary_group_is_the_old_name_of_by():
+    from evalkit.errors import EvalkitDeprecationWarning
+
+    res = ek.reliable_change([16, 16, 12], [12, 19, 16], instrument="epds")
+    new = res.summary(by=["a", "a", "b"])
+    with pytest.warns(EvalkitDeprecationWarning, match="use by= instead"):
+        old = res.summary(group=["a", "a", "b"])
+    pd.testing.assert_frame_equal(old, new)
+    with pytest.warns(EvalkitDeprecationWarning, match="group= is deprecated"):
+        pd.testing.assert_frame_equal(ek.change_summary(res, group=["a", "a", "b"]), new)

@@ -26,6 +26,7 @@ from .._checks import check_confidence
 from .._result import Result
 from ..errors import ConvergenceWarning, FitError, SpecificationError, UnknownNameError
 from .design import Design, build_design
+from .tables import wald_table
 
 __all__ = ["GEEModel", "GEEResult", "fit_gee", "CORRELATIONS", "FAMILIES"]
 
@@ -243,11 +244,9 @@ def fit_gee(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "par
                      "or check the outcome for separation or extreme values")
         warnings.warn(notes[-1], ConvergenceWarning, stacklevel=2)
 
-    from .mixed import _wald_table
-
     beta = np.asarray(res.params, float)
     vcov = np.asarray(res.cov_robust, float)
-    table = _wald_table(design.fixed_names, beta, np.sqrt(np.diag(vcov)),
+    table = wald_table(design.fixed_names, beta, np.sqrt(np.diag(vcov)),
                         np.full(len(beta), np.inf), confidence)
     rho = 0.0 if correlation == "independence" else float(np.ravel(cov_struct.dep_params)[0])
     if not -1 < rho < 1:

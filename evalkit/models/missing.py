@@ -779,7 +779,7 @@ def _fit_all(datasets, fit, estimate, *, bar, desc: str):
         if not isinstance(tab, pd.DataFrame) or not {"estimate", "std_error"} <= set(tab.columns):
             raise SpecificationError(f"{desc}: estimate(fit) must return a DataFrame with 'estimate' "
                                      "and 'std_error' columns (and 'df' for Barnard-Rubin df), e.g. "
-                                     "change_from_baseline(fit, time='weeks', at=(0, 12)); got "
+                                     "change_from_baseline(fit, time='weeks', change=(0, 12)); got "
                                      f"{type(tab).__name__} with columns "
                                      f"{list(getattr(tab, 'columns', []))}")
         if len(tab) == 0:
@@ -867,7 +867,7 @@ def fit_imputed(imputed: ImputedData, *, model: Callable, estimate: Callable,
     estimate : callable
         Takes the fitted model and returns a tidy table with ``estimate`` and ``std_error`` (and
         ``df``, the complete-data df, for Barnard–Rubin df; without it Rubin's df is used), plus
-        label columns, e.g. ``lambda f: change_from_baseline(f, time="weeks", at=(0, 12))`` or
+        label columns, e.g. ``lambda f: change_from_baseline(f, time="weeks", change=(0, 12))`` or
         ``lambda f: f.fixed``. Rows are pooled by position; label columns (every column other than
         ``estimate, std_error, df, statistic, p_value, ci_low, ci_high`` that is the same in every
         imputation) are kept.
@@ -913,7 +913,7 @@ def fit_imputed(imputed: ImputedData, *, model: Callable, estimate: Callable,
     >>> res = fit_imputed(imp, progress=False,
     ...                   model=lambda d: fit_mixed(d, outcome="wemwbs", fixed="weeks",
     ...                                             subject="participant_id"),
-    ...                   estimate=lambda f: change_from_baseline(f, time="weeks", at=(0, 12)))
+    ...                   estimate=lambda f: change_from_baseline(f, time="weeks", change=(0, 12)))
     >>> res.table[["term", "estimate", "std_error", "df", "fmi"]].round(2)
       term  estimate  std_error     df   fmi
     0    Q      4.78       0.58  28.06  0.37

@@ -1,23 +1,4 @@
-"""Linear mixed models: the spec, the immutable result, and ``fit_mixed``.
-
-Examples
---------
->>> import numpy as np, pandas as pd
->>> import evalkit as ek
->>> rng = np.random.default_rng(1)
->>> mothers = np.repeat(np.arange(60), 4)
->>> weeks = np.tile([0.0, 6.0, 12.0, 24.0], 60)
->>> y = (38 + rng.normal(0, 6, 60)[mothers] + (0.4 + rng.normal(0, 0.3, 60)[mothers]) * weeks
-...      + rng.normal(0, 4, 240))
->>> data = pd.DataFrame({"id": mothers, "weeks": weeks, "wemwbs": y})
->>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks", subject="id", random="weeks")
->>> fit.fixed[["term", "estimate", "std_error", "df"]].round(2)
-        term  estimate  std_error    df
-0  Intercept     36.96       0.75  59.0
-1      weeks      0.40       0.04  59.0
->>> fit.converged, fit.singular
-(True, False)
-"""
+"""Linear mixed models: the spec, the immutable result, and ``fit_mixed``."""
 
 from __future__ import annotations
 
@@ -27,16 +8,18 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import special as _sp
 from scipy import stats as _st
 
 from .._checks import check_confidence
-from ..errors import (ConvergenceWarning, EvalkitError, SingularFitWarning, SpecificationError,
+from .._result import Result
+from ..errors import (ConvergenceWarning, FitError, SingularFitWarning, SpecificationError,
                       UnknownNameError)
 from . import kenward_roger as _kr
 from . import reml as _reml
 from . import satterthwaite as _sat
 from .design import Design, build_design, new_matrices
+from .tables import variance_table as _variance_table
+from .tables import wald_table as _wald_table
 
 __all__ = ["MixedModel", "MixedResult", "fit_mixed", "lrt", "ENGINES"]
 
@@ -49,7 +32,7 @@ class MixedModel:
 
     outcome: str
     fixed: str
-    subject: str
+    subject: str = "participant_id"
     random: str = "1"
     correlated: bool = True
     reml: bool = True
@@ -73,8 +56,8 @@ class MixedModel:
                 f"{'REML' if self.reml else 'ML'}")
 
 
-@dataclass(frozen=True)
-class MixedResult:
+@dataclass(frozen=True, repr=False)
+class MixedResult(Result):
     """An immutable fitted mixed model.
 
     Attributes
@@ -246,30 +229,26 @@ class MixedResult:
         var_re = float(np.mean(np.einsum("ij,jk,ik->i", self.design.Z, self._re_cov, self.design.Z)))
         return var_re / (var_re + self.sigma ** 2)
 
-    def summary(self) -> str:
-        lines = [self.spec.describe(), f"{self.n_obs} observations, {self.n_groups} subjects; "
-                 f"{'converged' if self.converged else 'NOT converged'}"
-                 f"{'; SINGULAR fit' if self.singular else ''}",
-                 f"logLik {self.loglik:.3f}  AIC {self.aic:.2f}  BIC {self.bic:.2f}", "",
-                 self.fixed.to_string(index=False), "", self.variance_components.to_string(index=False)]
-        lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
+    @property
+    def table(self) -> pd.DataFrame:
+        """The fixed-effects table (:attr:`fixed`); ``summary()`` returns it too."""
+        return self.fixed
 
+    def _header(self) -> list[str]:
+        return [self.spec.describe(), f"{self.n_obs} observations, {self.n_groups} subjects; "
+                f"{'converged' if self.converged else 'NOT converged'}"
+                f"{'; SINGULAR fit' if self.singular else ''}",
+                f"logLik {self.loglik:.3f}  AIC {self.aic:.2f}  BIC {self.bic:.2f}"]
 
-def _wald_table(terms, est, se, df, confidence) -> pd.DataFrame:
-    # scipy.special's t distribution directly (what scipy.stats.t calls, without its ~1 ms of
-    # argument handling per call: a fit builds this table once per contrast)
-    stat = est / se
-    finite = np.isfinite(df)
-    dfx = np.where(finite, df, 1.0)
-    p = np.where(finite, 2 * _sp.stdtr(dfx, -np.abs(stat)), 2 * _sp.ndtr(-np.abs(stat)))
-    q = np.where(finite, _sp.stdtrit(dfx, 0.5 + confidence / 2), _sp.ndtri(0.5 + confidence / 2))
-    return pd.DataFrame({"term": list(terms), "estimate": est, "std_error": se, "df": df,
-                         "statistic": stat, "p_value": p, "ci_low": est - q * se, "ci_high": est + q * se})
+    def _footer(self) -> list[str]:
+        return ["", self.variance_components.to_string(index=False),
+                *[f"warning: {w}" for w in self.warnings]]
+
 
 
 # ====================================================================== fitting
-def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, random: str = "1",
+def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "participant_id",
+              random: str = "1",
               correlated: bool = True, reml: bool = True, engine: str = "fast",
               reference: dict | None = None, centre=None, confidence: float = 0.95,
               simplify: bool = False, ddf: str = "satterthwaite") -> MixedResult:
@@ -283,7 +262,7 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, ran
         The outcome column.
     fixed : str
         Fixed-effects formula right-hand side, e.g. ``"weeks * delivery_mode"``.
-    subject : str
+    subject : str, default "participant_id"
         The grouping column (one random-effects block per subject).
     random : str, default "1"
         Random terms: ``"1"`` (intercept), ``"weeks"`` (intercept and slope), ``"0 + weeks"``.
@@ -317,6 +296,27 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str, ran
     Returns
     -------
     MixedResult
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(1)
+    >>> mothers = np.repeat(np.arange(60), 4)
+    >>> weeks = np.tile([0.0, 6.0, 12.0, 24.0], 60)
+    >>> y = (38 + rng.normal(0, 6, 60)[mothers] + (0.4 + rng.normal(0, 0.3, 60)[mothers]) * weeks
+    ...      + rng.normal(0, 4, 240))
+    >>> data = pd.DataFrame({"id": mothers, "weeks": weeks, "wemwbs": y})
+    >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks", subject="id",
+    ...                    random="weeks")
+    >>> fit.fixed[["term", "estimate", "std_error", "df"]].round(2)
+            term  estimate  std_error    df
+    0  Intercept     36.96       0.75  59.0
+    1      weeks      0.40       0.04  59.0
+    >>> fit.converged, fit.singular
+    (True, False)
+    >>> print(repr(fit).splitlines()[0])
+    MixedResult: wemwbs ~ weeks + (1 + weeks | id), REML
     """
     spec = MixedModel(outcome=outcome, fixed=fixed, subject=subject, random=random,
                       correlated=correlated, reml=reml, engine=engine,
@@ -368,7 +368,7 @@ def _fit(spec: MixedModel, data: pd.DataFrame) -> MixedResult:
     if spec.engine == "statsmodels":
         from .sm_engine import fit_statsmodels
 
-        return fit_statsmodels(spec, design)
+        return MixedResult(spec=spec, **fit_statsmodels(spec, design))
     return _fit_fast(spec, design)
 
 
@@ -470,27 +470,26 @@ def _fit_fast_single_thread(spec: MixedModel, design: Design) -> MixedResult:
                        _contrast_df=contrast_df)
 
 
-def _variance_table(subject, names, cov, sigma, correlated) -> pd.DataFrame:
-    rows = [{"group": subject, "term": n, "variance": cov[i, i], "sd": np.sqrt(cov[i, i])}
-            for i, n in enumerate(names)]
-    q = len(names)
-    if correlated:
-        for i in range(q):
-            for j in range(i + 1, q):
-                denom = np.sqrt(cov[i, i] * cov[j, j])
-                rows.append({"group": subject, "term": f"{names[i]}:{names[j]}", "variance": np.nan,
-                             "sd": np.nan, "correlation": cov[i, j] / denom if denom > 0 else np.nan})
-    rows.append({"group": "residual", "term": "", "variance": sigma ** 2, "sd": sigma})
-    out = pd.DataFrame(rows)
-    if "correlation" not in out:
-        out["correlation"] = np.nan
-    return out[["group", "term", "variance", "sd", "correlation"]]
-
 
 def lrt(smaller: MixedResult, larger: MixedResult) -> pd.DataFrame:
     """Likelihood-ratio test between nested fits (refit with ``reml=False`` to compare fixed effects).
 
     Returns ``model, n_par, loglik, aic, bic, statistic, df, p_value``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(2)
+    >>> ids = np.repeat(np.arange(50), 3)
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 50)
+    >>> y = 40 + rng.normal(0, 5, 50)[ids] + 0.5 * weeks + rng.normal(0, 3, 150)
+    >>> data = pd.DataFrame({"participant_id": ids, "weeks": weeks, "y": y})
+    >>> flat = ek.fit_mixed(data, outcome="y", fixed="1", reml=False)
+    >>> slope = ek.fit_mixed(data, outcome="y", fixed="weeks", reml=False)
+    >>> test = ek.lrt(flat, slope)
+    >>> test[["n_par", "df"]].to_numpy().tolist(), bool(test["p_value"].iloc[1] < 1e-6)
+    ([[3.0, nan], [4.0, 1.0]], True)
     """
     if smaller.n_obs != larger.n_obs:
         raise SpecificationError(f"the fits use different rows ({smaller.n_obs} vs {larger.n_obs}); "
@@ -509,6 +508,3 @@ def lrt(smaller: MixedResult, larger: MixedResult) -> pd.DataFrame:
                          "bic": [smaller.bic, larger.bic], "statistic": [np.nan, stat],
                          "df": [np.nan, k2 - k1], "p_value": [np.nan, _st.chi2.sf(stat, k2 - k1)]})
 
-
-class FitError(EvalkitError, RuntimeError):
-    """A model could not be fitted."""

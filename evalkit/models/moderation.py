@@ -43,11 +43,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from .._compat import renamed
+from .._result import Result
 from ..errors import SpecificationError, UnknownNameError
 from .design import new_matrices
+from .multiplicity import adjust_p
 
 __all__ = ["marginal_means", "change_from_baseline", "pairwise", "conditional_effects",
-           "interaction_test", "johnson_neyman", "JohnsonNeyman", "Estimates"]
+           "interaction_test", "johnson_neyman", "JohnsonNeyman", "InteractionTest", "Estimates"]
 
 _ADJUST = ("holm", "bonferroni", "bh", "tukey", "none")
 
@@ -179,6 +182,28 @@ def marginal_means(fit, *, at: dict | None = None, by: str | list[str] | None = 
     pandas.DataFrame
         The ``by`` and ``at`` columns, then ``estimate, std_error, df, statistic, p_value, ci_low,
         ci_high`` (Satterthwaite or Kenward–Roger df; the test is against 0).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(2)
+    >>> ids = np.repeat(np.arange(80), 3)
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 80)
+    >>> mode = np.where(ids % 2 == 0, "one_to_one", "group")
+    >>> isolation = rng.uniform(0, 10, 80)[ids]
+    >>> y = (38 + rng.normal(0, 6, 80)[ids] + np.where(mode == "one_to_one", 0.42, 0.29) * weeks
+    ...      - 0.03 * isolation * weeks + rng.normal(0, 4, 240))
+    >>> data = pd.DataFrame({"participant_id": ids, "weeks": weeks, "mode": mode,
+    ...                      "isolation": isolation, "wemwbs": y})
+    >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks * mode")
+    >>> means = ek.marginal_means(fit, at={"weeks": [0, 12]}, by="mode")
+    >>> means[["mode", "weeks", "estimate", "std_error"]].round(2)
+             mode weeks  estimate  std_error
+    0       group     0     37.89       1.03
+    1       group    12     39.14       1.03
+    2  one_to_one     0     37.71       1.03
+    3  one_to_one    12     40.87       1.03
     """
     return _marginal(_with_ddf(fit, ddf), at=at, by=by).table
 
@@ -191,18 +216,40 @@ def _marginal(fit, *, at=None, by=None) -> Estimates:
     return _estimates(fit, L, labels)
 
 
-def change_from_baseline(fit, *, time: str, at: tuple = (0, 12), by: str | None = None,
+@renamed(at="change")
+def change_from_baseline(fit, *, time: str = "weeks", change: tuple = (0, 12), by: str | None = None,
                          ddf: str | None = None) -> pd.DataFrame:
-    """Model-based change in the outcome from ``time = at[0]`` to ``time = at[1]``, per ``by`` level.
+    """Model-based change in the outcome from ``time = change[0]`` to ``time = change[1]``, per ``by``
+    level (``at=`` is the deprecated name of ``change=``).
 
     ``ddf``: "satterthwaite" or "kenward-roger" (default: the fit's own, ``fit.spec.ddf``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(2)
+    >>> ids = np.repeat(np.arange(80), 3)
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 80)
+    >>> mode = np.where(ids % 2 == 0, "one_to_one", "group")
+    >>> isolation = rng.uniform(0, 10, 80)[ids]
+    >>> y = (38 + rng.normal(0, 6, 80)[ids] + np.where(mode == "one_to_one", 0.42, 0.29) * weeks
+    ...      - 0.03 * isolation * weeks + rng.normal(0, 4, 240))
+    >>> data = pd.DataFrame({"participant_id": ids, "weeks": weeks, "mode": mode,
+    ...                      "isolation": isolation, "wemwbs": y})
+    >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks * mode")
+    >>> change = ek.change_from_baseline(fit, change=(0, 12), by="mode")
+    >>> change[["mode", "estimate", "std_error", "df"]].round(2)
+             mode  estimate  std_error     df
+    0       group      1.25       0.95  158.0
+    1  one_to_one      3.16       0.95  158.0
     """
-    return _change(_with_ddf(fit, ddf), time=time, at=at, by=by).table
+    return _change(_with_ddf(fit, ddf), time=time, at=change, by=by).table
 
 
 def _change(fit, *, time, at, by) -> Estimates:
     if len(at) != 2:
-        raise SpecificationError(f"at must be (start, end), e.g. (0, 12); got {at!r}")
+        raise SpecificationError(f"change must be (start, end), e.g. (0, 12); got {at!r}")
     by_ = [by] if by else []
     L0, labels = _grid(fit, at={time: at[0]}, keep=by_)
     L1, _ = _grid(fit, at={time: at[1]}, keep=by_)
@@ -258,7 +305,7 @@ def pairwise(estimates, *, by: str | list[str] | None = None, adjust: str = "hol
     >>> y = 38 + rng.normal(0, 5, 90)[ids] + gain * weeks + rng.normal(0, 4, 270)
     >>> data = pd.DataFrame({"id": ids, "weeks": weeks, "mode": mode, "wemwbs": y})
     >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks * mode", subject="id")
-    >>> change = ek.change_from_baseline(fit, time="weeks", at=(0, 12), by="mode")
+    >>> change = ek.change_from_baseline(fit, time="weeks", change=(0, 12), by="mode")
     >>> ek.pairwise(change, adjust="tukey")[["term", "estimate", "std_error", "df", "p_value"]].round(3)
                      term  estimate  std_error     df  p_value
     0  one_to_one - group     3.483      1.405  177.0    0.037
@@ -342,27 +389,8 @@ def _rows_of(estimates) -> tuple:
 
 
 def _adjust(table: pd.DataFrame, method: str, k: int) -> np.ndarray:
-    p = table["p_value"].to_numpy()
-    m = len(p)
-    if method == "none" or m == 0:
-        return p
-    if method == "bonferroni":
-        return np.minimum(p * m, 1.0)
-    if method == "holm":
-        order = np.argsort(p)
-        adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
-        out = np.empty(m)
-        out[order] = np.minimum(adj, 1.0)
-        return out
-    if method == "bh":
-        order = np.argsort(p)[::-1]
-        adj = np.minimum.accumulate(p[order] * m / (m - np.arange(m)))
-        out = np.empty(m)
-        out[order] = np.minimum(adj, 1.0)
-        return out
-    t = np.abs(table["statistic"].to_numpy())
-    df = np.where(np.isfinite(table["df"]), table["df"], 1e6)
-    return stats.studentized_range.sf(t * np.sqrt(2.0), k, df)
+    return adjust_p(table["p_value"].to_numpy(), method, statistic=table["statistic"].to_numpy(),
+                    df=table["df"].to_numpy(), k=k)
 
 
 # ---------------------------------------------------------------------- conditional effects
@@ -379,8 +407,8 @@ def conditional_effects(fit, *, effect: str, by: str, at=None, change: tuple | N
     by : str
         The moderator. Categorical: one row per level. Numeric: rows at ``at`` (default mean − SD,
         mean, mean + SD of the fitted rows).
-    at : sequence of float, optional
-        Moderator values for a numeric moderator.
+    at : sequence of float or dict, optional
+        Moderator values for a numeric moderator: a list, or ``{by: values}``.
     change : (float, float), optional
         Report the change from ``effect = change[0]`` to ``change[1]`` (e.g. weeks 0 → 12) instead
         of the slope per unit.
@@ -399,12 +427,41 @@ def conditional_effects(fit, *, effect: str, by: str, at=None, change: tuple | N
         interaction test repeated on every row: ``interaction_f``, ``interaction_df1``,
         ``interaction_df2``, ``interaction_p`` (Wald F with Satterthwaite denominator df, or the
         Kenward–Roger F test).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(2)
+    >>> ids = np.repeat(np.arange(80), 3)
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 80)
+    >>> mode = np.where(ids % 2 == 0, "one_to_one", "group")
+    >>> isolation = rng.uniform(0, 10, 80)[ids]
+    >>> y = (38 + rng.normal(0, 6, 80)[ids] + np.where(mode == "one_to_one", 0.42, 0.29) * weeks
+    ...      - 0.03 * isolation * weeks + rng.normal(0, 4, 240))
+    >>> data = pd.DataFrame({"participant_id": ids, "weeks": weeks, "mode": mode,
+    ...                      "isolation": isolation, "wemwbs": y})
+    >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks * isolation")
+    >>> ce = ek.conditional_effects(fit, effect="weeks", by="isolation", at={"isolation": [2, 5, 8]},
+    ...                             change=(0, 12))
+    >>> ce[["isolation", "estimate", "ci_low", "ci_high"]].round(2)
+      isolation  estimate  ci_low  ci_high
+    0         2      3.81    1.78     5.84
+    1         5      2.28    0.96     3.60
+    2         8      0.75   -1.18     2.67
+    >>> round(float(ce["interaction_p"].iloc[0]), 4)
+    0.0419
     """
     fit = _with_ddf(fit, ddf)
+    if isinstance(at, dict):
+        if set(at) != {by}:
+            raise SpecificationError(f"at={at!r} must give values of the moderator {by!r} only, e.g. "
+                                     f"at={{{by!r}: [2, 5, 8]}} or a plain list")
+        at = at[by]
     est = _conditional(fit, effect=effect, by=by, at=at, change=change)
     table = est.table
     test = interaction_test(fit, effect=effect, by=by, data=data)
-    for key, value in test.items():
+    for key, value in test.as_dict().items():
         table[key] = value
     return table
 
@@ -427,10 +484,69 @@ def _conditional(fit, *, effect, by, at=None, change=None) -> Estimates:
     return _estimates(fit, L1 - L0, labels)
 
 
+@dataclass(frozen=True, repr=False)
+class InteractionTest(Result):
+    """The test of whether an effect differs by ``by``, from :func:`interaction_test`.
+
+    ``.table`` is one row: ``interaction_f, interaction_df1, interaction_df2, interaction_p`` (and
+    ``lrt_statistic, lrt_df, lrt_p_value`` when the LRT was run). Indexing by those names
+    (``test["interaction_p"]``) still works as it did when the function returned a dict.
+    """
+
+    effect: str
+    by: str
+    values: dict = field(repr=False)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([self.values])
+
+    @property
+    def raw(self) -> None:
+        return None
+
+    @property
+    def p_value(self) -> float:
+        """The Wald F test's p-value (``interaction_p``)."""
+        return self.values["interaction_p"]
+
+    def as_dict(self) -> dict:
+        """The test's numbers by name."""
+        return dict(self.values)
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def _header(self) -> list[str]:
+        return [f"does the effect of {self.effect} differ by {self.by}?"]
+
+
 def interaction_test(fit, *, effect: str, by: str, data: pd.DataFrame | None = None,
-                     ddf: str | None = None) -> dict:
+                     ddf: str | None = None) -> InteractionTest:
     """Does the effect differ by ``by``? Wald F (Satterthwaite df, as lmerTest's type-III) and, when
-    ``data`` is given, an LRT of ML refits with and without the interaction terms."""
+    ``data`` is given, an LRT of ML refits with and without the interaction terms.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(2)
+    >>> ids = np.repeat(np.arange(80), 3)
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 80)
+    >>> mode = np.where(ids % 2 == 0, "one_to_one", "group")
+    >>> isolation = rng.uniform(0, 10, 80)[ids]
+    >>> y = (38 + rng.normal(0, 6, 80)[ids] + np.where(mode == "one_to_one", 0.42, 0.29) * weeks
+    ...      - 0.03 * isolation * weeks + rng.normal(0, 4, 240))
+    >>> data = pd.DataFrame({"participant_id": ids, "weeks": weeks, "mode": mode,
+    ...                      "isolation": isolation, "wemwbs": y})
+    >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks * mode")
+    >>> test = ek.interaction_test(fit, effect="weeks", by="mode")
+    >>> test.table[["interaction_f", "interaction_df1", "interaction_df2", "interaction_p"]].round(3)
+       interaction_f  interaction_df1  interaction_df2  interaction_p
+    0           2.04                1            158.0          0.155
+    >>> round(test.p_value, 3) == round(test["interaction_p"], 3)
+    True
+    """
     names = fit.design.fixed_names
     idx = [i for i, n in enumerate(names) if ":" in n
            and any(p.split("[")[0] == effect for p in n.split(":"))
@@ -438,7 +554,7 @@ def interaction_test(fit, *, effect: str, by: str, data: pd.DataFrame | None = N
     out = {"interaction_f": np.nan, "interaction_df1": 0, "interaction_df2": np.nan,
            "interaction_p": np.nan}
     if not idx:
-        return out
+        return InteractionTest(effect=effect, by=by, values=out)
     C = np.zeros((len(idx), len(names)))
     C[np.arange(len(idx)), idx] = 1.0
     F, df1, df2 = _wald_f(_with_ddf(fit, ddf), C)
@@ -456,7 +572,7 @@ def interaction_test(fit, *, effect: str, by: str, data: pd.DataFrame | None = N
         reduced = fit_mixed(data, fixed=" + ".join(kept) or "1", **common)
         res = lrt(reduced, full).iloc[1]
         out.update(lrt_statistic=res["statistic"], lrt_df=res["df"], lrt_p_value=res["p_value"])
-    return out
+    return InteractionTest(effect=effect, by=by, values=out)
 
 
 def _formula_terms(fixed: str) -> list[str]:
@@ -492,8 +608,8 @@ def _wald_f(fit, C: np.ndarray) -> tuple[float, int, float]:
 
 
 # ---------------------------------------------------------------------- Johnson–Neyman
-@dataclass(frozen=True)
-class JohnsonNeyman:
+@dataclass(frozen=True, repr=False)
+class JohnsonNeyman(Result):
     """Where the conditional effect of ``effect`` stops (or starts) being distinguishable from 0.
 
     Attributes
@@ -504,6 +620,8 @@ class JohnsonNeyman:
         The whole conditional-effect curve: ``<moderator>, estimate, std_error, df, ci_low,
         ci_high, significant`` over (at least) the observed moderator range.
     observed_range : tuple of float
+
+    ``.table`` (and ``summary()``) is :attr:`bounds`; ``.raw`` is None.
     """
 
     effect: str
@@ -512,6 +630,19 @@ class JohnsonNeyman:
     curve: pd.DataFrame
     observed_range: tuple
     confidence: float
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """:attr:`bounds`."""
+        return self.bounds
+
+    @property
+    def raw(self) -> None:
+        return None
+
+    def _header(self) -> list[str]:
+        lo, hi = self.observed_range
+        return [f"effect of {self.effect} by {self.moderator} (observed {lo:g} to {hi:g})"]
 
     def plot(self, ax=None):
         """The conditional-effect curve with its CI band, 0 line and boundaries.
@@ -550,7 +681,8 @@ class JohnsonNeyman:
                                effect_label=f"effect of {self.effect}")
 
 
-def johnson_neyman(fit, *, effect: str, moderator: str, change: tuple | None = None,
+@renamed(moderator="by")
+def johnson_neyman(fit, *, effect: str, by: str, change: tuple | None = None,
                    n_points: int = 201, extend: float = 0.5, ddf: str | None = None) -> JohnsonNeyman:
     """Johnson–Neyman boundaries for a numeric moderator.
 
@@ -559,17 +691,36 @@ def johnson_neyman(fit, *, effect: str, moderator: str, change: tuple | None = N
     found with Brent's method between grid points, searched over the observed range extended by
     ``extend`` × its width on both sides; each is marked as inside the data or not. ``ddf``:
     "satterthwaite" or "kenward-roger" (default: the fit's own, ``fit.spec.ddf``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import evalkit as ek
+    >>> rng = np.random.default_rng(2)
+    >>> ids = np.repeat(np.arange(80), 3)
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 80)
+    >>> mode = np.where(ids % 2 == 0, "one_to_one", "group")
+    >>> isolation = rng.uniform(0, 10, 80)[ids]
+    >>> y = (38 + rng.normal(0, 6, 80)[ids] + np.where(mode == "one_to_one", 0.42, 0.29) * weeks
+    ...      - 0.03 * isolation * weeks + rng.normal(0, 4, 240))
+    >>> data = pd.DataFrame({"participant_id": ids, "weeks": weeks, "mode": mode,
+    ...                      "isolation": isolation, "wemwbs": y})
+    >>> fit = ek.fit_mixed(data, outcome="wemwbs", fixed="weeks * isolation")
+    >>> jn = ek.johnson_neyman(fit, effect="weeks", by="isolation", change=(0, 12))
+    >>> jn.bounds.round(2)
+       moderator_value  inside_data               side
+    0             6.55         True  significant below
     """
     fit = _with_ddf(fit, ddf)
-    _check_names(fit, [effect, moderator])
-    info = fit.design.variables[moderator]
+    _check_names(fit, [effect, by])
+    info = fit.design.variables[by]
     if info["kind"] != "numeric":
-        raise SpecificationError(f"Johnson–Neyman needs a numeric moderator; {moderator!r} is "
+        raise SpecificationError(f"Johnson–Neyman needs a numeric moderator; {by!r} is "
                                  "categorical — use conditional_effects(by=...) instead")
     lo, hi = info["min"], info["max"]
     width = hi - lo if hi > lo else 1.0
     a, b = lo - extend * width, hi + extend * width
-    est0 = _conditional(fit, effect=effect, by=moderator, at=[0.0, 1.0], change=change)
+    est0 = _conditional(fit, effect=effect, by=by, at=[0.0, 1.0], change=change)
     L0, L1 = est0.L[0], est0.L[1] - est0.L[0]      # L(w) = L0 + w L1
     conf = fit.spec.confidence
 
@@ -594,7 +745,7 @@ def johnson_neyman(fit, *, effect: str, moderator: str, change: tuple | None = N
     curve_x = np.linspace(lo, hi, n_points)
     rows = fit.contrast(L0[None, :] + curve_x[:, None] * L1[None, :])
     curve = rows.drop(columns="term")
-    curve.insert(0, moderator, curve_x)
+    curve.insert(0, by, curve_x)
     curve["significant"] = (curve["ci_low"] > 0) | (curve["ci_high"] < 0)
-    return JohnsonNeyman(effect=effect, moderator=moderator, bounds=bounds, curve=curve,
+    return JohnsonNeyman(effect=effect, moderator=by, bounds=bounds, curve=curve,
                          observed_range=(lo, hi), confidence=conf)

@@ -48,9 +48,10 @@ import numpy as np
 from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as _SMConvergenceWarning
 
-from ..errors import ConvergenceWarning, SingularFitWarning
+from ..errors import ConvergenceWarning, FitError, SingularFitWarning
 from . import reml as _reml
 from .design import Design
+from .tables import variance_table, wald_table
 
 __all__ = ["fit_statsmodels", "StatsmodelsRaw", "METHODS"]
 
@@ -92,13 +93,12 @@ class StatsmodelsRaw:
 
 
 def fit_statsmodels(spec, design: Design):
-    """Fit ``spec`` to ``design`` with statsmodels' ``MixedLM``; returns a :class:`MixedResult`.
+    """Fit ``spec`` to ``design`` with statsmodels' ``MixedLM``; returns the fields of the
+    :class:`~evalkit.models.mixed.MixedResult` (all but ``spec``), which ``fit_mixed`` assembles.
 
     Called by :func:`evalkit.fit_mixed` with ``engine="statsmodels"``; see the module notes for how
     the result differs from the fast engine (z-tests, no contrast df).
     """
-    from .mixed import FitError, MixedResult, _variance_table, _wald_table
-
     p, q = design.X.shape[1], design.Z.shape[1]
     free = None if spec.correlated or q == 1 else MixedLMParams.from_components(
         fe_params=np.ones(p), cov_re=np.eye(q))
@@ -178,21 +178,21 @@ def fit_statsmodels(spec, design: Design):
 
     beta = np.asarray(res.fe_params, float)
     vcov = np.asarray(res.cov_params(), float)[:p, :p]
-    fixed = _wald_table(design.fixed_names, beta, np.sqrt(np.diag(vcov)), np.full(p, np.inf),
+    fixed = wald_table(design.fixed_names, beta, np.sqrt(np.diag(vcov)), np.full(p, np.inf),
                         spec.confidence)
     loglik = float(res.llf)
     dev = -2.0 * loglik
     k = p + len(theta) + 1
     n = len(design.y)
     raw = StatsmodelsRaw(res, model, method, tuple(attempts), design)
-    return MixedResult(spec=spec, fixed=fixed,
-                       variance_components=_variance_table(spec.subject, design.random_names, cov,
-                                                           sigma, spec.correlated),
-                       beta=beta, vcov_beta=vcov, theta=theta, sigma=sigma, loglik=loglik,
-                       deviance=dev, aic=dev + 2 * k, bic=dev + k * np.log(n), n_obs=n,
-                       n_groups=len(design.groups), converged=converged, singular=singular,
-                       warnings=tuple(notes), exclusions=design.exclusions, raw=raw, design=design,
-                       _contrast_df=None)
+    return dict(fixed=fixed,
+                variance_components=variance_table(spec.subject, design.random_names, cov, sigma,
+                                                   spec.correlated),
+                beta=beta, vcov_beta=vcov, theta=theta, sigma=sigma, loglik=loglik,
+                deviance=dev, aic=dev + 2 * k, bic=dev + k * np.log(n), n_obs=n,
+                n_groups=len(design.groups), converged=converged, singular=singular,
+                warnings=tuple(notes), exclusions=design.exclusions, raw=raw, design=design,
+                _contrast_df=None)
 
 
 def _psd_cholesky(A: np.ndarray) -> np.ndarray:

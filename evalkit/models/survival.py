@@ -43,7 +43,9 @@ from scipy import stats
 
 from .._levels import levels as _levels
 from .._checks import check_confidence
+from .._result import Result
 from ..errors import DataQualityWarning, SpecificationError, UnknownNameError
+from .coding import is_categorical, treatment_matrix
 
 __all__ = [
     "kaplan_meier",
@@ -66,7 +68,7 @@ __all__ = [
 KM_COLUMNS = ["group", "time", "at_risk", "events", "censored", "survival", "ci_low", "ci_high"]
 #: Columns of :attr:`KMResult.median`, in order.
 MEDIAN_COLUMNS = ["group", "median", "ci_low", "ci_high"]
-#: Columns of :attr:`CoxResult.summary`, in order.
+#: Columns of :attr:`CoxResult.table`, in order.
 COX_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high",
                "hazard_ratio", "hr_ci_low", "hr_ci_high"]
 
@@ -170,8 +172,8 @@ def _quantile_time(times: np.ndarray, curve: np.ndarray, p: float = 0.5) -> floa
     return float(times[i])
 
 
-@dataclass(frozen=True, eq=False)
-class KMResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class KMResult(Result):
     """Kaplan–Meier estimates from :func:`kaplan_meier`.
 
     Attributes
@@ -202,6 +204,19 @@ class KMResult:
     conf_type: str = "log"
     _group_sizes: dict = field(repr=False, default_factory=dict)
     _durations: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def raw(self) -> None:
+        """None: the estimates are evalkit's own (checked against R's survfit)."""
+        return None
+
+    def summary(self) -> pd.DataFrame:
+        """The medians (:attr:`median`); the whole curves are :attr:`table`."""
+        return self.median
+
+    def _header(self) -> list[str]:
+        return [f"Kaplan–Meier {'by ' + self.by if self.by else 'overall'}; n = {self.n} "
+                f"({self.n_excluded} excluded), {self.conf_type} {self.confidence:.0%} intervals"]
 
     @property
     def groups(self) -> list:
@@ -432,8 +447,8 @@ def kaplan_meier(data: pd.DataFrame, *, duration: str, event: str, by: str | Non
 
 
 # ====================================================================== log-rank
-@dataclass(frozen=True, eq=False)
-class LogrankResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class LogrankResult(Result):
     """The log-rank test from :func:`logrank_test` (R's ``survdiff`` with ``rho = 0``).
 
     Attributes
@@ -457,6 +472,13 @@ class LogrankResult:
     table: pd.DataFrame
     strata: str | None
     n: int
+
+    @property
+    def raw(self) -> None:
+        return None
+
+    def _header(self) -> list[str]:
+        return [f"chi-square {self.statistic:.3f} on {self.df} df, p = {self.p_value:.4g}; n = {self.n}"]
 
 
 def logrank_test(data: pd.DataFrame, *, duration: str, event: str, by: str,
@@ -534,26 +556,16 @@ def logrank_test(data: pd.DataFrame, *, duration: str, event: str, by: str,
 
 # ====================================================================== Cox
 def _cox_design(d: pd.DataFrame, covariates: list[str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Numeric design matrix (treatment-coded factors) and the columns belonging to each term."""
-    cols, assign = {}, {}
-    for c in covariates:
-        s = d[c]
-        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or s.dtype == bool \
-                or pd.api.types.is_string_dtype(s):
-            levels = _levels(s)
-            names = []
-            for lv in levels[1:]:
-                name = f"{c}[T.{lv}]"
-                cols[name] = (s == lv).astype(float).to_numpy()
-                names.append(name)
-            if not names:
-                raise SpecificationError(f"fit_cox: covariate {c!r} is constant (only level "
-                                         f"{levels!r}); drop it")
-            assign[c] = names
-        else:
-            cols[c] = pd.to_numeric(s).astype(float).to_numpy()
-            assign[c] = [c]
-    return pd.DataFrame(cols, index=d.index), assign
+    """Numeric design matrix (factors treatment-coded by formulaic, :mod:`evalkit.models.coding`)
+    and the columns belonging to each term."""
+    categorical = [c for c in covariates if is_categorical(d[c])]
+    for c in categorical:
+        if len(_levels(d[c])) < 2:
+            raise SpecificationError(f"fit_cox: covariate {c!r} is constant (only level "
+                                     f"{_levels(d[c])!r}); drop it")
+    coded = treatment_matrix(d, covariates, categorical=categorical, intercept=False)
+    assign = {c: [n for n, o in zip(coded.names, coded.owner) if o == c] for c in covariates}
+    return pd.DataFrame(coded.matrix, index=d.index, columns=coded.names), assign
 
 
 def _check_rank(X: pd.DataFrame, where: str = "fit_cox") -> None:
@@ -576,15 +588,16 @@ def _check_rank(X: pd.DataFrame, where: str = "fit_cox") -> None:
                                  f"{A.shape[1]} columns); remove one of them")
 
 
-@dataclass(frozen=True, eq=False)
-class CoxResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class CoxResult(Result):
     """A Cox proportional hazards fit from :func:`fit_cox`.
 
     Attributes
     ----------
-    summary : pandas.DataFrame
+    table : pandas.DataFrame
         One row per design column: ``term, estimate`` (log hazard ratio), ``std_error, statistic``
-        (Wald z), ``p_value, ci_low, ci_high, hazard_ratio, hr_ci_low, hr_ci_high``.
+        (Wald z), ``p_value, ci_low, ci_high, hazard_ratio, hr_ci_low, hr_ci_high``; also
+        ``summary()``. (It was the field ``summary`` before the shared result base.)
     raw : lifelines.CoxPHFitter or CoxNewtonFit
         The fitted lifelines model (Efron ties) or evalkit's Newton–Raphson fit (Breslow ties).
     duration, event : str
@@ -602,7 +615,7 @@ class CoxResult:
         ``"efron"`` or ``"breslow"``: how tied event times entered the partial likelihood.
     """
 
-    summary: pd.DataFrame
+    table: pd.DataFrame
     raw: object
     duration: str
     event: str
@@ -616,6 +629,10 @@ class CoxResult:
     n_excluded: int
     loglik: float
     ties: str = "efron"
+
+    def _header(self) -> list[str]:
+        return [f"Cox model of {self.duration} to {self.event} ({self.ties} ties); n = {self.n}, "
+                f"{self.n_events} events, {self.n_excluded} excluded"]
 
 
 #: Tie handling of :func:`fit_cox` (R's ``coxph(ties = ...)``; ``"exact"`` is not offered).
@@ -748,10 +765,10 @@ def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata
     >>> d = pd.DataFrame({"w": [2, 3, 3, 5, 8, 8, 9, 12, 4, 6], "e": [1, 1, 0, 1, 0, 1, 0, 0, 1, 1],
     ...                   "x": [1.0, 2.0, 0.5, 1.5, 0.0, 2.5, 0.2, 0.1, 1.0, 0.3]})
     >>> fit = fit_cox(d, duration="w", event="e", covariates=["x"])
-    >>> list(fit.summary.columns[:3])
+    >>> list(fit.table.columns[:3])
     ['term', 'estimate', 'std_error']
     >>> breslow = fit_cox(d, duration="w", event="e", covariates=["x"], ties="breslow")
-    >>> breslow.ties, round(float(breslow.summary["estimate"].iat[0]), 4)
+    >>> breslow.ties, round(float(breslow.table["estimate"].iat[0]), 4)
     ('breslow', 0.6026)
     """
     from lifelines import CoxPHFitter
@@ -806,7 +823,7 @@ def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata
                             "statistic": zstat, "p_value": 2 * stats.norm.sf(np.abs(zstat)),
                             "ci_low": lo, "ci_high": hi, "hazard_ratio": np.exp(beta),
                             "hr_ci_low": np.exp(lo), "hr_ci_high": np.exp(hi)})[COX_COLUMNS]
-    return CoxResult(summary=summary, raw=cph, duration=duration, event=event, covariates=covs,
+    return CoxResult(table=summary, raw=cph, duration=duration, event=event, covariates=covs,
                      strata=strata, assign=assign, design=design, confidence=conf, n=len(d),
                      n_events=int(d[event].sum()), n_excluded=n_in - len(d),
                      loglik=float(cph.log_likelihood if ties == "breslow" else cph.log_likelihood_),
@@ -814,8 +831,8 @@ def fit_cox(data: pd.DataFrame, *, duration: str, event: str, covariates, strata
 
 
 # ====================================================================== cox.zph
-@dataclass(frozen=True, eq=False)
-class PHCheckResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class PHCheckResult(Result):
     """Score tests of proportional hazards from :func:`check_proportional_hazards`.
 
     Attributes
@@ -834,6 +851,14 @@ class PHCheckResult:
     global_df: int
     global_p: float
     transform: str = "km"
+
+    @property
+    def raw(self) -> None:
+        return None
+
+    def _header(self) -> list[str]:
+        return [f"proportional hazards (cox.zph, {self.transform} time): global chi-square "
+                f"{self.global_chisq:.3f} on {self.global_df} df, p = {self.global_p:.4g}"]
 
 
 def _zph_score(t, e, X, eta, strata, gtime, ties="efron"):
@@ -908,14 +933,14 @@ def check_proportional_hazards(cox: CoxResult) -> PHCheckResult:
         raise SpecificationError("check_proportional_hazards needs the result of fit_cox, got "
                                  f"{type(cox).__name__}")
     des = cox.design
-    cols = list(cox.summary["term"])
+    cols = list(cox.table["term"])
     X = des[cols].to_numpy(float)
     t = des["__duration"].to_numpy(float)
     e = des["__event"].to_numpy(int)
     scols = [c for c in des.columns if c.startswith("__strata_")]
     strata = (des[scols].astype(str).agg("\x1f".join, axis=1).to_numpy() if scols
               else np.zeros(len(des), dtype=int))
-    beta = cox.summary["estimate"].to_numpy(float)
+    beta = cox.table["estimate"].to_numpy(float)
     # R's linear predictor is centred on the column means; centring cancels in every ratio used here
     eta = (X - X.mean(0)) @ beta
     # 1 - left-continuous KM over everybody

@@ -215,7 +215,7 @@ def _survival(ctx: RunContext, e) -> None:
             cox = fit_cox(cox_frame, duration="weeks", event="event", covariates=cov,
                           strata=strat)
             population = _cox_population(ctx, cox_frame, cov, strat, used[0])
-            register_model_table(ctx, "cox", cox.summary, population=population, factors=cov)
+            register_model_table(ctx, "cox", cox.table, population=population, factors=cov)
             _cox_fit(ctx, cox, population, strat)
             ctx.facts["cox"] = {"ties": "Efron", "strata": ctx.label(strat) if strat else None,
                                 "covariates": [ctx.label(c) for c in cov]}

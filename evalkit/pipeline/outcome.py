@@ -112,7 +112,7 @@ def _average_change(ctx: RunContext, inst: str, facts: dict) -> None:
     pop = ctx.model_population(inst)
     fit = _fit(ctx, ctx.analysis, inst, ctx.time)
     register_fit(ctx, f"{inst}_overall", fit, population=pop, inst=inst)
-    ch = change_from_baseline(fit, time=ctx.time, at=ctx.plan.time.change)
+    ch = change_from_baseline(fit, time=ctx.time, change=ctx.plan.time.change)
     table = ch[["estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high"]]
     table = table.assign(mothers=ctx.pub.count(pop))
     stat = Stat([pop] * len(table), min_n=ctx.min_group)
@@ -139,7 +139,7 @@ def _primary(ctx: RunContext, inst: str, label: str, facts: dict, spec) -> None:
     grid = [float(x) for x in np.linspace(change[0], change[1], 7)]
     means = marginal_means(fit, at={tcol: grid}, by=group)
     if group:
-        by_group = change_from_baseline(fit, time=tcol, at=change, by=group)
+        by_group = change_from_baseline(fit, time=tcol, change=change, by=group)
         keys = [pop & {group: str(g)} for g in by_group[group]]
         table = pd.DataFrame({"group": [ctx.level_label(group, g) for g in by_group[group]],
                               "mothers": [ctx.pub.count(k) for k in keys]})

@@ -151,7 +151,7 @@ def johnson_neyman(ctx: RunContext, inst: str, label: str, moderator: str) -> No
     pop = ctx.model_population(inst)
     fit = fit_mixed(ctx.analysis, outcome=inst, fixed=f"{ctx.time} * {moderator}", subject=ctx.id,
                     random=m.random, engine=m.engine, simplify=m.simplify)
-    jn = jn_fit(fit, effect=ctx.time, moderator=moderator, change=ctx.plan.time.change)
+    jn = jn_fit(fit, effect=ctx.time, by=moderator, change=ctx.plan.time.change)
     ctx.yes_no(f"has:{moderator}", ctx.people[moderator].notna())
     with_value = pop & {f"has:{moderator}": "yes"}
     if ctx.pub.count(with_value) != ctx.pub.count(pop):   # mothers without a value are left out

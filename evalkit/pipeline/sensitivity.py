@@ -43,7 +43,7 @@ def run(ctx: RunContext) -> None:
                          engine=m.engine, simplify=m.simplify)
 
     def estimate(f):
-        return change_from_baseline(f, time=tcol, at=change).assign(term="change")
+        return change_from_baseline(f, time=tcol, change=change).assign(term="change")
 
     imputed = None
     with ctx.step("multiple imputation"):

@@ -167,7 +167,7 @@ def test_emmeans_by_mode(name):
         [ref.index[(ref["delivery_mode"] == m) & (ref[t] == w)][0] for m, w in
          zip(got["delivery_mode"], got[t])]], rtol=1e-3)
 
-    ch = change_from_baseline(fit, time=t, at=change, by="delivery_mode", ddf="kenward-roger")
+    ch = change_from_baseline(fit, time=t, change=change, by="delivery_mode", ddf="kenward-roger")
     assert list(ch["delivery_mode"].astype(str)) == e["change_by_mode"]["delivery_mode"]
     _check(ch, e["change_by_mode"]["estimate"], e["change_by_mode"]["SE"], e["change_by_mode"]["df"],
            f"{name}: change")
@@ -209,7 +209,7 @@ def test_emmeans_sleepstudy(name):
     e = FIXTURES[name]["emmeans"]
     mm = marginal_means(fit, at={"Days": [0, 9]})
     _check(mm, e["means"]["emmean"], e["means"]["SE"], e["means"]["df"], f"{name}: means")
-    ch = change_from_baseline(fit, time="Days", at=(0, 9))
+    ch = change_from_baseline(fit, time="Days", change=(0, 9))
     _check(ch, e["change"]["estimate"], e["change"]["SE"], e["change"]["df"], f"{name}: change")
 
 
@@ -360,10 +360,10 @@ def test_with_ddf_and_contrast_override_agree_with_fitting_kr():
     pd.testing.assert_frame_equal(sat.contrast(L, ddf="kenward-roger"), kr_fit.contrast(L))
     pd.testing.assert_frame_equal(kr_fit.contrast(L, ddf="satterthwaite"), sat.contrast(L))
     # moderation functions: ddf per call, or the fit's own
-    a = change_from_baseline(sat, time="weeks", at=(0, 12), by="delivery_mode", ddf="kenward-roger")
-    b = change_from_baseline(kr_fit, time="weeks", at=(0, 12), by="delivery_mode")
+    a = change_from_baseline(sat, time="weeks", change=(0, 12), by="delivery_mode", ddf="kenward-roger")
+    b = change_from_baseline(kr_fit, time="weeks", change=(0, 12), by="delivery_mode")
     pd.testing.assert_frame_equal(a, b)
-    assert not np.allclose(a["df"], change_from_baseline(sat, time="weeks", at=(0, 12),
+    assert not np.allclose(a["df"], change_from_baseline(sat, time="weeks", change=(0, 12),
                                                          by="delivery_mode")["df"])
 
 

@@ -420,7 +420,7 @@ def _fit(d):
 
 
 def _change(f):
-    return change_from_baseline(f, time="weeks", at=(0, 12))
+    return change_from_baseline(f, time="weeks", change=(0, 12))
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ def test_result_is_immutable_and_tidy(sleep):
     q = stats.t.ppf(0.975, row.df)
     assert row.ci_low == pytest.approx(row.estimate - q * row.std_error)
     assert fit.aic == pytest.approx(fit.deviance + 2 * 6)
-    assert "Reaction ~ Days + (1 + Days | Subject), REML" in fit.summary()
+    assert "Reaction ~ Days + (1 + Days | Subject), REML" in repr(fit)
 
 
 def test_same_input_gives_identical_tables(sleep):

@@ -28,9 +28,9 @@ def test_unknown_variables_are_named(fit):
     with pytest.raises(SpecificationError, match="effect 'delivery_mode' must be numeric"):
         ek.conditional_effects(fit, effect="delivery_mode", by="weeks")
     with pytest.raises(SpecificationError, match="Johnson–Neyman needs a numeric moderator"):
-        ek.johnson_neyman(fit, effect="weeks", moderator="delivery_mode")
-    with pytest.raises(SpecificationError, match=r"at must be \(start, end\)"):
-        ek.change_from_baseline(fit, time="weeks", at=(0, 6, 12), by="delivery_mode")
+        ek.johnson_neyman(fit, effect="weeks", by="delivery_mode")
+    with pytest.raises(SpecificationError, match=r"change must be \(start, end\)"):
+        ek.change_from_baseline(fit, time="weeks", change=(0, 6, 12), by="delivery_mode")
     with pytest.raises(UnknownNameError, match="adjust='sidak' is not available"):
         pairwise(_marginal(fit, by="delivery_mode"), adjust="sidak")
 

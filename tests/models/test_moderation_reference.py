@@ -53,14 +53,14 @@ def test_marginal_means_by_mode_and_week(mode_fit):
 
 def test_change_from_baseline_and_pairwise_adjustments(mode_fit):
     ref = CASES["mm_mode"]["change_12_vs_0"]
-    ch = ek.change_from_baseline(mode_fit, time="weeks", at=(0, 12), by="delivery_mode")
+    ch = ek.change_from_baseline(mode_fit, time="weeks", change=(0, 12), by="delivery_mode")
     ch = ch.set_index("delivery_mode").loc[ref["delivery_mode"]]
     _close(ch["estimate"], ref["estimate"], rel=1e-4, what="change")
     _close(ch["std_error"], ref["SE"], rel=2e-3, what="change SE")
     _close(ch["df"], ref["df"], rel=0.02, what="change df")
     _close(ch["ci_low"], ref["lower.CL"], rel=2e-3, what="change lower CL")
     pairs_ref = CASES["mm_mode"]["change_pairs"]
-    change = ek.change_from_baseline(mode_fit, time="weeks", at=(0, 12), by="delivery_mode")
+    change = ek.change_from_baseline(mode_fit, time="weeks", change=(0, 12), by="delivery_mode")
     for method, key, tol in (("holm", "p_holm", 1e-3), ("bh", "p_BH", 1e-3), ("tukey", "p_tukey", 2e-3),
                              ("none", "p_unadjusted", 1e-3)):
         pw = ek.pairwise(change, adjust=method)   # the public table, as returned
@@ -121,13 +121,13 @@ def test_johnson_neyman_boundaries(iso_fit):
     ref = CASES["trend_continuous_group"]["johnson_neyman"]["boundaries"]
     fit = ek.fit_mixed(_data("group"), outcome="wemwbs", fixed="weeks * isolation",
                        subject="participant_id", random="weeks")
-    jn = ek.johnson_neyman(fit, effect="weeks", moderator="isolation")
+    jn = ek.johnson_neyman(fit, effect="weeks", by="isolation")
     inside = jn.bounds.loc[jn.bounds.inside_data, "moderator_value"].to_numpy()
     expected = [b["x"] for b in ref if b["inside_data"]]
     assert len(inside) == len(expected) == 1
     assert inside[0] == pytest.approx(expected[0], abs=0.01)
     # full data: significant over the whole observed range, no boundary inside it
-    jn_all = ek.johnson_neyman(iso_fit, effect="weeks", moderator="isolation")
+    jn_all = ek.johnson_neyman(iso_fit, effect="weeks", by="isolation")
     assert not jn_all.bounds["inside_data"].any()
     assert jn_all.curve["significant"].all()
     assert {"isolation", "estimate", "ci_low", "ci_high", "df"} <= set(jn.curve.columns)
@@ -138,7 +138,7 @@ def test_johnson_neyman_plot_shows_curve():
 
     fit = ek.fit_mixed(_data("group"), outcome="wemwbs", fixed="weeks * isolation",
                        subject="participant_id", random="weeks")
-    jn = ek.johnson_neyman(fit, effect="weeks", moderator="isolation")
+    jn = ek.johnson_neyman(fit, effect="weeks", by="isolation")
     fig, ax = plt.subplots()
     assert jn.plot(ax=ax) is ax
     assert len(ax.lines) >= 2 and ax.collections  # curve, zero line, CI band

@@ -137,7 +137,7 @@ def test_pairwise_of_marginal_means_within_weeks(mode_fit, adjust):
 @pytest.mark.parametrize("adjust", sorted(ADJUST))
 def test_pairwise_of_change_and_of_slopes(mode_fit, adjust):
     tol = 2 * P if adjust == "tukey" else P
-    change = ek.change_from_baseline(mode_fit, time="weeks", at=(0, 12), by="delivery_mode")
+    change = ek.change_from_baseline(mode_fit, time="weeks", change=(0, 12), by="delivery_mode")
     ref = FIX["emmeans_binary"]["change_pairs"]
     pw = ek.pairwise(change, adjust=adjust)
     _check_pairs(pw, ref, "change pairs", names=False)     # emmeans: "(12 - 0 one_to_one) - ..."
@@ -256,7 +256,7 @@ def test_cox_breslow_matches_coxph(engagement, key, strata):
     cox = fit_cox(engagement, duration="duration", event="event", strata=strata, ties="breslow",
                   covariates=["delivery_mode", "imd_quintile", "age", "isolation"])
     assert cox.ties == "breslow" and cox.raw.ties == "breslow"
-    s = cox.summary
+    s = cox.table
     np.testing.assert_allclose(s["estimate"], ref["estimate"], rtol=EST, atol=1e-8)
     np.testing.assert_allclose(s["std_error"], ref["std_error"], rtol=SE)
     np.testing.assert_allclose(s["p_value"], ref["p_value"], rtol=P)

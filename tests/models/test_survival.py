@@ -132,9 +132,9 @@ def test_cox_matches_coxph(data, key, strata):
     ref = FIX[key]
     fit = fit_cox(data, **KW, covariates=COVS, strata=strata)
     assert isinstance(fit, CoxResult)
-    assert list(fit.summary.columns) == COX_COLUMNS
-    assert fit.summary["term"].tolist() == [R_TERMS.get(t, t) for t in ref["term"]]
-    s = fit.summary
+    assert list(fit.table.columns) == COX_COLUMNS
+    assert fit.table["term"].tolist() == [R_TERMS.get(t, t) for t in ref["term"]]
+    s = fit.table
     np.testing.assert_allclose(s["estimate"], ref["estimate"], atol=1e-4, rtol=0)
     np.testing.assert_allclose(s["std_error"], ref["std_error"], atol=1e-3, rtol=0)
     np.testing.assert_allclose(s["p_value"], ref["p_value"], atol=1e-4)
@@ -168,7 +168,7 @@ def _everything(d: pd.DataFrame) -> dict:
         out[f"lrt{strata}"] = lr.table
         fit = fit_cox(d, **KW, covariates=COVS, strata=strata)
         ph = check_proportional_hazards(fit)
-        out[f"cox{strata}"] = fit.summary
+        out[f"cox{strata}"] = fit.table
         out[f"zph{strata}"] = ph.table
         out[f"g{strata}"] = pd.DataFrame({"g": [ph.global_chisq, ph.global_p, fit.loglik]})
     return out

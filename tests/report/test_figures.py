@@ -418,7 +418,7 @@ def test_jn_from_a_real_fit_has_no_individual_values():
     y = 40 + rng.normal(0, 5, n)[ids] + (0.6 - 0.08 * iso) * weeks + rng.normal(0, 3, 3 * n)
     d = pd.DataFrame({"id": ids, "weeks": weeks, "isolation": iso, "wemwbs": y})
     fit = ek.fit_mixed(d, outcome="wemwbs", fixed="weeks * isolation", subject="id", random="1")
-    jn = johnson_neyman(fit, effect="weeks", moderator="isolation", change=(0, 12), n_points=101)
+    jn = johnson_neyman(fit, effect="weeks", by="isolation", change=(0, 12), n_points=101)
     inside = jn.bounds.loc[jn.bounds["inside_data"], "moderator_value"]
     assert len(inside) == 1
     fig = _jn_fig(jn, label=WEMWBS, moderator_label="Isolation (0–10)")
