@@ -333,7 +333,8 @@ def _reference_level(column, text: str):
 @click.option("--outcome", required=True, help="The outcome column, e.g. wemwbs.")
 @click.option("--fixed", required=True,
               help='Fixed-effects formula (right-hand side), e.g. "weeks * delivery_mode".')
-@click.option("--subject", required=True, help="The column identifying the subject (e.g. mother).")
+@click.option("--subject", default="participant_id", show_default=True,
+              help="The column identifying the subject (e.g. mother).")
 @click.option("--random", "random", default="1", show_default=True,
               help='Random terms per subject: "1" (intercept), "weeks" (intercept and slope), '
                    '"0 + weeks" (slope only).')

@@ -140,3 +140,13 @@ def test_unwritable_json_path_is_refused_before_fitting(tmp_path, target, words)
     assert words in proc.stderr and "Traceback" not in proc.stdout + proc.stderr
     assert "not numeric" not in proc.stderr, "the data were read before the check"
     assert not (tmp_path / target).exists()
+
+
+def test_subject_defaults_to_participant_id(tmp_path):
+    """As in ek.fit_mixed, the subject column is participant_id unless --subject names another."""
+    data = pd.read_csv(DATA / "sleepstudy.csv").rename(columns={"Subject": "participant_id"})
+    path = tmp_path / "sleep.csv"
+    data.to_csv(path, index=False)
+    result = _run("fit", str(path), "--outcome", "Reaction", "--fixed", "Days", "--random", "Days")
+    assert result.exit_code == 0, result.output
+    assert "Reaction ~ Days + (1 + Days | participant_id), REML" in result.stdout
