@@ -230,10 +230,6 @@ class ReliableChangeResult(Result):
     cut_off: str | None
     cut_off_source: str | None
 
-    def to_frame(self) -> pd.DataFrame:
-        """The per-person table (a copy)."""
-        return self.table.copy()
-
     @property
     def raw(self) -> None:
         """None: evalkit computes reliable change itself (no backend object)."""

@@ -41,7 +41,7 @@ from .._levels import is_boolean
 from .._levels import levels as _levels
 from ..errors import SpecificationError
 
-__all__ = ["CodedMatrix", "treatment_matrix", "is_categorical", "term_name"]
+__all__ = ["CodedMatrix", "treatment_matrix", "is_categorical"]
 
 _ALIAS = re.compile(r"^v(\d+)")
 
@@ -65,11 +65,6 @@ def is_categorical(values: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(dtype) or is_boolean(values, binary_numbers=False):
         return False
     return True
-
-
-def term_name(column: str, level=None) -> str:
-    """The name of a term: ``column`` or ``column[T.level]``."""
-    return str(column) if level is None else f"{column}[T.{level}]"
 
 
 def treatment_matrix(frame: pd.DataFrame, columns: Sequence[str], *,

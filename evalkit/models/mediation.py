@@ -125,10 +125,6 @@ class MediationResult(Result):
     seed: int | None
     confidence: float
 
-    def to_frame(self) -> pd.DataFrame:
-        """The path table (a copy)."""
-        return self.table.copy()
-
     def path(self, name: str) -> pd.Series:
         """One row of ``table`` by its ``path`` label."""
         return _row(self.table, name)
@@ -214,10 +210,6 @@ class ModeratedMediationResult(Result):
         """The index-of-moderated-mediation rows of ``table``."""
         keep = self.table["path"].str.startswith("index of moderated mediation")
         return self.table.loc[keep].reset_index(drop=True)
-
-    def to_frame(self) -> pd.DataFrame:
-        """The path table (a copy)."""
-        return self.table.copy()
 
     def path(self, name: str) -> pd.Series:
         """One row of ``table`` by its ``path`` label."""
