@@ -135,9 +135,12 @@ def test_impact_report_claims_nothing_a_ci_does_not_support(small_run):
     change = result.tables["wemwbs_change"].iloc[0]
     html = (result.out / "impact.html").read_text(encoding="utf-8")
     if change["ci_low"] > 0:
-        assert "WEMWBS scores rose by" in html and "an improvement because higher scores are better" in html
+        assert "mental wellbeing (WEMWBS) scores rose by" in html
+        assert "an improvement because higher scores are better" in html
+    elif change["ci_high"] < 0:
+        assert "mental wellbeing (WEMWBS) scores fell by" in html and "a worsening" in html
     else:
-        assert "consistent with no change" in html
+        assert "it could be no change at all" in html
     assert "reliably deteriorated" in html or "reliably changed are not shown" in html
     assert "no comparison group" in html
 
