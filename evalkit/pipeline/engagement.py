@@ -217,7 +217,7 @@ def _survival(ctx: RunContext, e) -> None:
             population = _cox_population(ctx, cox_frame, cov, strat, used[0])
             register_model_table(ctx, "cox", cox.table, population=population, factors=cov)
             _cox_fit(ctx, cox, population, strat)
-            ctx.facts["cox"] = {"ties": "Efron", "strata": ctx.label(strat) if strat else None,
+            ctx.facts["cox"] = {"ties": _ties(cox), "strata": ctx.label(strat) if strat else None,
                                 "covariates": [ctx.label(c) for c in cov]}
             with ctx.step("proportional-hazards check"):
                 from ..models.survival import check_proportional_hazards
@@ -241,6 +241,11 @@ def _cox_population(ctx: RunContext, frame: pd.DataFrame, cov, strata, first: fl
     return everyone if bool(used.all()) else everyone & {"cox": ["event", "censored"]}
 
 
+def _ties(cox) -> str:
+    """How the Cox fit handled tied times, as fitted ("Efron", "Breslow")."""
+    return str(getattr(cox, "ties", "efron")).capitalize()
+
+
 def _cox_fit(ctx: RunContext, cox, population: Key, strata) -> None:
     """``model_cox_fit``: mothers in the Cox model and disengagements (events), with the ties
     method, strata and partial log-likelihood; the counts are protected like any other."""
@@ -253,7 +258,7 @@ def _cox_fit(ctx: RunContext, cox, population: Key, strata) -> None:
     # that key, so the number adds nothing the flow does not already publish
     n_key = ctx.started_key if ctx.pub.count(ctx.started_key) == n else population
     table = pd.DataFrame([{"model": "Cox proportional hazards, time to disengagement",
-                           "ties": "Efron", "strata": ctx.label(strata) if strata else "none",
+                           "ties": _ties(cox), "strata": ctx.label(strata) if strata else "none",
                            "mothers": n, "events": k, "loglik": cox.loglik}])
     ctx.pub.add("model_cox_fit", table, status="status", columns={
         "model": Label(), "ties": Label(), "strata": Label(), "mothers": Count([n_key]),

@@ -490,7 +490,8 @@ def _methods(ctx) -> list[str]:
     if cox is not None and "model_cox_fit" in pub:
         fit = pub["model_cox_fit"]
         strata = cox.get("strata")
-        out.append("Time to disengagement: Cox proportional-hazards model with Efron ties"
+        out.append("Time to disengagement: Cox proportional-hazards model with "
+                   f"{cox.get('ties') or 'Efron'} ties"
                    + (f", stratified by {strata.lower()}" if strata else ", not stratified")
                    + f", covariates {', '.join(cox.get('covariates') or [])}; "
                    f"{_count_words(fit, 'mothers', ctx.threshold)} mothers who started support "
