@@ -192,13 +192,15 @@ class LinearSystem:
                 by_kind[(v.kind, v.measure, v.key.unit)].append(i)
             for (kind, measure, unit), idxs in by_kind.items():
                 dims = self.dimensions[unit]
-                keys = {self._vars[i].key for i in idxs}
-                refined = defaultdict(set)          # parent key -> dims it is split on
+                # dicts, not sets: the order variables are created in is the LP's column order,
+                # and it must not follow the string hash (PYTHONHASHSEED) or runs differ
+                keys = dict.fromkeys(self._vars[i].key for i in idxs)
+                refined = defaultdict(dict)         # parent key -> dims it is split on
                 for k in keys:
                     for d, lv in k.where:
-                        refined[k.without(d)].add(d)
+                        refined[k.without(d)][d] = None
                         if len(lv) > 1:
-                            refined[k].add((d, lv))
+                            refined[k][(d, lv)] = None
                 for parent, ds in refined.items():
                     for d in ds:
                         if (kind, measure, parent, d) in written:
