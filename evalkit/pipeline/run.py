@@ -329,6 +329,15 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _source_name(source) -> str | dict:
+    """A data file by its name; a database source with its password masked (never published)."""
+    if isinstance(source, dict):
+        from ..io_sql import mask_url
+
+        return {**{k: v for k, v in source.items() if v is not None}, "url": mask_url(source["url"])}
+    return Path(str(source)).name
+
+
 def _provenance(ctx: RunContext) -> dict:
     import importlib.metadata as md
 
@@ -347,9 +356,9 @@ def _provenance(ctx: RunContext) -> dict:
     data = settings.get("data", {})
     data["dictionary"] = Path(str(data.get("dictionary", ""))).name
     if isinstance(data.get("files"), dict):
-        data["files"] = {k: Path(str(v)).name for k, v in data["files"].items()}
+        data["files"] = {k: _source_name(v) for k, v in data["files"].items()}
     elif isinstance(data.get("files"), list):
-        data["files"] = [Path(str(v)).name for v in data["files"]]
+        data["files"] = [_source_name(v) for v in data["files"]]
     return {"programme": plan.programme, "plan": Path(plan.source).name if plan.source else None,
             "plan_sha256": plan.sha256, "data_sha256": files, "seed": plan.seed,
             "versions": versions, "suppression_threshold": ctx.threshold,
