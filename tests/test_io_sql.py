@@ -240,3 +240,16 @@ def test_a_plan_names_database_sources_relative_to_its_folder(cohort, dd, tmp_pa
         AnalysisPlan.from_dict({"programme": "x", "outcomes": [{"instrument": "wemwbs"}],
                                 "data": {"dictionary": "d.yaml",
                                          "files": {"responses": {"url": "duckdb://"}}}})
+
+
+def test_without_server_binaries_the_fixture_says_how_to_get_them(monkeypatch):
+    from tests import pg_server
+
+    monkeypatch.setattr(pg_server, "find_bin", lambda: None)
+    with pytest.raises(pg_server.Unavailable, match=r"apt-get install postgresql"):
+        pg_server.start()
+    for var in ("CI", "EVALKIT_REQUIRE_POSTGRES"):
+        monkeypatch.delenv(var, raising=False)
+    assert not pg_server.required()
+    monkeypatch.setenv("EVALKIT_REQUIRE_POSTGRES", "1")
+    assert pg_server.required()
