@@ -42,6 +42,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,7 @@ _FILE_DIALECTS = ("duckdb", "sqlite")   # databases that are a file on this mach
 _URL_HINT = ("write it as dialect+driver://user@host:port/database, e.g. "
              "postgresql+psycopg://analyst@localhost/charity, sqlite:///cohort.db or "
              "duckdb:///cohort.duckdb")
+_QUERY_PASSWORD = re.compile(r"([?&;](?:password|pwd)=)([^&;#]*)", re.IGNORECASE)
 _DRIVERS = {"postgresql": "psycopg[binary]", "mssql": "pyodbc", "mysql": "pymysql",
             "oracle": "oracledb"}
 
@@ -149,11 +151,14 @@ def mask_url(url: str) -> str:
     >>> from evalkit.io_sql import mask_url
     >>> mask_url("postgresql+psycopg://analyst:p%40ss@localhost:5432/charity?sslmode=require")
     'postgresql+psycopg://analyst:***@localhost:5432/charity?sslmode=require'
+    >>> mask_url("mssql+pyodbc://analyst@server/db?driver=ODBC+Driver+18&password=pw1")
+    'mssql+pyodbc://analyst@server/db?driver=ODBC+Driver+18&password=***'
     >>> mask_url("duckdb:///data/cohort.duckdb")
     'duckdb:///data/cohort.duckdb'
     """
     # the URL as written (not parsed) so that nothing else changes; a password never contains an
     # unescaped "@" or "/" in a valid URL, so the userinfo part ends at the last "@" before the path
+    url = _QUERY_PASSWORD.sub(r"\1***", url)   # ?password=... (ODBC-style URLs) too
     match = re.match(r"^([A-Za-z][\w+.-]*://)([^/?#]*)@", url)
     if not match or ":" not in match.group(2):
         return url
@@ -341,11 +346,16 @@ def _fetch_sqlalchemy(src: SqlSource, url: str, dialect: str) -> tuple[list[str]
         with conn:
             if src.table is not None:
                 schema, name = _split_table(src.table)
-                inspector = sa.inspect(conn)
-                if not (inspector.has_table(name, schema=schema)
-                        or name in inspector.get_view_names(schema=schema)):
-                    raise _no_table(src, inspector.get_table_names(schema=schema)
-                                    + inspector.get_view_names(schema=schema))
+                try:
+                    inspector = sa.inspect(conn)
+                    if not (inspector.has_table(name, schema=schema)
+                            or name in inspector.get_view_names(schema=schema)):
+                        raise _no_table(src, inspector.get_table_names(schema=schema)
+                                        + inspector.get_view_names(schema=schema))
+                except sa_exc.DBAPIError as exc:   # e.g. a file that is not an SQLite database
+                    raise DataReadError(f"cannot read {src.label}: the database could not list its "
+                                        f"tables ({_reason(exc, src)}); check that the url points "
+                                        "at the right database (and schema)") from None
             quote = engine.dialect.identifier_preparer.initial_quote
             try:
                 result = conn.execute(sa.text(_select(src, quote)))
@@ -388,8 +398,8 @@ def _reason(exc: BaseException, src: SqlSource) -> str:
     inner = getattr(exc, "orig", None) or exc
     text = " ".join(str(inner).split()) or type(inner).__name__
     password = _password(src)
-    if password:
-        text = text.replace(password, "***")
+    for secret in {password, unquote(password or "")} - {None, ""}:   # as written and decoded
+        text = text.replace(secret, "***")
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -399,6 +409,9 @@ def _password(src: SqlSource) -> str | None:
     except DataReadError:
         url = src.url
     match = re.match(r"^[A-Za-z][\w+.-]*://([^/?#:]*):([^/?#]*)@", url)
+    if match and match.group(2):
+        return match.group(2)
+    match = _QUERY_PASSWORD.search(url)
     return match.group(2) if match and match.group(2) else None
 
 
@@ -418,6 +431,8 @@ def _column(values: list) -> pd.Series:
     present = [v for v in values if v is not None]
     kinds = {_kind(v) for v in present}
     if kinds == {"int"}:
+        if any(not -2**63 <= v < 2**63 for v in present):
+            return pd.Series(values, dtype=object)   # beyond int64 (DuckDB HUGEINT): kept exact
         if len(present) == len(values):
             return pd.Series(values, dtype="int64")
         return pd.Series([np.nan if v is None else float(v) for v in values], dtype="float64")

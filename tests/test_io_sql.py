@@ -253,3 +253,17 @@ def test_without_server_binaries_the_fixture_says_how_to_get_them(monkeypatch):
     assert not pg_server.required()
     monkeypatch.setenv("EVALKIT_REQUIRE_POSTGRES", "1")
     assert pg_server.required()
+
+
+@pytest.mark.parametrize("dialect, words", [("sqlite", "could not list its tables"),
+                                            ("duckdb", "not a valid DuckDB database")])
+def test_a_file_that_is_not_a_database_is_named(dialect, words, tmp_path):
+    (tmp_path / "notes.db").write_text("hello\n")
+    with pytest.raises(DataReadError, match=words):
+        read_sql_source({"url": f"{dialect}:///{tmp_path / 'notes.db'}", "table": "responses"})
+
+
+def test_integers_beyond_int64_are_kept_exactly():
+    frame = read_sql_source({"url": "duckdb://", "query": "select (2::hugeint ** 70)::hugeint as big, "
+                                                         "1::hugeint as small"})
+    assert frame["big"].iloc[0] == 2 ** 70 and frame["small"].dtype == "int64"
