@@ -978,7 +978,10 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
     paths_or_frames : path, sequence of paths, or mapping of dataset name to path or DataFrame
         The files to check. Paths are matched to datasets by file name (``participants.csv`` or
         ``participants.xlsx`` → dataset ``participants``) or, failing that, by their columns. Frames
-        are named by their key.
+        are named by their key. A database table or query may stand for a file:
+        ``{"url": "duckdb:///cohort.duckdb", "table": "responses"}`` or ``{"url": ...,
+        "query": "select ...", "key": [...]}`` (see :mod:`evalkit.io_sql`), named by its key in a
+        mapping, else by its table name or columns.
     dictionary : DataDictionary or path
         The data dictionary (a path is read with :meth:`DataDictionary.from_yaml`).
     today : datetime.date, optional
@@ -1175,7 +1178,9 @@ def _read_sql_input(label: str, source: SqlSource, dd: DataDictionary) -> tuple:
         wanted = list(ds.keys) if ds is not None else []
         # all of them or none: "wave=baseline" alone would not say which row
         key = [mapping[k] for k in wanted] if wanted and all(k in mapping for k in wanted) else []
-    src = _Source(raw=raw, file=source.label, lines=np.arange(1, len(raw) + 1), fmt="sql",
+    # two queries on one database would share a label: the dataset tells their rows apart
+    file = source.label if source.table or ds is None else f"{source.label} for {ds.name}"
+    src = _Source(raw=raw, file=file, lines=np.arange(1, len(raw) + 1), fmt="sql",
                   read_problems=problems, header_line=None, row_keys=row_keys(raw, key))
     return ds, src
 

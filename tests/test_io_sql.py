@@ -136,7 +136,8 @@ def test_key_option_and_row_number_when_no_key_column(dd, tmp_path):
     report = ek.validate({"responses": {"url": "duckdb://", "query": query, "key": "form_id"}},
                          dictionary=dd, today=TODAY)
     hit = report.problems[report.problems["rule"] == "range"].iloc[0]
-    assert (hit["file"], hit["key"], hit["column"]) == ("duckdb:// query", "form_id=x1", "epds_1")
+    assert (hit["file"], hit["key"], hit["column"]) == ("duckdb:// query for responses", "form_id=x1",
+                                                        "epds_1")
     renamed = query.replace("as participant_id", "as person")
     report = ek.validate({"responses": {"url": "duckdb://", "query": renamed}}, dictionary=dd,
                          today=TODAY)
@@ -145,6 +146,18 @@ def test_key_option_and_row_number_when_no_key_column(dd, tmp_path):
     bad = ek.validate({"responses": {"url": "duckdb://", "query": query, "key": ["form"]}},
                       dictionary=dd, today=TODAY)
     assert "key column(s) form are not in the result" in bad.problems["message"].iloc[0]
+
+
+def test_two_queries_on_one_database_keep_their_rows_apart(dd):
+    people = "select 'P1' as participant_id, 99 as age union all select 'P2', 30"
+    answers = ("select 'P2' as participant_id, 'baseline' as wave, date '2024-01-02' as assessed_on, "
+               "9 as epds_1")
+    report = ek.validate({"participants": {"url": "duckdb://", "query": people},
+                          "responses": {"url": "duckdb://", "query": answers}},
+                         dictionary=dd, today=TODAY)
+    where = {(r.file, r.key) for r in report.problems.itertuples() if r.rule in ("range", "no_responses")}
+    assert ("duckdb:// query for responses", "participant_id=P2, wave=baseline") in where
+    assert ("duckdb:// query for participants", "participant_id=P1") in where
 
 
 @pytest.mark.parametrize("spec, words", [
