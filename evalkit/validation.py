@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import fnmatch
+import hashlib
 import json
 import re
 import warnings
@@ -138,6 +139,9 @@ class ValidationReport(Result):
         end of :meth:`describe`.
     value_labels : dict
         SPSS/Stata value labels per dataset and column (``{dataset: {column: {code: label}}}``).
+    digests : dict
+        For each dataset read from a database, the SHA-256 of its rows as read (a file's is taken
+        from the file itself), so a report can record which data it used.
     """
 
     problems: pd.DataFrame
@@ -147,6 +151,7 @@ class ValidationReport(Result):
     files: dict = field(default_factory=dict)
     notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NOTE_COLUMNS))
     value_labels: dict = field(default_factory=dict)
+    digests: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -378,6 +383,7 @@ class _Source:
     notes: list = field(default_factory=list)
     header_line: int | None = 1
     row_keys: list | None = None       # a database source: each row's key text (lines are 1..n)
+    digest: str | None = None          # a database source: SHA-256 of its rows as read
 
 
 @dataclass
@@ -1149,7 +1155,8 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
     keyed = {src.file: src.row_keys for src in sources.values() if src.row_keys is not None}
     return ValidationReport(problems=_rows_by_key(probs.frame(), keyed),
                             flow=flow, exclusions=_rows_by_key(exclusions.frame(), keyed),
-                            data=typed, files=files, notes=_notes_frame(notes), value_labels=labels)
+                            data=typed, files=files, notes=_notes_frame(notes), value_labels=labels,
+                            digests={n: s.digest for n, s in sources.items() if s.digest})
 
 
 def _read_sql_input(label: str, source: SqlSource, dd: DataDictionary) -> tuple:
@@ -1181,7 +1188,9 @@ def _read_sql_input(label: str, source: SqlSource, dd: DataDictionary) -> tuple:
     # two queries on one database would share a label: the dataset tells their rows apart
     file = source.label if source.table or ds is None else f"{source.label} for {ds.name}"
     src = _Source(raw=raw, file=file, lines=np.arange(1, len(raw) + 1), fmt="sql",
-                  read_problems=problems, header_line=None, row_keys=row_keys(raw, key))
+                  read_problems=problems, header_line=None, row_keys=row_keys(raw, key),
+                  digest=hashlib.sha256(raw.to_csv(index=False, lineterminator="\n")
+                                        .encode("utf-8")).hexdigest())
     return ds, src
 
 

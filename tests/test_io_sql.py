@@ -130,6 +130,15 @@ def test_a_problem_names_the_database_table_and_row_key(cohort, dd, tmp_path, re
     assert json.loads(report.to_json())[0]["key"] == problem["key"]
 
 
+def test_the_rows_read_from_a_database_are_fingerprinted(dd):
+    def digests(age):
+        query = f"select 'P1' as participant_id, {age} as age"
+        return ek.validate({"participants": {"url": "duckdb://", "query": query}},
+                           dictionary=dd, today=TODAY).digests
+    assert digests(30) == digests(30) != digests(31)
+    assert list(digests(30)) == ["participants"] and len(digests(30)["participants"]) == 64
+
+
 def test_key_option_and_row_number_when_no_key_column(dd, tmp_path):
     query = ("select 'P1' as participant_id, 'baseline' as wave, date '2024-01-02' as assessed_on, "
              "9 as epds_1, 'x1' as form_id")

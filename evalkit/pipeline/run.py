@@ -330,11 +330,15 @@ def _sha256(path: Path) -> str:
 
 
 def _source_name(source) -> str | dict:
-    """A data file by its name; a database source with its password masked (never published)."""
-    if isinstance(source, dict):
-        from ..io_sql import mask_url
+    """A data file by its name; a database source by its kind and, for a file database, its name.
 
-        return {**{k: v for k, v in source.items() if v is not None}, "url": mask_url(source["url"])}
+    As with files, where the data live (hosts, users, folders) stays out of the published report,
+    and a password never reaches it.
+    """
+    if isinstance(source, dict):
+        scheme, _, rest = str(source["url"]).partition("://")
+        where = Path(rest.split("?", 1)[0]).name if scheme.split("+")[0] in ("duckdb", "sqlite") else ""
+        return {**{k: v for k, v in source.items() if v is not None}, "url": f"{scheme}://{where}"}
     return Path(str(source)).name
 
 
@@ -350,6 +354,8 @@ def _provenance(ctx: RunContext) -> dict:
         except md.PackageNotFoundError:
             versions[pkg] = "not installed"
     files = {f.name: _sha256(f) for f in plan.data_files()}
+    # a database source has no file to hash: the rows validation read stand for it
+    files.update({f"{name} (database)": digest for name, digest in ctx.validation.digests.items()})
     files[Path(plan.data.dictionary).name] = _sha256(plan.path(plan.data.dictionary))
     settings = plan.model_dump(mode="json")
     # file names only: absolute paths say where the data live on someone's machine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -65,3 +66,12 @@ def test_a_run_from_duckdb_and_postgresql_publishes_the_csv_runs_tables(tmp_path
         for path in report.rglob("*"):
             if path.is_file():
                 assert password.encode() not in path.read_bytes(), f"{path} shows the password"
+        provenance = json.loads((report / "provenance.json").read_text(encoding="utf-8"))
+        digests = provenance["data_sha256"]
+        assert {f"{n} (database)" for n in DATASETS} <= set(digests), kind
+        assert all(len(digests[f"{n} (database)"]) == 64 for n in DATASETS)
+        published = provenance["plan_settings"]["data"]["files"]["responses"]
+        # where the data live stays out of the report, as a data file's folder does
+        assert published["url"] == {"duckdb": "duckdb://cohort.duckdb",
+                                    "postgresql": "postgresql+psycopg://"}[kind]
+        assert "127.0.0.1" not in json.dumps(provenance) and str(tmp_path) not in json.dumps(provenance)
