@@ -10,8 +10,8 @@ A data source in an analysis plan or in :func:`evalkit.validate` may be a databa
 ``url`` is a SQLAlchemy database URL (``postgresql+psycopg://``, ``sqlite:///``, ``mssql+pyodbc://``
 …) or a DuckDB one (``duckdb:///path.duckdb``; ``duckdb://`` is an in-memory database, which with a
 query reads Parquet or CSV folders: ``select * from read_parquet('exports/*.parquet')``). ``$NAME``
-and ``${NAME}`` in the URL are taken from the environment, so a password need not be written in a
-plan; PostgreSQL also reads it from ``PGPASSWORD`` or ``~/.pgpass`` when the URL has none. Exactly one
+and ``${NAME}`` in the URL are taken from the environment (``$$`` is a ``$``), so a password need not
+be written in a plan; PostgreSQL also reads it from ``PGPASSWORD`` or ``~/.pgpass`` when the URL has none. Exactly one
 of ``table`` (``name`` or ``schema.name``) and ``query`` says what to read; ``key`` names the column(s)
 that identify a row in problem reports (default: the dataset's keys, such as ``participant_id`` and
 ``wave``; without them, the row number).
@@ -69,7 +69,7 @@ class SqlSource:
     ----------
     url : str
         A SQLAlchemy database URL, or ``duckdb://`` / ``duckdb:///path``. ``$NAME`` / ``${NAME}``
-        are replaced by environment variables.
+        are replaced by environment variables, ``$$`` by ``$``.
     table : str, optional
         A table or view, ``name`` or ``schema.name``.
     query : str, optional
@@ -250,12 +250,14 @@ def _fetch(src: SqlSource) -> tuple[list[str], list[tuple]]:
 def _expand(src: SqlSource) -> str:
     """The URL with environment variables filled in (an unset one is an error, not an empty text)."""
     def repl(match):
+        if match.group(0) == "$$":
+            return "$"
         name = match.group(1) or match.group(2)
         if name not in os.environ:
             raise DataReadError(f"cannot read {src.label}: the url uses ${name}, but the environment "
                                 f"variable {name} is not set; set it before running evalkit")
         return os.environ[name]
-    return re.sub(r"\$\{(\w+)\}|\$(\w+)", repl, src.url)
+    return re.sub(r"\$\$|\$\{(\w+)\}|\$(\w+)", repl, src.url)
 
 
 def _local_path(src: SqlSource, path: str) -> Path:

@@ -228,6 +228,15 @@ def test_postgres_types_map_to_what_the_file_readers_give(postgres_url):
     assert frame["code"].iloc[0] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
 
 
+def test_the_password_may_come_from_the_environment(postgres_url, monkeypatch):
+    password = postgres_url.split(":")[2].split("@")[0]
+    monkeypatch.setenv("EVALKIT_TEST_PW", password)
+    url = postgres_url.replace(password, "${EVALKIT_TEST_PW}")
+    frame = read_sql_source({"url": url, "query": "select 1 as one"})
+    assert frame["one"].tolist() == [1]
+    assert SqlSource(url=url, table="t").label.startswith("postgresql+psycopg://evalkit:***@")
+
+
 def test_postgres_never_shows_the_password(postgres_url, dd):
     password = postgres_url.split(":")[2].split("@")[0]
     wrong = postgres_url.replace(password, "wrong-" + password[:6])
