@@ -1145,7 +1145,8 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
                            f"no {cols} column in the file", dd.id_column)
             typed[name] = frame.iloc[:0]
             continue
-        typed[name] = _check_keys(frame, dd.dataset(name), dd, files[name], probs, exclusions)
+        typed[name] = _check_keys(frame, dd.dataset(name), dd, files[name], probs, exclusions,
+                                  unit="row" if sources[name].row_keys is not None else "line")
     aside_ids = {name: {r["id"] for r in res.set_aside if r.get("id")} for name, res in checked.items()}
     _check_participants(typed, files, dd, probs, exclusions, unusable, aside_ids)
     if _response_dataset(dd) not in unusable:
@@ -1255,7 +1256,8 @@ class _Exclusions:
             ["dataset", "line"], kind="stable").reset_index(drop=True)
 
 
-def _check_keys(frame, ds, dd, file, probs, excl):
+def _check_keys(frame, ds, dd, file, probs, excl, unit="line"):
+    """Exclude rows with empty keys and later copies of a key; ``unit``: a database has rows."""
     keys = [k for k in ds.keys if k in frame.columns]
     if not keys:
         return frame
@@ -1268,7 +1270,7 @@ def _check_keys(frame, ds, dd, file, probs, excl):
         first_line = frame.groupby(keys, observed=True, sort=False)["_line"].transform("first")
         sub = frame.loc[dup]
         key_txt = sub[keys].astype(str).agg(" × ".join, axis=1)
-        msgs = [f"duplicate key {_short(k)} (first at line {fl}); keep one row per {' × '.join(keys)}"
+        msgs = [f"duplicate key {_short(k)} (first at {unit} {fl}); keep one row per {' × '.join(keys)}"
                 for k, fl in zip(key_txt, first_line[dup])]
         probs.add_many(file=file, rule="duplicate_key", lines=sub["_line"].to_numpy(),
                        column=" × ".join(keys), participant_ids=sub[id_col].to_numpy() if id_col in sub else [None] * len(sub),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -77,6 +78,12 @@ def start() -> Server:
         if shutil.which("runuser") is None:
             raise Unavailable("running as root without runuser, so PostgreSQL (which refuses root) "
                               "cannot be started as another user; run the tests as a normal user")
+        try:
+            pwd.getpwnam("nobody")
+        except KeyError:
+            raise Unavailable("running as root and there is no user 'nobody' to run PostgreSQL as "
+                              "(it refuses root); create an unprivileged user or run the tests as "
+                              "one") from None
         run_as = ["runuser", "-u", "nobody", "--"]
     # under /tmp, not pytest's 0700 root-owned temp folders, so that `nobody` can reach it; the
     # socket path must also stay under the ~100-character limit of unix sockets

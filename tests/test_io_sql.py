@@ -169,6 +169,16 @@ def test_two_queries_on_one_database_keep_their_rows_apart(dd):
     assert ("duckdb:// query for participants", "participant_id=P1") in where
 
 
+def test_a_duplicate_key_in_a_database_points_at_the_first_row(dd):
+    answers = ("select 'P1' as participant_id, 'baseline' as wave, date '2024-01-02' as assessed_on "
+               "union all select 'P1', 'baseline', date '2024-01-03'")
+    report = ek.validate({"responses": {"url": "duckdb://", "query": answers}}, dictionary=dd,
+                         today=TODAY)
+    dup = report.problems[report.problems["rule"] == "duplicate_key"].iloc[0]
+    assert dup["key"] == "participant_id=P1, wave=baseline" and "(first at row 1)" in dup["message"]
+    assert report.exclusions["key"].tolist() == ["participant_id=P1, wave=baseline"]
+
+
 @pytest.mark.parametrize("spec, words", [
     ({"url": "duckdb://", "query": "selec 1"}, ["duckdb:// query", "refused the query",
                                                "correct the SQL"]),
