@@ -266,9 +266,10 @@ def _local_path(src: SqlSource, path: str) -> Path:
 
 
 def _no_file(src: SqlSource, path: Path) -> DataReadError:
+    scheme = src.url.split("://", 1)[0]
     return DataReadError(f"cannot read {src.label}: database file not found: {path}; check the path "
                          "in the url (three slashes then a relative path, four for an absolute one: "
-                         "sqlite:////home/me/cohort.db)")
+                         f"{scheme}:////home/me/cohort.db)")
 
 
 def _fetch_duckdb(src: SqlSource, url: str) -> tuple[list[str], list[tuple]]:
