@@ -619,6 +619,8 @@ def _fields(model: type[BaseModel], path: tuple) -> list[str]:
             continue
         field = getattr(current, "model_fields", {}).get(part)
         if field is None:
+            if current is DatabaseSource:   # data.files.<dataset>: a name the plan chooses
+                continue
             return []
         current = _section_type(field.annotation)
     return [k for k in getattr(current, "model_fields", {}) if k not in ("source", "base_dir", "sha256")]
@@ -644,12 +646,31 @@ def _suggest(value: str, options) -> str:
 def _problems(exc: ValidationError, lines: dict) -> list[tuple[str, int | None, str]]:
     # union branches and model names pydantic adds to error locations
     drop = ("list[str]", "dict[str,str]", "literal['all']", "ImputationSection", "TippingSection",
-            "MechanismSection", "EngagementSection")
+            "MechanismSection", "EngagementSection", "str", "DatabaseSource",
+            "dict[str,union[str,function-after[_one_of(), DatabaseSource]]]",
+            "list[union[str,function-after[_one_of(), DatabaseSource]]]")
 
     def unknown_key(path: tuple) -> str:
         return f"unknown key {path[-1]!r}{_suggest(path[-1], _fields(AnalysisPlan, path[:-1]))}"
 
-    return _pydantic_problems(exc, (), lines, drop=drop, unknown_key=unknown_key)
+    return _one_source_problem(_pydantic_problems(exc, (), lines, drop=drop,
+                                                  unknown_key=unknown_key))
+
+
+def _one_source_problem(problems: list) -> list:
+    """A dataset under data.files is a path or a database source: one problem per entry, not one
+    per kind it could have been (pydantic reports "not a string" beside the source's own problem)."""
+    not_text, other = "Input should be a valid string", "Input should be a valid dictionary"
+    paths = {p for p, _, m in problems if p.startswith("data.files.") and m != not_text}
+    out = []
+    for path, line, message in problems:
+        if path.startswith("data.files.") and message == not_text and path in paths:
+            continue
+        if path.startswith("data.files.") and message.startswith(other):
+            message = ("give a file path, or a database source ({url: ..., table: ...} or "
+                       "{url: ..., query: ...})")
+        out.append((path, line, message))
+    return out
 
 
 def _outcome_problems(outcomes: list[tuple[Any, bool]]) -> str | None:

@@ -308,3 +308,17 @@ def test_integers_beyond_int64_are_kept_exactly():
     frame = read_sql_source({"url": "duckdb://", "query": "select (2::hugeint ** 70)::hugeint as big, "
                                                          "1::hugeint as small"})
     assert frame["big"].iloc[0] == 2 ** 70 and frame["small"].dtype == "int64"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"url": "duckdb://", "tabel": "x"}, "data.files.responses.tabel: unknown key 'tabel' (did you "
+                                         "mean 'table'?)"),
+    ({"url": "duckdb://", "table": "x", "query": "y"}, "data.files.responses: give exactly one of"),
+    ({"table": "x"}, "data.files.responses.url: required key 'url' is missing"),
+    (3, "data.files.responses: give a file path, or a database source"),
+])
+def test_a_plans_database_source_mistake_is_one_clear_problem(entry, message):
+    with pytest.raises(ek.PlanError) as caught:
+        AnalysisPlan.from_dict({"programme": "x", "outcomes": [{"instrument": "wemwbs"}],
+                                "data": {"dictionary": "d.yaml", "files": {"responses": entry}}})
+    assert len(caught.value.problems) == 1 and message in str(caught.value)
