@@ -86,8 +86,8 @@ def start() -> Server:
                               "one") from None
         run_as = ["runuser", "-u", "nobody", "--"]
     # under /tmp, not pytest's 0700 root-owned temp folders, so that `nobody` can reach it; the
-    # socket path must also stay under the ~100-character limit of unix sockets
-    folder = Path(tempfile.mkdtemp(prefix="evalkit-pg-", dir="/tmp" if run_as else None))
+    # socket path must also stay under the ~100-character limit of unix sockets (a long TMPDIR)
+    folder = Path(tempfile.mkdtemp(prefix="evalkit-pg-", dir="/tmp" if Path("/tmp").is_dir() else None))
     password = secrets.token_hex(12)
     server = Server(folder=folder, port=0, password=password, run_as=run_as, bin=bin_dir)
     try:
