@@ -10,11 +10,11 @@ A data source in an analysis plan or in :func:`evalkit.validate` may be a databa
 ``url`` is a SQLAlchemy database URL (``postgresql+psycopg://``, ``sqlite:///``, ``mssql+pyodbc://``
 …) or a DuckDB one (``duckdb:///path.duckdb``; ``duckdb://`` is an in-memory database, which with a
 query reads Parquet or CSV folders: ``select * from read_parquet('exports/*.parquet')``). ``$NAME``
-and ``${NAME}`` in the URL are taken from the environment (``$$`` is a ``$``), so a password need not
-be written in a plan; PostgreSQL also reads it from ``PGPASSWORD`` or ``~/.pgpass`` when the URL has none. Exactly one
-of ``table`` (``name`` or ``schema.name``) and ``query`` says what to read; ``key`` names the column(s)
-that identify a row in problem reports (default: the dataset's keys, such as ``participant_id`` and
-``wave``; without them, the row number).
+and ``${NAME}`` in the URL are taken from the environment (``$$`` is a ``$``), so a password need
+not be written in a plan; PostgreSQL also reads it from ``PGPASSWORD`` or ``~/.pgpass`` when the URL
+has none. Exactly one of ``table`` (``name`` or ``schema.name``) and ``query`` says what to read;
+``key`` names the column(s) that identify a row in problem reports (default: the dataset's keys,
+such as ``participant_id`` and ``wave``; without them, the row number).
 
 Values come back as the file readers give them, so that validation and everything after it treat a
 database exactly as a file: text stays text (``NULL`` is missing), whole numbers are ``int64`` (or
