@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo,
-                      field_validator)
+                      field_validator, model_validator)
 
 from ._config import _dotted, _nearest_line, _problem_report, _pydantic_problems, _read_yaml
 from .dictionary import DataDictionary
@@ -85,11 +85,41 @@ def _unique(values, what: str):
     return values
 
 
+class DatabaseSource(_Section):
+    """A dataset read from a database: ``{url: ..., table: ...}`` or ``{url: ..., query: ...}``.
+
+    See :mod:`evalkit.io_sql`: ``url`` is a SQLAlchemy or DuckDB URL (relative database files are
+    relative to the plan), ``key`` the column(s) naming a row in problem reports.
+    """
+
+    url: str
+    table: str | None = None
+    query: str | None = None
+    key: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.query is None) == (self.table is None):
+            raise ValueError("give exactly one of `table` (a table or view name) and `query` (a "
+                             "select statement)")
+        return self
+
+    def source(self, base_dir: str):
+        """The :class:`evalkit.io_sql.SqlSource` this describes, relative paths from ``base_dir``."""
+        from .io_sql import SqlSource
+
+        return SqlSource(url=self.url, table=self.table, query=self.query, key=self.key or (),
+                         base_dir=base_dir)
+
+
 class DataSection(_Section):
-    """Where the data are: the dictionary and one file per dataset (paths relative to the plan)."""
+    """Where the data are: the dictionary and one file (or database source) per dataset.
+
+    Paths are relative to the plan; a dataset may instead be a :class:`DatabaseSource`.
+    """
 
     dictionary: str
-    files: dict[str, str] | list[str] = Field(min_length=1)
+    files: dict[str, str | DatabaseSource] | list[str | DatabaseSource] = Field(min_length=1)
     on_problems: Literal["stop", "exclude"] = "stop"
     """``stop``: any validation problem stops the run (listing them all); ``exclude``: invalid
     cells become missing, invalid rows are excluded, and both are counted in the flow and report."""
@@ -434,8 +464,18 @@ class AnalysisPlan(_Section):
         return DataDictionary.from_yaml(self.path(self.data.dictionary))
 
     def data_files(self) -> list[Path]:
+        """The plan's data files (database sources are not files: see :meth:`data_inputs`)."""
         files = self.data.files
-        return [self.path(f) for f in (files.values() if isinstance(files, dict) else files)]
+        return [self.path(f) for f in (files.values() if isinstance(files, dict) else files)
+                if isinstance(f, str)]
+
+    def data_inputs(self) -> dict | list:
+        """What :func:`evalkit.validate` reads: file paths and database sources, as the plan names them."""
+        def one(f):
+            return self.path(f) if isinstance(f, str) else f.source(str(Path(self.base_dir).resolve()))
+        files = self.data.files
+        return ({k: one(v) for k, v in files.items()} if isinstance(files, dict)
+                else [one(f) for f in files])
 
     def check(self, dictionary: DataDictionary) -> None:
         """Check the plan's names against the dictionary and the instrument registry.
@@ -579,6 +619,8 @@ def _fields(model: type[BaseModel], path: tuple) -> list[str]:
             continue
         field = getattr(current, "model_fields", {}).get(part)
         if field is None:
+            if current is DatabaseSource:   # data.files.<dataset>: a name the plan chooses
+                continue
             return []
         current = _section_type(field.annotation)
     return [k for k in getattr(current, "model_fields", {}) if k not in ("source", "base_dir", "sha256")]
@@ -604,12 +646,31 @@ def _suggest(value: str, options) -> str:
 def _problems(exc: ValidationError, lines: dict) -> list[tuple[str, int | None, str]]:
     # union branches and model names pydantic adds to error locations
     drop = ("list[str]", "dict[str,str]", "literal['all']", "ImputationSection", "TippingSection",
-            "MechanismSection", "EngagementSection")
+            "MechanismSection", "EngagementSection", "str", "DatabaseSource",
+            "dict[str,union[str,function-after[_one_of(), DatabaseSource]]]",
+            "list[union[str,function-after[_one_of(), DatabaseSource]]]")
 
     def unknown_key(path: tuple) -> str:
         return f"unknown key {path[-1]!r}{_suggest(path[-1], _fields(AnalysisPlan, path[:-1]))}"
 
-    return _pydantic_problems(exc, (), lines, drop=drop, unknown_key=unknown_key)
+    return _one_source_problem(_pydantic_problems(exc, (), lines, drop=drop,
+                                                  unknown_key=unknown_key))
+
+
+def _one_source_problem(problems: list) -> list:
+    """A dataset under data.files is a path or a database source: one problem per entry, not one
+    per kind it could have been (pydantic reports "not a string" beside the source's own problem)."""
+    not_text, other = "Input should be a valid string", "Input should be a valid dictionary"
+    paths = {p for p, _, m in problems if p.startswith("data.files.") and m != not_text}
+    out = []
+    for path, line, message in problems:
+        if path.startswith("data.files.") and message == not_text and path in paths:
+            continue
+        if path.startswith("data.files.") and message.startswith(other):
+            message = ("give a file path, or a database source ({url: ..., table: ...} or "
+                       "{url: ..., query: ...})")
+        out.append((path, line, message))
+    return out
 
 
 def _outcome_problems(outcomes: list[tuple[Any, bool]]) -> str | None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import fnmatch
+import hashlib
 import json
 import re
 import warnings
@@ -46,11 +47,14 @@ import pandas as pd
 from ._result import Result
 from .dictionary import DataDictionary, Dataset, Variable, _header_key
 from .errors import DataQualityWarning, DataReadError, DataValidationError, SpecificationError
+from .io_sql import SqlSource, is_sql_source
 
 __all__ = ["validate", "read_data", "ValidationReport", "coerce_table", "PROBLEM_COLUMNS",
            "RULES"]
 
-PROBLEM_COLUMNS = ["file", "line", "column", "participant_id", "value", "rule", "message", "severity"]
+PROBLEM_COLUMNS = ["file", "line", "key", "column", "participant_id", "value", "rule", "message",
+                   "severity"]
+EXCLUSION_COLUMNS = ["dataset", "file", "line", "key", "participant_id", "reason"]
 NOTE_COLUMNS = ["file", "line", "column", "message"]
 
 #: Every rule the validator checks, with a one-line description (shown by ``evalkit validate --rules``).
@@ -110,17 +114,22 @@ class ValidationReport(Result):
     Attributes
     ----------
     problems : pandas.DataFrame
-        One row per problem with columns ``file, line, column, participant_id, value, rule, message,
-        severity``; sorted by file, line and column. ``column`` is the header as written in the file.
+        One row per problem with columns ``file, line, key, column, participant_id, value, rule,
+        message, severity``; sorted by file, line and column. ``column`` is the header as written in
+        the file. For a database source (see :mod:`evalkit.io_sql`) ``file`` names the database (its
+        password masked) and the table (or ``query``), ``line`` is empty and ``key`` names the row by
+        its key columns (``participant_id=P1, wave=baseline``) or its position (``row 3``).
     flow : pandas.DataFrame
         Participant flow: ``dataset, stage, reason, records, participants`` — records read, excluded
         (with the reason), valid, and participants measured at each wave.
     exclusions : pandas.DataFrame
-        Every excluded record: ``dataset, file, line, participant_id, reason``.
+        Every excluded record: ``dataset, file, line, key, participant_id, reason`` (``key`` as in
+        ``problems``).
     data : dict of str to pandas.DataFrame
         The typed, cleaned data per dataset (invalid cells set to missing, excluded rows removed; a
-        ``_line`` column keeps each row's line in its file). Every declared column is present (empty
-        where the file lacks it).
+        ``_line`` column keeps each row's line in its file, or for a database source its position in
+        the result, 1 for the first row). Every declared column is present (empty where the file
+        lacks it).
     files : dict of str to str
         The file each dataset was read from.
     notes : pandas.DataFrame
@@ -130,6 +139,9 @@ class ValidationReport(Result):
         end of :meth:`describe`.
     value_labels : dict
         SPSS/Stata value labels per dataset and column (``{dataset: {column: {code: label}}}``).
+    digests : dict
+        For each dataset read from a database, the SHA-256 of its rows as read (a file's is taken
+        from the file itself), so a report can record which data it used.
     """
 
     problems: pd.DataFrame
@@ -139,6 +151,7 @@ class ValidationReport(Result):
     files: dict = field(default_factory=dict)
     notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NOTE_COLUMNS))
     value_labels: dict = field(default_factory=dict)
+    digests: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -206,6 +219,7 @@ class ValidationReport(Result):
 
 def _format_problem(r) -> str:
     where = f"{r.file}:{r.line}" if not _isna(r.line) else f"{r.file}"
+    where += f", row {r.key}" if not _isna(r.key) else ""
     col = f" [{r.column}]" if not _isna(r.column) else ""
     who = f" participant {r.participant_id}" if not _isna(r.participant_id) else ""
     return f"{where}{col}{who}: {_one_line(r.message)} ({r.rule})"
@@ -235,7 +249,7 @@ class _Problems:
     def add(self, *, file, rule, message, line=None, column=None, participant_id=None, value=None,
             severity="error"):
         self._chunks.append(pd.DataFrame([{
-            "file": file, "line": line, "column": column, "participant_id": participant_id,
+            "file": file, "line": line, "key": None, "column": column, "participant_id": participant_id,
             "value": None if value is None else _short(value), "rule": rule, "message": message,
             "severity": severity}]))
 
@@ -245,7 +259,7 @@ class _Problems:
         if n == 0:
             return
         self._chunks.append(pd.DataFrame({
-            "file": file, "line": np.asarray(lines, dtype="int64"), "column": column,
+            "file": file, "line": np.asarray(lines, dtype="int64"), "key": None, "column": column,
             "participant_id": list(participant_ids),
             "value": [None if v is None else _short(v) for v in values], "rule": rule,
             "message": list(messages) if not isinstance(messages, str) else [messages] * n,
@@ -262,7 +276,7 @@ class _Problems:
         out = pd.DataFrame({col: np.concatenate([c[col].to_numpy(dtype=object) for c in chunks])
                             for col in PROBLEM_COLUMNS})
         out["line"] = pd.array([None if _isna(v) else int(v) for v in out["line"]], dtype="Int64")
-        for col in ("file", "column", "participant_id", "value", "rule", "message", "severity"):
+        for col in ("file", "key", "column", "participant_id", "value", "rule", "message", "severity"):
             out[col] = out[col].astype(object).where(out[col].notna(), None)
         out["_order"] = out["rule"].map({r: i for i, r in enumerate(RULES)})
         out = out.sort_values(["file", "line", "_order", "column"], na_position="first",
@@ -367,7 +381,9 @@ class _Source:
     read_problems: list = field(default_factory=list)
     set_aside: list = field(default_factory=list)
     notes: list = field(default_factory=list)
-    header_line: int = 1
+    header_line: int | None = 1
+    row_keys: list | None = None       # a database source: each row's key text (lines are 1..n)
+    digest: str | None = None          # a database source: SHA-256 of its rows as read
 
 
 @dataclass
@@ -968,7 +984,10 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
     paths_or_frames : path, sequence of paths, or mapping of dataset name to path or DataFrame
         The files to check. Paths are matched to datasets by file name (``participants.csv`` or
         ``participants.xlsx`` → dataset ``participants``) or, failing that, by their columns. Frames
-        are named by their key.
+        are named by their key. A database table or query may stand for a file:
+        ``{"url": "duckdb:///cohort.duckdb", "table": "responses"}`` or ``{"url": ...,
+        "query": "select ...", "key": [...]}`` (see :mod:`evalkit.io_sql`), named by its key in a
+        mapping, else by its table name or columns.
     dictionary : DataDictionary or path
         The data dictionary (a path is read with :meth:`DataDictionary.from_yaml`).
     today : datetime.date, optional
@@ -1027,7 +1046,17 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
     attempted: set[str] = set()
     unusable_files = False
     for label, obj in inputs:
-        if isinstance(obj, pd.DataFrame):
+        if is_sql_source(obj):
+            source = obj if isinstance(obj, SqlSource) else SqlSource.from_mapping(obj)
+            try:
+                targets = [_read_sql_input(label, source, dd)]
+            except DataReadError as exc:
+                probs.add(file=source.label, rule="unreadable_file", message=str(exc))
+                unusable_files = True
+                if label in dd.datasets:
+                    attempted.add(label)
+                continue
+        elif isinstance(obj, pd.DataFrame):
             raw = obj.reset_index(drop=True)
             ds = dd.datasets.get(label) or _match_dataset(raw, label, dd)
             targets = [(ds, _Source(raw=raw, file=label, lines=np.arange(len(raw)) + 2))]
@@ -1116,18 +1145,81 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
                            f"no {cols} column in the file", dd.id_column)
             typed[name] = frame.iloc[:0]
             continue
-        typed[name] = _check_keys(frame, dd.dataset(name), dd, files[name], probs, exclusions)
+        typed[name] = _check_keys(frame, dd.dataset(name), dd, files[name], probs, exclusions,
+                                  unit="row" if sources[name].row_keys is not None else "line")
     aside_ids = {name: {r["id"] for r in res.set_aside if r.get("id")} for name, res in checked.items()}
     _check_participants(typed, files, dd, probs, exclusions, unusable, aside_ids)
     if _response_dataset(dd) not in unusable:
         _check_windows(typed, files, dd, probs)
 
     flow = _flow(checked, typed, exclusions, dd)
-    return ValidationReport(problems=probs.frame(), flow=flow, exclusions=exclusions.frame(),
-                            data=typed, files=files, notes=_notes_frame(notes), value_labels=labels)
+    keyed = {src.file: src.row_keys for src in sources.values() if src.row_keys is not None}
+    return ValidationReport(problems=_rows_by_key(probs.frame(), keyed),
+                            flow=flow, exclusions=_rows_by_key(exclusions.frame(), keyed),
+                            data=typed, files=files, notes=_notes_frame(notes), value_labels=labels,
+                            digests={n: s.digest for n, s in sources.items() if s.digest})
+
+
+def _read_sql_input(label: str, source: SqlSource, dd: DataDictionary) -> tuple:
+    """(dataset, _Source) for a database source: named by its dataset, its table or its columns."""
+    from .io_sql import read_sql_source, row_keys
+
+    raw = read_sql_source(source)
+    problems: list = []
+    names = _sql_header(raw.columns, source.label, problems)
+    if None in names:   # a later copy of a duplicated name is reported, not read
+        raw = raw.loc[:, [n is not None for n in names]]
+    raw.columns = pd.Index([n for n in names if n is not None], dtype=object)
+    ds = dd.datasets.get(label)
+    if ds is None and source.table:   # table "responses" or "public.responses" -> dataset responses
+        ds = (_datasets_for_file(source.table.rpartition(".")[2], dd) or [None])[0]
+    ds = ds or _match_dataset(raw, label, dd)
+    if source.key:
+        absent = [k for k in source.key if k not in raw.columns]
+        if absent:
+            raise DataReadError(f"cannot read {source.label}: key column(s) {', '.join(absent)} are "
+                                f"not in the result (its columns: "
+                                f"{_short(', '.join(map(str, raw.columns)), 120)}); correct `key`")
+        key = list(source.key)
+    else:   # the dataset's keys (participant × wave) name a row better than its position
+        mapping = _map_columns(raw.columns, ds)[0] if ds is not None else {}
+        wanted = list(ds.keys) if ds is not None else []
+        # all of them or none: "wave=baseline" alone would not say which row
+        key = [mapping[k] for k in wanted] if wanted and all(k in mapping for k in wanted) else []
+    # two queries on one database would share a label: the dataset tells their rows apart
+    file = source.label if source.table or ds is None else f"{source.label} for {ds.name}"
+    src = _Source(raw=raw, file=file, lines=np.arange(1, len(raw) + 1), fmt="sql",
+                  read_problems=problems, header_line=None, row_keys=row_keys(raw, key),
+                  digest=hashlib.sha256(raw.to_csv(index=False, lineterminator="\n")
+                                        .encode("utf-8")).hexdigest())
+    return ds, src
+
+
+def _sql_header(columns, label: str, problems: list) -> list:
+    """A result's column names; repeated ones (``select a.*, b.*``) are reported as problems."""
+    from .io import _header_names
+
+    return _header_names(list(columns), label, "the result's column names", problems, None)
+
+
+def _rows_by_key(frame: pd.DataFrame, keyed: dict) -> pd.DataFrame:
+    """Rows of database sources: ``key`` names the row and ``line`` (a position) is emptied."""
+    if not keyed or not len(frame):
+        return frame
+    frame = frame.copy()
+    line = frame["line"].astype("Int64")
+    for file, keys in keyed.items():
+        rows = (frame["file"] == file).to_numpy() & line.notna().to_numpy()
+        if rows.any():
+            frame.loc[rows, "key"] = [keys[int(n) - 1] for n in line[rows]]
+            line[rows] = pd.NA
+    frame["line"] = line
+    return frame
 
 
 def _normalise_inputs(obj) -> list[tuple[str, object]]:
+    if is_sql_source(obj):
+        return [("data", obj)]
     if isinstance(obj, (str, Path)):
         return [(str(obj), obj)]
     if isinstance(obj, pd.DataFrame):
@@ -1135,7 +1227,8 @@ def _normalise_inputs(obj) -> list[tuple[str, object]]:
     if isinstance(obj, Mapping):
         return [(str(k), v) for k, v in obj.items()]
     if isinstance(obj, Sequence):
-        return [(str(p), p) for p in obj]
+        return [(p.label if isinstance(p, SqlSource) else "data" if is_sql_source(p) else str(p), p)
+                for p in obj]
     raise SpecificationError(f"validate() takes a path, a list of paths or a mapping of dataset name "
                              f"to path or DataFrame, not {type(obj).__name__}")
 
@@ -1148,22 +1241,23 @@ class _Exclusions:
         if mask.any():
             sub = frame.loc[mask]
             self.rows.append(pd.DataFrame({
-                "dataset": dataset, "file": file, "line": sub["_line"].to_numpy(),
+                "dataset": dataset, "file": file, "line": sub["_line"].to_numpy(), "key": None,
                 "participant_id": sub[id_col].to_numpy() if id_col in sub else None,
                 "reason": reason}))
 
     def add_row(self, dataset, file, line, participant_id, reason):
         self.rows.append(pd.DataFrame({"dataset": [dataset], "file": [file], "line": [line],
-                                       "participant_id": [participant_id], "reason": [reason]}))
+                                       "key": [None], "participant_id": [participant_id], "reason": [reason]}))
 
     def frame(self) -> pd.DataFrame:
         if not self.rows:
-            return pd.DataFrame(columns=["dataset", "file", "line", "participant_id", "reason"])
+            return pd.DataFrame(columns=EXCLUSION_COLUMNS)
         return pd.concat(self.rows, ignore_index=True).sort_values(
             ["dataset", "line"], kind="stable").reset_index(drop=True)
 
 
-def _check_keys(frame, ds, dd, file, probs, excl):
+def _check_keys(frame, ds, dd, file, probs, excl, unit="line"):
+    """Exclude rows with empty keys and later copies of a key; ``unit``: a database has rows."""
     keys = [k for k in ds.keys if k in frame.columns]
     if not keys:
         return frame
@@ -1176,7 +1270,7 @@ def _check_keys(frame, ds, dd, file, probs, excl):
         first_line = frame.groupby(keys, observed=True, sort=False)["_line"].transform("first")
         sub = frame.loc[dup]
         key_txt = sub[keys].astype(str).agg(" × ".join, axis=1)
-        msgs = [f"duplicate key {_short(k)} (first at line {fl}); keep one row per {' × '.join(keys)}"
+        msgs = [f"duplicate key {_short(k)} (first at {unit} {fl}); keep one row per {' × '.join(keys)}"
                 for k, fl in zip(key_txt, first_line[dup])]
         probs.add_many(file=file, rule="duplicate_key", lines=sub["_line"].to_numpy(),
                        column=" × ".join(keys), participant_ids=sub[id_col].to_numpy() if id_col in sub else [None] * len(sub),

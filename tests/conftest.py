@@ -62,3 +62,25 @@ def write_csvs(frames: dict[str, pd.DataFrame], folder) -> list[str]:
         frame.to_csv(path, index=False, lineterminator="\n")
         paths.append(str(path))
     return paths
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """URL of a real, throwaway PostgreSQL server (tests/pg_server.py), stopped after the session.
+
+    Where no server can be started the test is skipped with the reason, except in CI (``CI`` or
+    ``EVALKIT_REQUIRE_POSTGRES`` set, as ``.ci/run`` does), where that is a failure.
+    """
+    from tests import pg_server
+
+    try:
+        server = pg_server.start()
+    except pg_server.Unavailable as exc:
+        if pg_server.required():
+            pytest.fail(f"PostgreSQL is required here (CI or EVALKIT_REQUIRE_POSTGRES is set) but "
+                        f"could not be started: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    try:
+        yield server.url
+    finally:
+        pg_server.stop(server)

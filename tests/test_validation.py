@@ -187,7 +187,7 @@ def test_files_on_disk_json_and_line_numbers(tiny, dd, tmp_path):
     paths = write_csvs(tiny, tmp_path)
     report = ek.validate(paths, dictionary=dd, today=TODAY)
     out = json.loads(report.to_json(tmp_path / "p.json"))
-    assert out == [{"file": paths[1], "line": 6, "column": "epds_2", "participant_id": "P2",
+    assert out == [{"file": paths[1], "line": 6, "key": None, "column": "epds_2", "participant_id": "P2",
                     "value": "5", "rule": "range", "severity": "error",
                     "message": "5 in 'epds_2' is outside the allowed range [0, 3]; correct it or "
                                "record it as missing (missing code -9 or -8)"}]

@@ -25,7 +25,8 @@ def run(ctx: RunContext) -> None:
 
     plan, dd = ctx.plan, ctx.dd
     with ctx.step("validate", optional=False):
-        report = validate([str(f) for f in plan.data_files()], dictionary=dd)
+        # files are matched to datasets by their names, database sources by the plan's names
+        report = validate(plan.data_inputs(), dictionary=dd)
         problems = report.problems
         if len(problems):
             ctx.writer.restricted_csv("data_problems.csv", problems)

@@ -329,6 +329,19 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _source_name(source) -> str | dict:
+    """A data file by its name; a database source by its kind and, for a file database, its name.
+
+    As with files, where the data live (hosts, users, folders) stays out of the published report,
+    and a password never reaches it.
+    """
+    if isinstance(source, dict):
+        scheme, _, rest = str(source["url"]).partition("://")
+        where = Path(rest.split("?", 1)[0]).name if scheme.split("+")[0] in ("duckdb", "sqlite") else ""
+        return {**{k: v for k, v in source.items() if v is not None}, "url": f"{scheme}://{where}"}
+    return Path(str(source)).name
+
+
 def _provenance(ctx: RunContext) -> dict:
     import importlib.metadata as md
 
@@ -341,15 +354,17 @@ def _provenance(ctx: RunContext) -> dict:
         except md.PackageNotFoundError:
             versions[pkg] = "not installed"
     files = {f.name: _sha256(f) for f in plan.data_files()}
+    # a database source has no file to hash: the rows validation read stand for it
+    files.update({f"{name} (database)": digest for name, digest in ctx.validation.digests.items()})
     files[Path(plan.data.dictionary).name] = _sha256(plan.path(plan.data.dictionary))
     settings = plan.model_dump(mode="json")
     # file names only: absolute paths say where the data live on someone's machine
     data = settings.get("data", {})
     data["dictionary"] = Path(str(data.get("dictionary", ""))).name
     if isinstance(data.get("files"), dict):
-        data["files"] = {k: Path(str(v)).name for k, v in data["files"].items()}
+        data["files"] = {k: _source_name(v) for k, v in data["files"].items()}
     elif isinstance(data.get("files"), list):
-        data["files"] = [Path(str(v)).name for v in data["files"]]
+        data["files"] = [_source_name(v) for v in data["files"]]
     return {"programme": plan.programme, "plan": Path(plan.source).name if plan.source else None,
             "plan_sha256": plan.sha256, "data_sha256": files, "seed": plan.seed,
             "versions": versions, "suppression_threshold": ctx.threshold,
