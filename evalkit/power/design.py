@@ -1,0 +1,226 @@
+"""The study design of a power simulation, and one simulated data set from it.
+
+A design is the waves (their timing in weeks since baseline), the allocation of mothers to the
+levels of a grouping column (delivery mode), and drop-out: the cumulative share of mothers lost by
+each wave, overall or per group. Drop-out is monotone (a mother missing a wave misses every later
+one) and unrelated to the outcome, so it is missing at random given the design.
+
+Allocation is the design, not a draw: with 80 mothers and ``{"group": 0.5, "one_to_one": 0.5}``
+every simulated study has 40 in each group (largest remainder for shares that do not divide n).
+
+The model matrices for n mothers are built once per process (formulaic through
+:func:`evalkit.models.design.build_design`, so term names are exactly those of
+``fit.fixed["term"]``) and each simulation only draws numbers and selects the rows observed.
+
+Examples
+--------
+>>> from evalkit.power.design import StudyDesign
+>>> d = StudyDesign.build(waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
+...                       by="mode", dropout=[0, 0.1, 0.2, 0.3])
+>>> d.counts(5)
+{'group': 3, 'one_to_one': 2}
+>>> d.lost("group")
+(0.0, 0.1, 0.2, 0.3)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SpecificationError
+
+__all__ = ["StudyDesign", "Template", "template", "simulate_data", "infer_by"]
+
+#: The subject and outcome columns of simulated data sets (internal: never shown to users).
+SUBJECT, OUTCOME = "participant_id", "outcome"
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """Waves, allocation and drop-out (hashable and picklable, so workers can cache by it)."""
+
+    waves: tuple
+    allocation: tuple           # ((level, share), …)
+    by: str | None
+    time: str = "weeks"
+    dropout: tuple = ()         # ((level or None, (cumulative share lost by each wave, …)), …)
+    reference: tuple = ()       # ((column, level), …) for build_design
+
+    @classmethod
+    def build(cls, *, waves, allocation: dict | None, by: str | None, time: str = "weeks",
+              dropout=None, reference: dict | None = None) -> "StudyDesign":
+        """Check and freeze a design (see the module docstring for the forms of ``dropout``)."""
+        try:
+            waves = tuple(float(w) for w in waves)
+        except (TypeError, ValueError):
+            raise SpecificationError(f"waves={waves!r}: give the weeks of each wave, e.g. "
+                                     "waves=[0, 6, 12, 24]") from None
+        if len(waves) < 2 or any(b <= a for a, b in zip(waves, waves[1:])) or not \
+                all(np.isfinite(waves)):
+            raise SpecificationError(f"waves={list(waves)}: give at least two increasing times in "
+                                     "weeks since baseline, e.g. waves=[0, 6, 12, 24]")
+        alloc = ()
+        if allocation:
+            if by is None:
+                raise SpecificationError("allocation= needs the grouping column: give by= (e.g. "
+                                         "by='mode') or a formula naming one")
+            shares = {str(k): float(v) for k, v in allocation.items()}
+            if any(v <= 0 for v in shares.values()) or abs(sum(shares.values()) - 1) > 1e-6:
+                raise SpecificationError(f"allocation={allocation!r}: shares must be positive and "
+                                         "add up to 1, e.g. {'group': 0.5, 'one_to_one': 0.5}")
+            alloc = tuple(shares.items())
+        return cls(waves=waves, allocation=alloc, by=by, time=time,
+                   dropout=_dropout(dropout, waves, [k for k, _ in alloc]),
+                   reference=tuple(sorted((reference or {}).items())))
+
+    def counts(self, n: int) -> dict:
+        """Mothers per level for ``n`` mothers (largest remainder; ties to the earlier level)."""
+        if not self.allocation:
+            return {None: n}
+        shares = np.array([s for _, s in self.allocation])
+        base = np.floor(shares * n).astype(int)
+        rest = n - base.sum()
+        order = np.argsort(-(shares * n - base), kind="stable")
+        base[order[:rest]] += 1
+        return {lv: int(c) for (lv, _), c in zip(self.allocation, base)}
+
+    def lost(self, level) -> tuple:
+        """Cumulative share lost by each wave for mothers in ``level``."""
+        table = dict(self.dropout)
+        return table.get(level, table.get(None, (0.0,) * len(self.waves)))
+
+    def describe(self) -> dict:
+        """The design as plain values (for checkpoints and reports)."""
+        return {"waves": list(self.waves), "allocation": dict(self.allocation), "by": self.by,
+                "time": self.time, "dropout": {str(k): list(v) for k, v in self.dropout},
+                "reference": dict(self.reference)}
+
+
+def _dropout(dropout, waves: tuple, levels: list) -> tuple:
+    if dropout is None:
+        return ()
+    if isinstance(dropout, dict):
+        unknown = [k for k in dropout if str(k) not in levels]
+        if unknown:
+            raise SpecificationError(f"dropout by group names {unknown}, not levels of the "
+                                     f"allocation ({', '.join(levels) or 'none'})")
+        missing = [lv for lv in levels if lv not in {str(k) for k in dropout}]
+        if missing:
+            raise SpecificationError(f"dropout by group has no shares for {missing}; give one list "
+                                     "per level, or one list for everyone")
+        return tuple((str(k), _shares(v, waves, f"dropout[{k!r}]")) for k, v in dropout.items())
+    return ((None, _shares(dropout, waves, "dropout")),)
+
+
+def _shares(values, waves: tuple, where: str) -> tuple:
+    try:
+        shares = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise SpecificationError(f"{where}={values!r}: give the share of mothers lost by each "
+                                 "wave, e.g. [0, 0.1, 0.2, 0.3]") from None
+    if len(shares) != len(waves):
+        raise SpecificationError(f"{where} has {len(shares)} shares for {len(waves)} waves; give "
+                                 "the cumulative share lost by each wave (0 at baseline)")
+    if any(not 0 <= s < 1 for s in shares) or any(b < a for a, b in zip(shares, shares[1:])):
+        raise SpecificationError(f"{where}={list(shares)}: cumulative shares lost must be between 0 "
+                                 "and 1 (below 1) and never decrease from one wave to the next")
+    return shares
+
+
+def infer_by(fixed: str, time: str, allocation: dict | None) -> str | None:
+    """The grouping column of ``allocation``: the one variable of ``fixed`` other than ``time``.
+
+    >>> infer_by("weeks * mode", "weeks", {"group": 0.5, "one_to_one": 0.5})
+    'mode'
+    """
+    if not allocation:
+        return None
+    names = sorted(set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", fixed)) - {time, "C", "Intercept"})
+    if len(names) != 1:
+        raise SpecificationError(f"cannot tell which column of fixed={fixed!r} the allocation is "
+                                 f"for (candidates: {names or 'none'}); give by=")
+    return names[0]
+
+
+# ====================================================================== one data set
+@dataclass(frozen=True)
+class Template:
+    """The complete-data model matrices for ``n`` mothers (subject-major rows)."""
+
+    X: np.ndarray
+    Z: np.ndarray
+    group: np.ndarray           # subject code of each row
+    level: np.ndarray           # allocation level index of each subject
+    fixed_names: list
+    random_names: list
+    frame: pd.DataFrame         # the design columns (for engines that take a frame)
+
+
+_CACHE: dict = {}
+
+
+def template(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
+    """The model matrices for ``n`` mothers, built once per process and design."""
+    key = (design, fixed, random, n)
+    if key not in _CACHE:
+        if len(_CACHE) > 64:            # a long session trying many designs: keep memory bounded
+            _CACHE.clear()
+        _CACHE[key] = _build(design, fixed, random, n)
+    return _CACHE[key]
+
+
+def _build(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
+    from ..models.design import build_design
+
+    counts = design.counts(n)
+    level = np.repeat(np.arange(len(counts)), list(counts.values()))
+    w = len(design.waves)
+    frame = pd.DataFrame({SUBJECT: np.repeat(np.arange(n), w),
+                          design.time: np.tile(np.asarray(design.waves, float), n)})
+    if design.by is not None:
+        labels = np.array(list(counts), dtype=object)
+        frame[design.by] = labels[np.repeat(level, w)]
+    # a placeholder outcome with variation (build_design refuses a constant one)
+    frame[OUTCOME] = np.arange(len(frame), dtype=float)
+    d = build_design(frame, outcome=OUTCOME, fixed=fixed, subject=SUBJECT, random=random,
+                     reference=dict(design.reference) or None)
+    if len(d.rows) != len(frame):
+        raise SpecificationError(f"fixed={fixed!r} uses columns the design does not make; a power "
+                                 f"simulation knows {design.time!r}"
+                                 + (f" and {design.by!r}" if design.by else ""))
+    return Template(X=d.X, Z=d.Z, group=d.group, level=level, fixed_names=list(d.fixed_names),
+                    random_names=list(d.random_names), frame=frame.drop(columns=OUTCOME))
+
+
+def simulate_data(tmpl: Template, design: StudyDesign, beta: np.ndarray, cov: np.ndarray,
+                  residual_sd: float, rng: np.random.Generator):
+    """One simulated study: ``(X, Z, y, group, m, rows)`` for the rows observed.
+
+    The draws are made in a fixed order and number (drop-out, random effects, residuals for every
+    planned row), so a data set depends only on the seed and the design, not on what was observed.
+    """
+    n, q = len(tmpl.level), tmpl.Z.shape[1]
+    w = len(design.waves)
+    u = rng.random(n)
+    b = rng.standard_normal((n, q)) @ _factor(cov).T
+    e = rng.standard_normal(n * w) * residual_sd
+    y = tmpl.X @ beta + np.einsum("ij,ij->i", tmpl.Z, b[tmpl.group]) + e
+    levels = [lv for lv, _ in design.allocation] or [None]
+    lost = np.array([design.lost(lv) for lv in levels])[tmpl.level]      # (n, w)
+    observed = (u[:, None] >= lost).ravel()     # lost by wave k when u falls below its share
+    rows = np.flatnonzero(observed)
+    present, group = np.unique(tmpl.group[rows], return_inverse=True)
+    return tmpl.X[rows], tmpl.Z[rows], y[rows], group, len(present), rows
+
+
+def _factor(cov: np.ndarray) -> np.ndarray:
+    """A square root of the random-effects covariance (a zero variance has no Cholesky factor)."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh(cov)
+        return vecs * np.sqrt(np.clip(vals, 0, None))
