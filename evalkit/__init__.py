@@ -72,6 +72,9 @@ _LAZY = {
     "DisclosureControl": "evalkit.report.disclosure",
     "prepost": "evalkit.pre_post",
     "ancova": "evalkit.pre_post",
+    "power": "evalkit.power",
+    "power_curve": "evalkit.power",
+    "PowerResult": "evalkit.power",
 }
 
 __all__ = [
