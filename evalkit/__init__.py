@@ -72,9 +72,9 @@ _LAZY = {
     "DisclosureControl": "evalkit.report.disclosure",
     "prepost": "evalkit.pre_post",
     "ancova": "evalkit.pre_post",
-    "power": "evalkit.power",
-    "power_curve": "evalkit.power",
-    "PowerResult": "evalkit.power",
+    "power": "evalkit.models.power",
+    "power_curve": "evalkit.models.power",
+    "PowerResult": "evalkit.models.power",
 }
 
 __all__ = [

@@ -19,7 +19,7 @@ study's estimate by exactly ``c − c0`` and leaves its standard error and df as
 Examples
 --------
 >>> import pandas as pd
->>> from evalkit.power.result import summarise
+>>> from evalkit.models.power.result import summarise
 >>> sims = pd.DataFrame({"n": [40] * 4, "sim": range(4), "n_observed": 160, "n_mothers": 40,
 ...                      "estimate": [0.2, 0.05, 0.3, float("nan")], "std_error": 0.08,
 ...                      "df": 38.0, "converged": True, "singular": False,
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._result import Result
+from ..._result import Result
 
 __all__ = ["PowerResult", "summarise", "detectable"]
 
@@ -121,12 +121,12 @@ def detectable(sims: pd.DataFrame, *, alpha: float, true_value: float, power=(0.
 
 @dataclass(frozen=True, repr=False)
 class PowerResult(Result):
-    """Power by sample size from simulated studies (:func:`evalkit.power_curve`).
+    """Power by sample size from simulated studies (:func:`evalkit.models.power_curve`).
 
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per size (see :mod:`evalkit.power.result` for the columns).
+        One row per size (see :mod:`evalkit.models.power.result` for the columns).
     raw : pandas.DataFrame
         One row per simulated study: ``n, sim, n_observed, n_mothers, estimate, std_error, df,
         converged, singular, failed, message``.
@@ -169,7 +169,7 @@ class PowerResult(Result):
         -------
         matplotlib.axes.Axes
         """
-        from ..report.figures.power import draw_power
+        from ...report.figures.power import draw_power
 
         if ax is None:
             import matplotlib.pyplot as plt

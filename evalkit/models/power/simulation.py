@@ -8,7 +8,7 @@ never on which process ran it or in what order — so every backend gives identi
 
 Examples
 --------
->>> from evalkit.power.simulation import Problem, run_block
+>>> from evalkit.models.power.simulation import Problem, run_block
 >>> problem = Problem.build(fixed="weeks * mode", random="weeks",
 ...     effects={"Intercept": 38, "weeks": 0.3, "mode[T.one_to_one]": 0,
 ...              "weeks:mode[T.one_to_one]": 0.1},
@@ -105,7 +105,7 @@ def _seed(seed, sim: int) -> np.random.SeedSequence:
 
 def run_block(problem: Problem, n: int, sims, seed) -> pd.DataFrame:
     """Simulate and refit studies ``sims`` of size ``n``: one row per study (:data:`COLUMNS`)."""
-    from ..models.mixed import _single_threaded_blas
+    from ..mixed import _single_threaded_blas
 
     truth, design = problem.truth, problem.design
     tmpl = template(design, truth.fixed, truth.random, n)

@@ -8,7 +8,7 @@ terms there are, never an effect silently left at zero.
 
 Examples
 --------
->>> from evalkit.power.model import TrueModel
+>>> from evalkit.models.power.model import TrueModel
 >>> truth = TrueModel.build(fixed="weeks", random="weeks", effects={"Intercept": 38, "weeks": 0.3},
 ...                         variance={"intercept_sd": 6, "slope_sd": 0.15, "residual_sd": 4})
 >>> truth.random_sd, truth.residual_sd
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SpecificationError
+from ...errors import SpecificationError
 
 __all__ = ["TrueModel", "VARIANCE_KEYS"]
 
@@ -190,7 +190,7 @@ def _variance_of(fit) -> dict:
             (len(names) == 1 and names[0] != "Intercept"):
         raise SpecificationError(f"from_fit: the pilot fit's random terms {names} are not a random "
                                  "intercept with at most one slope; state variance= instead")
-    from ..models.reml import make_lambda, theta_layout
+    from ..reml import make_lambda, theta_layout
 
     pos = theta_layout(len(names), fit.spec.correlated)[0]
     lam = make_lambda(fit.theta, len(names), pos)

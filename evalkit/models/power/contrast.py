@@ -15,7 +15,7 @@ analysis of a real study.
 
 Examples
 --------
->>> from evalkit.power.contrast import TestSpec
+>>> from evalkit.models.power.contrast import TestSpec
 >>> spec = TestSpec.build("weeks:mode[T.one_to_one]")
 >>> spec.weights, spec.label
 ((('weeks:mode[T.one_to_one]', 1.0),), 'weeks:mode[T.one_to_one]')
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import EvalkitError, SpecificationError
+from ...errors import EvalkitError, SpecificationError
 
 __all__ = ["TestSpec", "refit"]
 
@@ -46,7 +46,7 @@ class TestSpec:
     @classmethod
     def build(cls, test, *, ddf: str = "satterthwaite") -> "TestSpec":
         """From a term name or a ``{term: weight}`` contrast."""
-        from ..models.kenward_roger import ddf_name
+        from ..kenward_roger import ddf_name
 
         if isinstance(test, str):
             weights, label = ((test, 1.0),), test
@@ -91,8 +91,8 @@ def refit(X, Z, y, group, m, L, *, start, correlated: bool, ddf: str, frame=None
 
 
 def _refit_fast(X, Z, y, group, m, L, *, start, correlated: bool) -> dict:
-    from ..models import reml
-    from ..models.satterthwaite import Satterthwaite
+    from .. import reml
+    from ..satterthwaite import Satterthwaite
 
     tf = reml.fit_theta(X, Z, y, group, correlated=correlated, reml=True, start=start, m=m)
     ev = tf.evaluation
@@ -108,7 +108,7 @@ def _refit_fast(X, Z, y, group, m, L, *, start, correlated: bool) -> dict:
 
 def _singular(tf, correlated: bool) -> bool:
     """As :func:`evalkit.fit_mixed` decides: a variance at 0 or a correlation at ±1."""
-    from ..models import reml
+    from .. import reml
 
     if tf.info["check"]["singular"]:
         return True
@@ -122,7 +122,7 @@ def _singular(tf, correlated: bool) -> bool:
 
 
 def _refit_kr(frame, y, L, correlated: bool, fixed: str, random: str) -> dict:
-    from ..models.mixed import fit_mixed
+    from ..mixed import fit_mixed
     from .design import OUTCOME, SUBJECT
 
     data = frame.assign(**{OUTCOME: y})

@@ -2,7 +2,7 @@
 
 The run: check the problem (every term named must exist), read the studies already done from the
 checkpoint, run the rest in blocks on the chosen backend, add each block to the checkpoint as it
-arrives, and summarise. See :mod:`evalkit.power` for the parts.
+arrives, and summarise. See :mod:`evalkit.models.power` for the parts.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import warnings
 
 import pandas as pd
 
-from .._checks import check_confidence
-from ..errors import ConvergenceWarning, SpecificationError
+from ..._checks import check_confidence
+from ...errors import ConvergenceWarning, SpecificationError
 from .backends import backend_name, blocks, run_blocks
 from .checkpoint import Checkpoint
 from .result import PowerResult, summarise

@@ -1,9 +1,9 @@
 """Where the simulated studies run: in this process, on local cores (joblib), or on Dask.
 
 The work is cut into blocks of studies of one size (:func:`blocks`); each backend runs
-:func:`evalkit.power.simulation.run_block` on them and yields each block's table as it finishes,
+:func:`evalkit.models.power.simulation.run_block` on them and yields each block's table as it finishes,
 in whatever order that is. Results do not depend on the backend: every study carries its own seed
-(:mod:`evalkit.power.simulation`), and the caller sorts the studies at the end.
+(:mod:`evalkit.models.power.simulation`), and the caller sorts the studies at the end.
 
 * in-process (the default): no start-up cost; best below a few thousand fits;
 * ``n_jobs=k``: joblib's process pool (loky) on k local cores (``-1``: all of them);
@@ -12,14 +12,14 @@ in whatever order that is. Results do not depend on the backend: every study car
 
 Examples
 --------
->>> from evalkit.power.backends import blocks
+>>> from evalkit.models.power.backends import blocks
 >>> blocks([40, 80], [0, 1, 2], size=2)
 [(40, [0, 1]), (40, [2]), (80, [0, 1]), (80, [2])]
 """
 
 from __future__ import annotations
 
-from ..errors import SpecificationError
+from ...errors import SpecificationError
 from .simulation import run_block
 
 __all__ = ["blocks", "run_blocks", "backend_name"]

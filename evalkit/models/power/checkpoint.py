@@ -11,7 +11,7 @@ a different problem is refused: mixing studies of two designs would give a wrong
 Examples
 --------
 >>> import tempfile, pathlib, pandas as pd
->>> from evalkit.power.checkpoint import Checkpoint
+>>> from evalkit.models.power.checkpoint import Checkpoint
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "runs.parquet"
 >>> cp = Checkpoint(path, "abc123", {"seed": 1})
 >>> len(cp.load())
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataReadError, SpecificationError
+from ...errors import DataReadError, SpecificationError
 
 __all__ = ["Checkpoint"]
 

@@ -14,7 +14,7 @@ The model matrices for n mothers are built once per process (formulaic through
 
 Examples
 --------
->>> from evalkit.power.design import StudyDesign
+>>> from evalkit.models.power.design import StudyDesign
 >>> d = StudyDesign.build(waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
 ...                       by="mode", dropout=[0, 0.1, 0.2, 0.3])
 >>> d.counts(5)
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecificationError
+from ...errors import SpecificationError
 
 __all__ = ["StudyDesign", "Template", "template", "simulate_data", "infer_by"]
 
@@ -174,7 +174,7 @@ def template(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
 
 
 def _build(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
-    from ..models.design import build_design
+    from ..design import build_design
 
     counts = design.counts(n)
     level = np.repeat(np.arange(len(counts)), list(counts.values()))
