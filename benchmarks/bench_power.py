@@ -109,9 +109,8 @@ def per_fit(r_fits: int, rscript: str | None) -> dict:
     frames = []
     for sim in range(r_fits):
         rng = np.random.default_rng(_seed(7, sim))
-        _, _, y, _, _, rows = simulate_data(tmpl, problem.design, beta, problem.truth.random_cov(),
-                                            4.0, rng)
-        frames.append(tmpl.frame.iloc[rows].assign(sim=sim, y=y)
+        study = simulate_data(tmpl, problem.design, beta, problem.truth.random_cov(), 4.0, rng)
+        frames.append(tmpl.frame.iloc[study.rows].assign(sim=sim, y=study.y)
                       .rename(columns={"participant_id": "id"}))
     data = pd.concat(frames, ignore_index=True)
     run_block(problem, 300, range(5), 7)                      # warm-up (imports, model matrices)

@@ -73,8 +73,9 @@ def test_fast_refit_equals_fit_mixed_contrast():
     problem = Problem.build(**DESIGN, dropout=[0, 0.1, 0.2, 0.3])
     tmpl = template(problem.design, "weeks * mode", "weeks", 60)
     beta = problem.truth.beta(tmpl.fixed_names)
-    X, Z, y, g, m, rows = simulate_data(tmpl, problem.design, beta, problem.truth.random_cov(), 4.0,
-                                        np.random.default_rng(11))
+    s = simulate_data(tmpl, problem.design, beta, problem.truth.random_cov(), 4.0,
+                      np.random.default_rng(11))
+    X, Z, y, g, m, rows = s.X, s.Z, s.y, s.group, s.m, s.rows
     L = problem.test.vector(tmpl.fixed_names)
     fast = refit(X, Z, y, g, m, L, start=problem.truth.theta(), correlated=True,
                  ddf="satterthwaite")
@@ -176,3 +177,36 @@ def test_plot_draws_the_curve_and_the_target():
     res = ek.power_curve(**DESIGN, sizes=[40, 80], nsim=10, progress=False)
     ax = res.plot(Figure().subplots(), target=0.9)
     assert any(abs(line.get_ydata()[0] - 0.9) < 1e-12 for line in ax.get_lines())
+
+
+def test_a_continuous_moderator_of_change():
+    # isolation (per SD) slows change by 0.1 points a week: the interaction with a continuous
+    # moderator, estimated without bias and refitted exactly as fit_mixed would
+    design = dict(fixed="weeks * mode + weeks * isolation", random="weeks", covariates=["isolation"],
+                  effects={**EFFECTS, "isolation": -1.0, "weeks:isolation": -0.1},
+                  variance=VARIANCE, waves=[0, 6, 12, 24],
+                  allocation={"group": 0.5, "one_to_one": 0.5}, test="weeks:isolation")
+    res = ek.power_curve(**design, sizes=[100], nsim=40, seed=8, progress=False)
+    row = res.table.iloc[0]
+    assert row["true_value"] == -0.1 and row["power"] > 0.9
+    assert abs(row["bias"]) < 4 * row["empirical_se"] / np.sqrt(40)
+    problem = Problem.build(**{k: v for k, v in design.items()})
+    tmpl = template(problem.design, design["fixed"], "weeks", 40)
+    s = simulate_data(tmpl, problem.design, problem.truth.beta(tmpl.fixed_names),
+                      problem.truth.random_cov(), 4.0, np.random.default_rng(2))
+    data = tmpl.frame.iloc[s.rows].assign(y=s.y, **s.covariates)
+    fit = ek.fit_mixed(data, outcome="y", fixed=design["fixed"], random="weeks")
+    np.testing.assert_allclose(fit.design.X, s.X)
+    L = problem.test.vector(tmpl.fixed_names)
+    fast = refit(s.X, s.Z, s.y, s.group, s.m, L, start=None, correlated=True, ddf="satterthwaite")
+    assert fast["estimate"] == pytest.approx(
+        fit.fixed.set_index("term").loc["weeks:isolation", "estimate"], rel=1e-6)
+
+
+def test_covariates_must_enter_linearly():
+    with pytest.raises(SpecificationError, match="other than linearly"):
+        ek.power_curve(fixed="weeks * mode + I(isolation ** 2)", random="weeks",
+                       covariates=["isolation"],
+                       effects={**EFFECTS, "I(isolation ** 2)": 0.5}, variance=VARIANCE,
+                       waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
+                       test="weeks:mode[T.one_to_one]", sizes=[20], nsim=2, progress=False)

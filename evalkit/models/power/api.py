@@ -30,7 +30,8 @@ BLOCK = 25
 def power_curve(*, fixed: str | None = None, random: str | None = None, effects: dict | None = None,
                 variance: dict | None = None, from_fit=None, correlated: bool = True,
                 waves, allocation: dict | None = None, by: str | None = None, time: str = "weeks",
-                dropout=None, reference: dict | None = None, test, sizes, nsim: int = 1000,
+                dropout=None, reference: dict | None = None, covariates: list | None = None,
+                test, sizes, nsim: int = 1000,
                 seed: int = 1, alpha: float = 0.05, ddf: str = "satterthwaite",
                 confidence: float = 0.95, n_jobs: int | None = None, scheduler=None,
                 checkpoint=None, progress: bool = True) -> PowerResult:
@@ -69,6 +70,10 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
         per level of ``by``. Drop-out is monotone and unrelated to the outcome.
     reference : dict, optional
         Reference level of ``by`` (default: the first in sorted order, as formulaic).
+    covariates : list of str, optional
+        Subject-level continuous columns of the formula (context such as ``"isolation"``), drawn
+        standard normal for each mother: their effects, and their interactions with time (a
+        continuous moderator of change, ``"weeks:isolation"``), are per standard deviation.
     test : str or dict
         A term (``"weeks:mode[T.one_to_one]"``) or a contrast ``{term: weight}``.
     sizes : list of int
@@ -123,7 +128,7 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
     problem = Problem.build(fixed=fixed, random=random, effects=effects, variance=variance,
                             from_fit=from_fit, correlated=correlated, waves=waves,
                             allocation=allocation, by=by, time=time, dropout=dropout,
-                            reference=reference, test=test, ddf=ddf)
+                            reference=reference, covariates=covariates, test=test, ddf=ddf)
     for n in sizes:
         if n < 2 * max(len(problem.design.allocation), 1) + 1:
             raise SpecificationError(f"sizes: {n} mothers are too few for this design; give at "
@@ -167,9 +172,9 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
 def power(*, n: int, fixed: str | None = None, random: str | None = None,
           effects: dict | None = None, variance: dict | None = None, from_fit=None,
           correlated: bool = True, waves, allocation: dict | None = None, by: str | None = None,
-          time: str = "weeks", dropout=None, reference: dict | None = None, test,
-          nsim: int = 1000, seed: int = 1, alpha: float = 0.05, ddf: str = "satterthwaite",
-          confidence: float = 0.95, n_jobs: int | None = None, scheduler=None, checkpoint=None,
+          time: str = "weeks", dropout=None, reference: dict | None = None,
+          covariates: list | None = None, test, nsim: int = 1000, seed: int = 1,
+          alpha: float = 0.05, ddf: str = "satterthwaite", confidence: float = 0.95, n_jobs: int | None = None, scheduler=None, checkpoint=None,
           progress: bool = True) -> PowerResult:
     """Power of a test in a linear mixed model with ``n`` mothers, by simulation.
 
@@ -190,7 +195,8 @@ def power(*, n: int, fixed: str | None = None, random: str | None = None,
     return power_curve(fixed=fixed, random=random, effects=effects, variance=variance,
                        from_fit=from_fit, correlated=correlated, waves=waves,
                        allocation=allocation, by=by, time=time, dropout=dropout,
-                       reference=reference, test=test, sizes=[n], nsim=nsim, seed=seed,
+                       reference=reference, covariates=covariates, test=test, sizes=[n],
+                       nsim=nsim, seed=seed,
                        alpha=alpha, ddf=ddf, confidence=confidence, n_jobs=n_jobs,
                        scheduler=scheduler, checkpoint=checkpoint, progress=progress)
 

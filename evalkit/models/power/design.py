@@ -1,16 +1,23 @@
 """The study design of a power simulation, and one simulated data set from it.
 
 A design is the waves (their timing in weeks since baseline), the allocation of mothers to the
-levels of a grouping column (delivery mode), and drop-out: the cumulative share of mothers lost by
-each wave, overall or per group. Drop-out is monotone (a mother missing a wave misses every later
-one) and unrelated to the outcome, so it is missing at random given the design.
+levels of a grouping column (delivery mode), subject-level covariates (continuous context such as
+isolation, drawn standard normal for each mother, so their effects are per standard deviation),
+and drop-out: the cumulative share of mothers lost by each wave, overall or per group. Drop-out is
+monotone (a mother missing a wave misses every later one) and unrelated to the outcome, so it is
+missing at random given the design.
 
 Allocation is the design, not a draw: with 80 mothers and ``{"group": 0.5, "one_to_one": 0.5}``
 every simulated study has 40 in each group (largest remainder for shares that do not divide n).
 
 The model matrices for n mothers are built once per process (formulaic through
 :func:`evalkit.models.design.build_design`, so term names are exactly those of
-``fit.fixed["term"]``) and each simulation only draws numbers and selects the rows observed.
+``fit.fixed["term"]``) and each simulation only draws numbers and selects the rows observed. With
+covariates, the matrices are built with each covariate at 0 and at 1: a formula in which
+covariates enter linearly (alone, or multiplied by time or group) gives every simulated study's
+matrices as ``X₀ + Σ c_k (X_k − X₀)``, which is checked against formulaic once, at random values,
+when the template is built (building the matrices through formulaic for every study would cost
+about three fits).
 
 Examples
 --------
@@ -33,7 +40,7 @@ import pandas as pd
 
 from ...errors import SpecificationError
 
-__all__ = ["StudyDesign", "Template", "template", "simulate_data", "infer_by"]
+__all__ = ["StudyDesign", "Template", "Study", "template", "simulate_data", "infer_by"]
 
 #: The subject and outcome columns of simulated data sets (internal: never shown to users).
 SUBJECT, OUTCOME = "participant_id", "outcome"
@@ -49,10 +56,11 @@ class StudyDesign:
     time: str = "weeks"
     dropout: tuple = ()         # ((level or None, (cumulative share lost by each wave, …)), …)
     reference: tuple = ()       # ((column, level), …) for build_design
+    covariates: tuple = ()      # subject-level standard-normal columns
 
     @classmethod
     def build(cls, *, waves, allocation: dict | None, by: str | None, time: str = "weeks",
-              dropout=None, reference: dict | None = None) -> "StudyDesign":
+              dropout=None, reference: dict | None = None, covariates=None) -> "StudyDesign":
         """Check and freeze a design (see the module docstring for the forms of ``dropout``)."""
         try:
             waves = tuple(float(w) for w in waves)
@@ -73,9 +81,14 @@ class StudyDesign:
                 raise SpecificationError(f"allocation={allocation!r}: shares must be positive and "
                                          "add up to 1, e.g. {'group': 0.5, 'one_to_one': 0.5}")
             alloc = tuple(shares.items())
+        covariates = tuple([covariates] if isinstance(covariates, str) else covariates or ())
+        clash = [c for c in covariates if c in (time, by) or not str(c).isidentifier()]
+        if clash or len(set(covariates)) != len(covariates):
+            raise SpecificationError(f"covariates={list(covariates)}: give each subject-level "
+                                     "covariate once, by a column name that is not time or by")
         return cls(waves=waves, allocation=alloc, by=by, time=time,
                    dropout=_dropout(dropout, waves, [k for k, _ in alloc]),
-                   reference=tuple(sorted((reference or {}).items())))
+                   reference=tuple(sorted((reference or {}).items())), covariates=covariates)
 
     def counts(self, n: int) -> dict:
         """Mothers per level for ``n`` mothers (largest remainder; ties to the earlier level)."""
@@ -97,7 +110,7 @@ class StudyDesign:
         """The design as plain values (for checkpoints and reports)."""
         return {"waves": list(self.waves), "allocation": dict(self.allocation), "by": self.by,
                 "time": self.time, "dropout": {str(k): list(v) for k, v in self.dropout},
-                "reference": dict(self.reference)}
+                "reference": dict(self.reference), "covariates": list(self.covariates)}
 
 
 def _dropout(dropout, waves: tuple, levels: list) -> tuple:
@@ -131,15 +144,19 @@ def _shares(values, waves: tuple, where: str) -> tuple:
     return shares
 
 
-def infer_by(fixed: str, time: str, allocation: dict | None) -> str | None:
-    """The grouping column of ``allocation``: the one variable of ``fixed`` other than ``time``.
+def infer_by(fixed: str, time: str, allocation: dict | None, covariates=()) -> str | None:
+    """The grouping column of ``allocation``: the one variable of ``fixed`` other than ``time``
+    and the covariates.
 
-    >>> infer_by("weeks * mode", "weeks", {"group": 0.5, "one_to_one": 0.5})
+    >>> infer_by("weeks * mode + weeks:isolation", "weeks", {"group": 0.5, "one_to_one": 0.5},
+    ...          ["isolation"])
     'mode'
     """
     if not allocation:
         return None
-    names = sorted(set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", fixed)) - {time, "C", "Intercept"})
+    # the names in the formula that are not functions (I(...), log(...))
+    names = sorted(set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_.]*\b(?!\s*\()", fixed))
+                   - {time, "C", "Intercept", *covariates})
     if len(names) != 1:
         raise SpecificationError(f"cannot tell which column of fixed={fixed!r} the allocation is "
                                  f"for (candidates: {names or 'none'}); give by=")
@@ -149,10 +166,13 @@ def infer_by(fixed: str, time: str, allocation: dict | None) -> str | None:
 # ====================================================================== one data set
 @dataclass(frozen=True)
 class Template:
-    """The complete-data model matrices for ``n`` mothers (subject-major rows)."""
+    """The complete-data model matrices for ``n`` mothers (subject-major rows), with every
+    covariate at 0 (``X``, ``Z``) and how they change per unit of each covariate (``dX``, ``dZ``)."""
 
     X: np.ndarray
     Z: np.ndarray
+    dX: tuple
+    dZ: tuple
     group: np.ndarray           # subject code of each row
     level: np.ndarray           # allocation level index of each subject
     fixed_names: list
@@ -174,8 +194,6 @@ def template(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
 
 
 def _build(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
-    from ..design import build_design
-
     counts = design.counts(n)
     level = np.repeat(np.arange(len(counts)), list(counts.values()))
     w = len(design.waves)
@@ -186,35 +204,106 @@ def _build(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
         frame[design.by] = labels[np.repeat(level, w)]
     # a placeholder outcome with variation (build_design refuses a constant one)
     frame[OUTCOME] = np.arange(len(frame), dtype=float)
+    # covariates at random values V and at V + 1 (one at a time): a constant covariate would make
+    # the matrix collinear with the intercept, which build_design refuses
+    values = np.random.default_rng(1).standard_normal((n, len(design.covariates)))
+    d = _matrices(_assign(frame, design, values), design, fixed, random)
+    X0, Z0, dX, dZ = d.X.copy(), d.Z.copy(), [], []
+    for k in range(len(design.covariates)):
+        step = values.copy()
+        step[:, k] += 1.0
+        d1 = _matrices(_assign(frame, design, step), design, fixed, random)
+        dX.append(d1.X - d.X)
+        dZ.append(d1.Z - d.Z)
+        X0 -= values[d.group, k][:, None] * dX[-1]
+        Z0 -= values[d.group, k][:, None] * dZ[-1]
+    tmpl = Template(X=X0, Z=Z0, dX=tuple(dX), dZ=tuple(dZ), group=d.group, level=level,
+                    fixed_names=list(d.fixed_names), random_names=list(d.random_names),
+                    frame=frame.drop(columns=OUTCOME))
+    if design.covariates:
+        _check_linear(tmpl, frame, design, fixed, random)
+    return tmpl
+
+
+def _assign(frame: pd.DataFrame, design: StudyDesign, values: np.ndarray) -> pd.DataFrame:
+    """The frame with covariate values (subjects × covariates) on every row of each subject."""
+    per_row = values[frame[SUBJECT].to_numpy()]
+    return frame.assign(**{c: per_row[:, k] for k, c in enumerate(design.covariates)})
+
+
+def _matrices(frame: pd.DataFrame, design: StudyDesign, fixed: str, random: str):
+    from ..design import build_design
+
     d = build_design(frame, outcome=OUTCOME, fixed=fixed, subject=SUBJECT, random=random,
                      reference=dict(design.reference) or None)
     if len(d.rows) != len(frame):
+        known = [design.time, *([design.by] if design.by else []), *design.covariates]
         raise SpecificationError(f"fixed={fixed!r} uses columns the design does not make; a power "
-                                 f"simulation knows {design.time!r}"
-                                 + (f" and {design.by!r}" if design.by else ""))
-    return Template(X=d.X, Z=d.Z, group=d.group, level=level, fixed_names=list(d.fixed_names),
-                    random_names=list(d.random_names), frame=frame.drop(columns=OUTCOME))
+                                 f"simulation knows {', '.join(map(repr, known))} (give other "
+                                 "subject-level columns as covariates=)")
+    return d
+
+
+def _check_linear(tmpl: Template, frame: pd.DataFrame, design: StudyDesign, fixed: str,
+                  random: str) -> None:
+    values = np.random.default_rng(0).standard_normal((len(tmpl.level), len(design.covariates)))
+    X, Z = _with_covariates(tmpl, values)
+    exact = _matrices(_assign(frame, design, values), design, fixed, random)
+    if not (np.allclose(X, exact.X) and np.allclose(Z, exact.Z)):
+        raise SpecificationError(f"covariates {list(design.covariates)} enter fixed={fixed!r} or "
+                                 f"random={random!r} other than linearly (squared, transformed or "
+                                 "multiplied together); a power simulation takes covariates alone "
+                                 "or multiplied by time or the grouping column")
+
+
+def _with_covariates(tmpl: Template, values: np.ndarray):
+    """X and Z for covariate values ``values`` (subjects × covariates)."""
+    X, Z = tmpl.X, tmpl.Z
+    for k, (dx, dz) in enumerate(zip(tmpl.dX, tmpl.dZ)):
+        c = values[tmpl.group, k][:, None]
+        X = X + c * dx
+        Z = Z + c * dz
+    return X, Z
+
+
+@dataclass(frozen=True)
+class Study:
+    """One simulated study: the observed rows' matrices, outcome, subject codes (0 … m − 1), the
+    rows of the template observed and the covariate values of those rows."""
+
+    X: np.ndarray
+    Z: np.ndarray
+    y: np.ndarray
+    group: np.ndarray
+    m: int
+    rows: np.ndarray
+    covariates: dict
 
 
 def simulate_data(tmpl: Template, design: StudyDesign, beta: np.ndarray, cov: np.ndarray,
-                  residual_sd: float, rng: np.random.Generator):
-    """One simulated study: ``(X, Z, y, group, m, rows)`` for the rows observed.
+                  residual_sd: float, rng: np.random.Generator) -> Study:
+    """One simulated study (the rows observed).
 
     The draws are made in a fixed order and number (drop-out, random effects, residuals for every
-    planned row), so a data set depends only on the seed and the design, not on what was observed.
+    planned row, covariates), so a data set depends only on the seed and the design, not on what
+    was observed.
     """
     n, q = len(tmpl.level), tmpl.Z.shape[1]
     w = len(design.waves)
     u = rng.random(n)
     b = rng.standard_normal((n, q)) @ _factor(cov).T
     e = rng.standard_normal(n * w) * residual_sd
-    y = tmpl.X @ beta + np.einsum("ij,ij->i", tmpl.Z, b[tmpl.group]) + e
+    values = rng.standard_normal((n, len(design.covariates)))
+    X, Z = _with_covariates(tmpl, values) if design.covariates else (tmpl.X, tmpl.Z)
+    y = X @ beta + np.einsum("ij,ij->i", Z, b[tmpl.group]) + e
     levels = [lv for lv, _ in design.allocation] or [None]
     lost = np.array([design.lost(lv) for lv in levels])[tmpl.level]      # (n, w)
     observed = (u[:, None] >= lost).ravel()     # lost by wave k when u falls below its share
     rows = np.flatnonzero(observed)
     present, group = np.unique(tmpl.group[rows], return_inverse=True)
-    return tmpl.X[rows], tmpl.Z[rows], y[rows], group, len(present), rows
+    per_row = values[tmpl.group[rows]]
+    return Study(X=X[rows], Z=Z[rows], y=y[rows], group=group, m=len(present), rows=rows,
+                 covariates={c: per_row[:, k] for k, c in enumerate(design.covariates)})
 
 
 def _factor(cov: np.ndarray) -> np.ndarray:

@@ -53,13 +53,15 @@ class Problem:
     @classmethod
     def build(cls, *, fixed=None, random=None, effects=None, variance=None, from_fit=None,
               correlated: bool = True, waves, allocation=None, by=None, time: str = "weeks",
-              dropout=None, reference=None, test, ddf: str = "satterthwaite") -> "Problem":
+              dropout=None, reference=None, covariates=None, test, ddf: str = "satterthwaite"
+              ) -> "Problem":
         """Check every part and make sure the terms named exist (fails before any simulation)."""
         truth = TrueModel.build(fixed=fixed, random=random, effects=effects, variance=variance,
                                 from_fit=from_fit, correlated=correlated)
-        by = by or infer_by(truth.fixed, time, allocation)
+        covariates = [covariates] if isinstance(covariates, str) else list(covariates or ())
+        by = by or infer_by(truth.fixed, time, allocation, covariates)
         design = StudyDesign.build(waves=waves, allocation=allocation, by=by, time=time,
-                                   dropout=dropout, reference=reference)
+                                   dropout=dropout, reference=reference, covariates=covariates)
         problem = cls(truth=truth, design=design, test=TestSpec.build(test, ddf=ddf))
         problem.true_value()        # names checked now, with the whole list in the message
         return problem
@@ -118,10 +120,10 @@ def run_block(problem: Problem, n: int, sims, seed) -> pd.DataFrame:
     with _single_threaded_blas():
         for sim in sims:
             rng = np.random.default_rng(_seed(seed, sim))
-            X, Z, y, group, m, rows = simulate_data(tmpl, design, beta, cov, truth.residual_sd, rng)
-            frame = tmpl.frame.iloc[rows] if kr else None
-            fit = refit(X, Z, y, group, m, L, start=start, correlated=truth.correlated,
+            s = simulate_data(tmpl, design, beta, cov, truth.residual_sd, rng)
+            frame = tmpl.frame.iloc[s.rows].assign(**s.covariates) if kr else None
+            fit = refit(s.X, s.Z, s.y, s.group, s.m, L, start=start, correlated=truth.correlated,
                         ddf=problem.test.ddf, frame=frame, formula=(truth.fixed, truth.random))
-            out.append({"n": int(n), "sim": int(sim), "n_observed": int(len(y)), "n_mothers": int(m),
-                        **fit})
+            out.append({"n": int(n), "sim": int(sim), "n_observed": int(len(s.y)),
+                        "n_mothers": int(s.m), **fit})
     return pd.DataFrame(out, columns=COLUMNS)
