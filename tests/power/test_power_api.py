@@ -51,12 +51,13 @@ def test_same_seed_same_table_and_another_seed_differs():
     ({"allocation": {"group": 0.5, "one_to_one": 0.6}}, r"add up to 1"),
     ({"variance": {**VARIANCE, "slope_SD": 1}}, r"unknown key\(s\) \['slope_SD'\]"),
     ({"waves": [0, 12, 6]}, r"increasing"),
+    ({"seed": None}, r"seed=None: give a whole number"),
     ({"dropout": [0, 0.3, 0.2, 0.4]}, r"never decrease"),
     ({"dropout": {"group": [0, 0.1, 0.2, 0.3]}}, r"no shares for \['one_to_one'\]"),
 ])
 def test_problems_are_refused_before_any_simulation(change, message):
     with pytest.raises(SpecificationError, match=message):
-        ek.power_curve(**{**DESIGN, **change}, sizes=[40], nsim=5, progress=False)
+        ek.power_curve(**{"seed": 1, **DESIGN, **change}, sizes=[40], nsim=5, progress=False)
 
 
 def test_dropout_by_wave_and_by_group_removes_the_rows_it_says():
@@ -89,6 +90,14 @@ def test_fast_refit_equals_fit_mixed_contrast():
                frame=tmpl.frame.iloc[rows], formula=("weeks * mode", "weeks"))
     row_kr = fit.contrast({"d": {"weeks:mode[T.one_to_one]": 1}}, ddf="kenward-roger").iloc[0]
     assert kr["estimate"] == pytest.approx(row_kr["estimate"]) and kr["df"] == pytest.approx(row_kr["df"])
+
+
+def test_kenward_roger_refits_give_the_same_estimates_and_their_own_df():
+    sat = ek.power(**DESIGN, n=30, nsim=3, seed=4, progress=False)
+    kr = ek.power(**DESIGN, n=30, nsim=3, seed=4, ddf="kenward-roger", progress=False)
+    np.testing.assert_allclose(kr.raw["estimate"], sat.raw["estimate"], rtol=1e-6)
+    assert not np.allclose(kr.raw["df"], sat.raw["df"])
+    assert (kr.raw["std_error"] >= sat.raw["std_error"] - 1e-12).all()   # the small-sample adjustment widens
 
 
 def test_from_fit_takes_the_pilot_and_edits_it():

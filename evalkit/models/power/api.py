@@ -11,6 +11,7 @@ import sys
 import time as _time
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from ..._checks import check_confidence
@@ -122,6 +123,9 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
     if not 0 < alpha < 1:
         raise SpecificationError(f"alpha={alpha!r}: give the significance level, e.g. 0.05")
     sizes = _sizes(sizes)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        # every study's seed is spawned from this one: without it no run could be repeated or resumed
+        raise SpecificationError(f"seed={seed!r}: give a whole number >= 0, e.g. seed=1")
     if not isinstance(nsim, int) or nsim < 1:
         raise SpecificationError(f"nsim={nsim!r}: give the number of simulated studies, e.g. 1000")
     kind = backend_name(n_jobs=n_jobs, scheduler=scheduler)
