@@ -175,6 +175,7 @@ OPTIONS = {
     "waves": "the times of the waves, in units of time (weeks since baseline)",
     "allocation": "the share of mothers in each level of `by`",
     "dropout": "cumulative share of mothers lost by each wave (overall or per level of `by`)",
+    "dropout_odds": "odds ratio of drop-out per SD of a covariate {covariate: ratio}",
     "test": "the term or contrast {term: weight} tested",
     "sizes": "numbers of participants to try",
     "nsim": "number of simulated studies (per size)",

@@ -59,6 +59,7 @@ class PowerSection(_Section):
     allocation: dict[str, float] = Field(min_length=2)
     by: str | None = None
     covariates: list[str] = []
+    dropout_odds: dict[str, float] = {}
     dropout: list[float] | dict[str, list[float]] | None = None
     test: str | dict[str, float]
     sizes: list[int] = Field(min_length=1)
@@ -117,7 +118,7 @@ class PowerSection(_Section):
         return {"fixed": self.fixed, "random": self.random, "effects": dict(self.effects),
                 "variance": self.variance.model_dump(), "waves": list(self.waves),
                 "allocation": dict(self.allocation), "by": self.by, "dropout": self.dropout,
-                "covariates": list(self.covariates),
+                "covariates": list(self.covariates), "dropout_odds": dict(self.dropout_odds),
                 "test": self.test, "sizes": list(self.sizes), "nsim": self.nsim,
                 "seed": self.seed if self.seed is not None else seed, "alpha": self.alpha,
                 "ddf": self.ddf}
@@ -127,8 +128,8 @@ class PowerSection(_Section):
 UNION_PARTS = ("PowerSection", "list[float]", "dict[str,list[float]]", "dict[str,float]")
 
 #: first word of a SpecificationError from building the problem -> the key it is about
-_KEYS = ("effects", "test", "variance", "waves", "allocation", "dropout", "covariates", "sizes",
-         "fixed", "random")
+_KEYS = ("effects", "test", "variance", "waves", "allocation", "dropout_odds", "dropout",
+         "covariates", "sizes", "fixed", "random")
 
 
 def _unknown_key(path: tuple) -> str:
@@ -176,8 +177,8 @@ def load_power_design(path) -> tuple[PowerSection, dict]:
 
         opts = section.options(seed=int(meta["seed"] or 1))
         Problem.build(**{k: opts[k] for k in ("fixed", "random", "effects", "variance", "waves",
-                                              "allocation", "by", "dropout", "covariates", "test",
-                                              "ddf")})
+                                              "allocation", "by", "dropout", "dropout_odds",
+                                              "covariates", "test", "ddf")})
     except SpecificationError as exc:
         text = str(exc)
         key = next((k for k in _KEYS if text.startswith(k)), "fixed")

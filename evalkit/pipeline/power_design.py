@@ -74,6 +74,16 @@ def _dropout_words(section) -> tuple[str | None, list]:
                     "mother who misses a wave misses every later one."]
 
 
+def _context_words(section) -> list[str]:
+    """Covariates and drop-out by context, in words."""
+    out = [f"{c} varies between mothers (standard normal: its effects are per standard "
+           "deviation)." for c in section.covariates]
+    out += [f"A mother one standard deviation higher on {c} has {r:g} times the odds of having "
+            "dropped out by each wave (the drop-out above is for a mother at the average)."
+            for c, r in section.dropout_odds.items()]
+    return out
+
+
 def _assumptions(section, result, dropout: list) -> list[str]:
     v = section.variance
     alloc = ", ".join(f"{fmt.percent(s)} {_label(lv, section.labels)}"
@@ -86,6 +96,7 @@ def _assumptions(section, result, dropout: list) -> list[str]:
         f"Mothers are measured at weeks {', '.join(f'{w:g}' for w in section.waves)} after "
         f"baseline; they are allocated {alloc}.",
         *dropout,
+        *_context_words(section),
         f"The true effects, as the model table names them: {effects}.",
         f"Mothers differ in their starting level (standard deviation {v.intercept_sd:g} "
         f"{section.unit}){slope}; each score varies around the mother's own line with standard "

@@ -219,3 +219,19 @@ def test_covariates_must_enter_linearly():
                        effects={**EFFECTS, "I(isolation ** 2)": 0.5}, variance=VARIANCE,
                        waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
                        test="weeks:mode[T.one_to_one]", sizes=[20], nsim=2, progress=False)
+
+
+def test_dropout_by_context_loses_more_of_the_mothers_it_says():
+    design = dict(DESIGN, fixed="weeks * mode + isolation", covariates=["isolation"],
+                  effects={**EFFECTS, "isolation": -1.0}, dropout=[0, 0.2, 0.3, 0.4],
+                  dropout_odds={"isolation": 3.0})
+    problem = Problem.build(**design)
+    tmpl = template(problem.design, design["fixed"], "weeks", 400)
+    s = simulate_data(tmpl, problem.design, problem.truth.beta(tmpl.fixed_names),
+                      problem.truth.random_cov(), 4.0, np.random.default_rng(5))
+    rows = pd.DataFrame({"mother": tmpl.group[s.rows], "isolation": s.covariates["isolation"]})
+    per = rows.groupby("mother").agg(waves=("mother", "size"), isolation=("isolation", "first"))
+    assert per.loc[per["isolation"] > 1, "waves"].mean() < per.loc[per["isolation"] < -1, "waves"].mean() - 0.8
+    assert len(per) == 400                                  # nobody lost at baseline
+    with pytest.raises(SpecificationError, match=r"dropout_odds for \['isolated'\]"):
+        Problem.build(**{**design, "dropout_odds": {"isolated": 2.0}})

@@ -15,13 +15,14 @@ from evalkit.plan import AnalysisPlan
 from evalkit.plan_power import load_power_design
 
 DESIGN = """\
-    fixed: weeks * delivery_mode
+    fixed: weeks * delivery_mode + isolation
     random: weeks
     effects:
       Intercept: 38
       weeks: 0.3
       delivery_mode[T.one_to_one]: 0
       weeks:delivery_mode[T.one_to_one]: 0.15
+      isolation: -1
     variance: {intercept_sd: 6, slope_sd: 0.15, correlation: 0, residual_sd: 4}
     waves: [0, 6, 12, 24]
     allocation: {group: 0.5, one_to_one: 0.5}
@@ -30,6 +31,8 @@ DESIGN = """\
     sizes: [30, 60]
     nsim: 12
     unit: WEMWBS points
+    covariates: [isolation]
+    dropout_odds: {isolation: 1.5}
 """
 
 
@@ -55,6 +58,7 @@ def test_power_writes_the_design_report(tmp_path):
             "to week 24 between one-to-one and group support is") in page
     assert "detected with 80% power is" in page and "detected with 90% power is" in page
     assert "Drop-out: 10% lost by week 6" in page and "Satterthwaite degrees of freedom" in page
+    assert "one standard deviation higher on isolation has 1.5 times the odds" in page
     table = pd.read_csv(out / "power.csv")
     assert table["n"].tolist() == [30, 60] and (table["n_sim"] == 12).all()
     assert set(pd.read_csv(out / "detectable.csv")["power"]) == {0.8, 0.9}
@@ -64,10 +68,10 @@ def test_power_writes_the_design_report(tmp_path):
 @pytest.mark.parametrize("old, new, where, fix", [
     ("weeks:delivery_mode[T.one_to_one]: 0.15", "weeks:delivery_mode[T.one2one]: 0.15",
      "power.effects (line 6)", "did you mean 'weeks:delivery_mode[T.one_to_one]'"),
-    ("sizes: [30, 60]", "sizes: [30, 30]", "power.sizes (line 16)", "different numbers of mothers"),
-    ("nsim: 12", "nsims: 12", "power.nsims (line 17)", "did you mean 'nsim'"),
+    ("sizes: [30, 60]", "sizes: [30, 30]", "power.sizes (line 17)", "different numbers of mothers"),
+    ("nsim: 12", "nsims: 12", "power.nsims (line 18)", "did you mean 'nsim'"),
     ("allocation: {group: 0.5, one_to_one: 0.5}", "allocation: {group: 0.5, one_to_one: 0.6}",
-     "power.allocation (line 13)", "add up to 1"),
+     "power.allocation (line 14)", "add up to 1"),
 ])
 def test_config_errors_name_file_key_and_fix_without_traceback(tmp_path, old, new, where, fix):
     assert old in DESIGN

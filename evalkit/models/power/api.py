@@ -31,8 +31,8 @@ BLOCK = 25
 def power_curve(*, fixed: str | None = None, random: str | None = None, effects: dict | None = None,
                 variance: dict | None = None, from_fit=None, correlated: bool = True,
                 waves, allocation: dict | None = None, by: str | None = None, time: str = "weeks",
-                dropout=None, reference: dict | None = None, covariates: list | None = None,
-                test, sizes, nsim: int = 1000,
+                dropout=None, dropout_odds: dict | None = None, reference: dict | None = None,
+                covariates: list | None = None, test, sizes, nsim: int = 1000,
                 seed: int = 1, alpha: float = 0.05, ddf: str = "satterthwaite",
                 confidence: float = 0.95, n_jobs: int | None = None, scheduler=None,
                 checkpoint=None, progress: bool = True) -> PowerResult:
@@ -69,6 +69,9 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
     dropout : list or dict, optional
         Cumulative share of mothers lost by each wave (``[0, 0.1, 0.2, 0.3]``), or one such list
         per level of ``by``. Drop-out is monotone and unrelated to the outcome.
+    dropout_odds : dict, optional
+        Drop-out by context: ``{covariate: odds ratio}`` of having dropped out by each wave per
+        SD of a covariate (``{"isolation": 1.5}``); ``dropout`` is then for a mother at the mean.
     reference : dict, optional
         Reference level of ``by`` (default: the first in sorted order, as formulaic).
     covariates : list of str, optional
@@ -132,7 +135,8 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
     problem = Problem.build(fixed=fixed, random=random, effects=effects, variance=variance,
                             from_fit=from_fit, correlated=correlated, waves=waves,
                             allocation=allocation, by=by, time=time, dropout=dropout,
-                            reference=reference, covariates=covariates, test=test, ddf=ddf)
+                            dropout_odds=dropout_odds, reference=reference,
+                            covariates=covariates, test=test, ddf=ddf)
     for n in sizes:
         if n < 2 * max(len(problem.design.allocation), 1) + 1:
             raise SpecificationError(f"sizes: {n} mothers are too few for this design; give at "
@@ -176,9 +180,10 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
 def power(*, n: int, fixed: str | None = None, random: str | None = None,
           effects: dict | None = None, variance: dict | None = None, from_fit=None,
           correlated: bool = True, waves, allocation: dict | None = None, by: str | None = None,
-          time: str = "weeks", dropout=None, reference: dict | None = None,
-          covariates: list | None = None, test, nsim: int = 1000, seed: int = 1,
-          alpha: float = 0.05, ddf: str = "satterthwaite", confidence: float = 0.95, n_jobs: int | None = None, scheduler=None, checkpoint=None,
+          time: str = "weeks", dropout=None, dropout_odds: dict | None = None,
+          reference: dict | None = None, covariates: list | None = None, test,
+          nsim: int = 1000, seed: int = 1, alpha: float = 0.05, ddf: str = "satterthwaite",
+          confidence: float = 0.95, n_jobs: int | None = None, scheduler=None, checkpoint=None,
           progress: bool = True) -> PowerResult:
     """Power of a test in a linear mixed model with ``n`` mothers, by simulation.
 
@@ -199,7 +204,8 @@ def power(*, n: int, fixed: str | None = None, random: str | None = None,
     return power_curve(fixed=fixed, random=random, effects=effects, variance=variance,
                        from_fit=from_fit, correlated=correlated, waves=waves,
                        allocation=allocation, by=by, time=time, dropout=dropout,
-                       reference=reference, covariates=covariates, test=test, sizes=[n],
+                       dropout_odds=dropout_odds, reference=reference, covariates=covariates,
+                       test=test, sizes=[n],
                        nsim=nsim, seed=seed,
                        alpha=alpha, ddf=ddf, confidence=confidence, n_jobs=n_jobs,
                        scheduler=scheduler, checkpoint=checkpoint, progress=progress)

@@ -3,9 +3,11 @@
 A design is the waves (their timing in weeks since baseline), the allocation of mothers to the
 levels of a grouping column (delivery mode), subject-level covariates (continuous context such as
 isolation, drawn standard normal for each mother, so their effects are per standard deviation),
-and drop-out: the cumulative share of mothers lost by each wave, overall or per group. Drop-out is
-monotone (a mother missing a wave misses every later one) and unrelated to the outcome, so it is
-missing at random given the design.
+and drop-out: the cumulative share of mothers lost by each wave, overall or per group, optionally
+depending on context (``dropout_odds={"isolation": 1.5}``: a mother one SD more isolated has 1.5
+times the odds of having been lost by each wave; the shares are then those of a mother at the
+covariate's mean). Drop-out is monotone (a mother missing a wave misses every later one) and
+unrelated to the outcome given the design and covariates (missing at random).
 
 Allocation is the design, not a draw: with 80 mothers and ``{"group": 0.5, "one_to_one": 0.5}``
 every simulated study has 40 in each group (largest remainder for shares that do not divide n).
@@ -57,10 +59,12 @@ class StudyDesign:
     dropout: tuple = ()         # ((level or None, (cumulative share lost by each wave, …)), …)
     reference: tuple = ()       # ((column, level), …) for build_design
     covariates: tuple = ()      # subject-level standard-normal columns
+    dropout_odds: tuple = ()    # ((covariate, odds ratio of having dropped out per SD), …)
 
     @classmethod
     def build(cls, *, waves, allocation: dict | None, by: str | None, time: str = "weeks",
-              dropout=None, reference: dict | None = None, covariates=None) -> "StudyDesign":
+              dropout=None, reference: dict | None = None, covariates=None,
+              dropout_odds: dict | None = None) -> "StudyDesign":
         """Check and freeze a design (see the module docstring for the forms of ``dropout``)."""
         try:
             waves = tuple(float(w) for w in waves)
@@ -86,9 +90,18 @@ class StudyDesign:
         if clash or len(set(covariates)) != len(covariates):
             raise SpecificationError(f"covariates={list(covariates)}: give each subject-level "
                                      "covariate once, by a column name that is not time or by")
+        odds = tuple((str(c), float(r)) for c, r in (dropout_odds or {}).items())
+        bad = [c for c, r in odds if c not in covariates or not (np.isfinite(r) and r > 0)]
+        if bad:
+            raise SpecificationError(f"dropout_odds for {bad}: give an odds ratio above 0 for a "
+                                     f"column listed in covariates= ({list(covariates) or 'none'})")
+        if odds and not dropout:
+            raise SpecificationError("dropout_odds needs dropout= (the shares lost by each wave "
+                                     "for a mother at the covariates' mean)")
         return cls(waves=waves, allocation=alloc, by=by, time=time,
                    dropout=_dropout(dropout, waves, [k for k, _ in alloc]),
-                   reference=tuple(sorted((reference or {}).items())), covariates=covariates)
+                   reference=tuple(sorted((reference or {}).items())), covariates=covariates,
+                   dropout_odds=odds)
 
     def counts(self, n: int) -> dict:
         """Mothers per level for ``n`` mothers (largest remainder; ties to the earlier level)."""
@@ -110,7 +123,8 @@ class StudyDesign:
         """The design as plain values (for checkpoints and reports)."""
         return {"waves": list(self.waves), "allocation": dict(self.allocation), "by": self.by,
                 "time": self.time, "dropout": {str(k): list(v) for k, v in self.dropout},
-                "reference": dict(self.reference), "covariates": list(self.covariates)}
+                "reference": dict(self.reference), "covariates": list(self.covariates),
+                "dropout_odds": dict(self.dropout_odds)}
 
 
 def _dropout(dropout, waves: tuple, levels: list) -> tuple:
@@ -298,12 +312,24 @@ def simulate_data(tmpl: Template, design: StudyDesign, beta: np.ndarray, cov: np
     y = X @ beta + np.einsum("ij,ij->i", Z, b[tmpl.group]) + e
     levels = [lv for lv, _ in design.allocation] or [None]
     lost = np.array([design.lost(lv) for lv in levels])[tmpl.level]      # (n, w)
+    if design.dropout_odds:
+        lost = _shifted(lost, design, values)
     observed = (u[:, None] >= lost).ravel()     # lost by wave k when u falls below its share
     rows = np.flatnonzero(observed)
     present, group = np.unique(tmpl.group[rows], return_inverse=True)
     per_row = values[tmpl.group[rows]]
     return Study(X=X[rows], Z=Z[rows], y=y[rows], group=group, m=len(present), rows=rows,
                  covariates={c: per_row[:, k] for k, c in enumerate(design.covariates)})
+
+
+def _shifted(lost: np.ndarray, design: StudyDesign, values: np.ndarray) -> np.ndarray:
+    """Shares lost with each mother's odds moved by her covariates (logit scale); 0 stays 0, so
+    nobody is lost before the first wave with drop-out, and the order of waves is kept."""
+    index = {c: k for k, c in enumerate(design.covariates)}
+    shift = sum(np.log(r) * values[:, index[c]] for c, r in design.dropout_odds)
+    inside = (lost > 0) & (lost < 1)
+    logit = np.log(np.where(inside, lost, 0.5) / (1 - np.where(inside, lost, 0.5)))
+    return np.where(inside, 1 / (1 + np.exp(-(logit + shift[:, None]))), lost)
 
 
 def _factor(cov: np.ndarray) -> np.ndarray:

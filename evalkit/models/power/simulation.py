@@ -53,15 +53,16 @@ class Problem:
     @classmethod
     def build(cls, *, fixed=None, random=None, effects=None, variance=None, from_fit=None,
               correlated: bool = True, waves, allocation=None, by=None, time: str = "weeks",
-              dropout=None, reference=None, covariates=None, test, ddf: str = "satterthwaite"
-              ) -> "Problem":
+              dropout=None, dropout_odds=None, reference=None, covariates=None, test,
+              ddf: str = "satterthwaite") -> "Problem":
         """Check every part and make sure the terms named exist (fails before any simulation)."""
         truth = TrueModel.build(fixed=fixed, random=random, effects=effects, variance=variance,
                                 from_fit=from_fit, correlated=correlated)
         covariates = [covariates] if isinstance(covariates, str) else list(covariates or ())
         by = by or infer_by(truth.fixed, time, allocation, covariates)
         design = StudyDesign.build(waves=waves, allocation=allocation, by=by, time=time,
-                                   dropout=dropout, reference=reference, covariates=covariates)
+                                   dropout=dropout, reference=reference, covariates=covariates,
+                                   dropout_odds=dropout_odds)
         problem = cls(truth=truth, design=design, test=TestSpec.build(test, ddf=ddf))
         problem.true_value()        # names checked now, with the whole list in the message
         return problem
