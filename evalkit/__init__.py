@@ -72,6 +72,9 @@ _LAZY = {
     "DisclosureControl": "evalkit.report.disclosure",
     "prepost": "evalkit.pre_post",
     "ancova": "evalkit.pre_post",
+    "power": "evalkit.models.power",
+    "power_curve": "evalkit.models.power",
+    "PowerResult": "evalkit.models.power",
 }
 
 __all__ = [

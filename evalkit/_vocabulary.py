@@ -168,6 +168,21 @@ OPTIONS = {
     "out": "output folder",
     "progress": "show a progress bar",
     "pdf": "also print the reports to PDF",
+    # power by simulation
+    "from_fit": "a pilot MixedResult whose estimates are the truth simulated from (editable)",
+    "effects": "true fixed effects by term name, as in fit.fixed['term']",
+    "variance": "true variance components: intercept_sd, slope_sd, correlation, residual_sd",
+    "waves": "the times of the waves, in units of time (weeks since baseline)",
+    "allocation": "the share of mothers in each level of `by`",
+    "dropout": "cumulative share of mothers lost by each wave (overall or per level of `by`)",
+    "dropout_odds": "odds ratio of drop-out per SD of a covariate {covariate: ratio}",
+    "test": "the term or contrast {term: weight} tested",
+    "sizes": "numbers of participants to try",
+    "nsim": "number of simulated studies (per size)",
+    "alpha": "significance level of a test",
+    "n_jobs": "local processes to run on (joblib; -1 all cores)",
+    "scheduler": "a Dask scheduler address or distributed.Client to run on",
+    "checkpoint": "a Parquet file results are added to as they arrive, so a stopped run resumes",
 }
 
 #: Old parameter names still accepted for one release: {function: {old: new}}.

@@ -543,6 +543,46 @@ def run(plan: Path, out: Path | None, progress: bool, pdf: bool | None) -> None:
 
 
 @cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Design report folder (default: reports/<plan name>-power).")
+@click.option("--scheduler", default=None,
+              help="A Dask scheduler address (tcp://HOST:8786) to run the simulations on.")
+@click.option("--n-jobs", "n_jobs", type=int, default=None,
+              help="Local processes to run the simulations on (joblib; -1 for all cores).")
+@click.option("--nsim", type=click.IntRange(min=10), default=None,
+              help="Simulated studies per size (default: the plan's power.nsim).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="A progress bar over the simulated studies.")
+def power(plan: Path, out: Path | None, scheduler: str | None, n_jobs: int | None,
+          nsim: int | None, progress: bool) -> None:
+    """Design the next evaluation: power and smallest detectable difference by simulation.
+
+    PLAN is an analysis plan with a power: section, or a design file with the same keys at the
+    top level. Writes power.html (the chance of detecting the difference at each size, the
+    smallest detectable difference at the target powers, the assumptions in plain words),
+    power.csv, detectable.csv, simulations.csv and the power-curve figure (PNG and CSV).
+    """
+    from .pipeline.power_design import write_power_report
+    from .plan_power import load_power_design
+
+    try:
+        section, meta = load_power_design(plan)
+        if nsim is not None:
+            section = section.model_copy(update={"nsim": nsim})
+        folder = out or Path("reports") / f"{plan.stem}-power"
+        _writable(folder, "--out", folder=True, create=False)
+        files, result = write_power_report(section, meta, out=folder, n_jobs=n_jobs,
+                                           scheduler=scheduler, progress=progress)
+    except EvalkitError as exc:
+        _fail(exc)
+    for line in result.table.itertuples():
+        click.echo(f"n = {line.n}: power {line.power:.1%} ({line.ci_low:.1%} to {line.ci_high:.1%}), "
+                   f"{line.n_failed} failed, {line.n_singular} singular")
+    click.echo(f"wrote {len(files)} files under {Path(files[0]).parent}")
+
+
+@cli.command()
 @click.argument("report", type=click.Path(path_type=Path))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the findings as JSON to this file ('-' for standard output).")

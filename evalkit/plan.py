@@ -46,6 +46,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from ._config import _dotted, _nearest_line, _problem_report, _pydantic_problems, _read_yaml
 from .dictionary import DataDictionary
 from .errors import DictionaryError, PlanError
+from .plan_power import UNION_PARTS, PowerSection
 
 __all__ = ["AnalysisPlan", "load_plan"]
 
@@ -375,6 +376,8 @@ class AnalysisPlan(_Section):
     attrition: AttritionSection = AttritionSection()
     sensitivity: SensitivitySection = SensitivitySection()
     report: ReportSection = ReportSection()
+    power: PowerSection | None = None
+    """The design of the next evaluation (``evalkit power PLAN``; :mod:`evalkit.plan_power`)."""
 
     # where the plan came from (not part of the YAML)
     source: str | None = Field(None, exclude=True)
@@ -648,7 +651,7 @@ def _problems(exc: ValidationError, lines: dict) -> list[tuple[str, int | None, 
     drop = ("list[str]", "dict[str,str]", "literal['all']", "ImputationSection", "TippingSection",
             "MechanismSection", "EngagementSection", "str", "DatabaseSource",
             "dict[str,union[str,function-after[_one_of(), DatabaseSource]]]",
-            "list[union[str,function-after[_one_of(), DatabaseSource]]]")
+            "list[union[str,function-after[_one_of(), DatabaseSource]]]", *UNION_PARTS)
 
     def unknown_key(path: tuple) -> str:
         return f"unknown key {path[-1]!r}{_suggest(path[-1], _fields(AnalysisPlan, path[:-1]))}"

@@ -220,6 +220,13 @@ def _results():
         "kaplan_meier": ek.kaplan_meier(per, duration="sessions_attended", event="stopped", by="site"),
         "logrank_test": ek.logrank_test(per, duration="sessions_attended", event="stopped", by="site"),
         "fit_cox": ek.fit_cox(per, duration="sessions_attended", event="stopped", covariates=["site"]),
+        "power_curve": ek.power_curve(fixed="weeks * site", random="1",
+                                      effects={"Intercept": 40, "weeks": 0.4, "site[T.south]": 0,
+                                               "weeks:site[T.south]": 0.2},
+                                      variance={"intercept_sd": 5, "residual_sd": 3},
+                                      waves=[0, 6, 12], allocation={"north": 0.5, "south": 0.5},
+                                      test="weeks:site[T.south]", sizes=[20], nsim=4,
+                                      progress=False),
     }
 
 

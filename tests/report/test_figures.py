@@ -141,7 +141,8 @@ def test_package_exports_what_the_module_did():
     assert set(figures.__all__) == {
         "ReportFigure", "trajectory_figure", "forest_figure", "jn_figure",
         "reliable_change_figure", "km_figure", "missingness_figure", "flow_figure", "qq_figure",
-        "PALETTE", "OKABE_ITO", "STYLE", "WIDTH", "axes_figure", "dose_figure", "tipping_figure"}
+        "PALETTE", "OKABE_ITO", "STYLE", "WIDTH", "axes_figure", "dose_figure", "tipping_figure",
+        "power_figure"}
     for name in figures.__all__:
         assert getattr(figures, name) is not None
 
@@ -161,6 +162,23 @@ def test_axes_figure_wraps_a_plot_method():
     assert tuple(fig.figure.get_size_inches()) == pytest.approx((WIDTH, 3.0))
     assert fig.caption == "A line." and fig.data is data
     assert fig.to_png(dpi=40)[:4] == b"\x89PNG"
+
+
+# ====================================================================== power curve
+def test_power_figure_states_where_the_target_is_reached_and_is_reproducible():
+    from evalkit.report.figures import power_figure
+
+    table = pd.DataFrame({"n": [40, 80, 120], "power": [0.21, 0.39, float("nan")],
+                          "ci_low": [0.17, 0.34, float("nan")], "ci_high": [0.25, 0.43, float("nan")],
+                          "n_sim": [500, 500, 500], "n_failed": [0, 0, 500]})
+    fig = power_figure(table, target=0.8)
+    assert fig.alt == ("Power curve: the chance of detecting the difference rises from 21% with 40 "
+                       "mothers to 39% with 80; 80% power is not reached at any size tried.")
+    assert list(fig.data.columns) == ["n", "power", "ci_low", "ci_high", "n_sim", "n_failed"]
+    assert fig.to_png(dpi=40) == power_figure(table, target=0.8).to_png(dpi=40)
+    ax = fig.figure.axes[0]
+    assert [round(float(y), 2) for y in ax.get_lines()[0].get_ydata()] == [0.21, 0.39]
+    assert any(float(line.get_ydata()[0]) == 0.8 for line in ax.get_lines()[1:])
 
 
 # ====================================================================== forest

@@ -18,7 +18,7 @@ the Okabe–Ito colour-blind-safe palette (:data:`PALETTE`) and render to byte-i
 identical inputs. Numbers are formatted by :mod:`evalkit.report.format`.
 
 Modules: :mod:`.base` (ReportFigure, style, helpers), :mod:`.trajectory`, :mod:`.forest`,
-:mod:`.jn`, :mod:`.reliable_change`, :mod:`.km`, :mod:`.missingness`, :mod:`.flow`, :mod:`.qq`
+:mod:`.jn`, :mod:`.power`, :mod:`.reliable_change`, :mod:`.km`, :mod:`.missingness`, :mod:`.flow`, :mod:`.qq`
 and :mod:`.axes`.
 
 Examples
@@ -46,6 +46,7 @@ from .forest import draw_forest, forest_figure
 from .jn import draw_jn, jn_figure
 from .km import draw_km, draw_risk_table, km_figure
 from .missingness import draw_missingness, missingness_figure
+from .power import draw_power, power_figure
 from .qq import draw_qq, qq_figure
 from .reliable_change import draw_reliable_change, reliable_change_figure
 from .tipping import draw_tipping, tipping_figure
@@ -63,6 +64,7 @@ __all__ = [
     "qq_figure",
     "dose_figure",
     "tipping_figure",
+    "power_figure",
     "PALETTE",
     "OKABE_ITO",
     "STYLE",

@@ -1,0 +1,100 @@
+"""evalkit power PLAN: the design report folder, its sentences, and config errors without
+tracebacks."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from evalkit.cli import cli
+from evalkit.errors import PlanError
+from evalkit.plan import AnalysisPlan
+from evalkit.plan_power import load_power_design
+
+DESIGN = """\
+    fixed: weeks * delivery_mode + isolation
+    random: weeks
+    effects:
+      Intercept: 38
+      weeks: 0.3
+      delivery_mode[T.one_to_one]: 0
+      weeks:delivery_mode[T.one_to_one]: 0.15
+      isolation: -1
+    variance: {intercept_sd: 6, slope_sd: 0.15, correlation: 0, residual_sd: 4}
+    waves: [0, 6, 12, 24]
+    allocation: {group: 0.5, one_to_one: 0.5}
+    dropout: [0, 0.1, 0.2, 0.3]
+    test: weeks:delivery_mode[T.one_to_one]
+    sizes: [30, 60]
+    nsim: 12
+    unit: WEMWBS points
+    covariates: [isolation]
+    dropout_odds: {isolation: 1.5}
+"""
+
+
+def _plan(tmp_path, body: str, *, section: bool = True):
+    text = ("programme: Peer support\nseed: 3\npower:\n" + textwrap.indent(textwrap.dedent(body), "  ")
+            if section else textwrap.dedent(body))
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_power_writes_the_design_report(tmp_path):
+    out = tmp_path / "design"
+    result = CliRunner().invoke(cli, ["power", str(_plan(tmp_path, DESIGN)), "--out", str(out),
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == {"power.html", "power.csv", "detectable.csv",
+                                                "simulations.csv", "power_curve.png",
+                                                "power_curve.csv", "manifest.json"}
+    page = (out / "power.html").read_text()
+    assert ("With 60 mothers and this drop-out (10% lost by week 6, 20% by week 12 and 30% by week "
+            "24), the chance of detecting a difference of 3.6 WEMWBS points in change from week 0 "
+            "to week 24 between one-to-one and group support is") in page
+    assert "detected with 80% power is" in page and "detected with 90% power is" in page
+    assert "Drop-out: 10% lost by week 6" in page and "Satterthwaite degrees of freedom" in page
+    assert "one standard deviation higher on isolation has 1.5 times the odds" in page
+    table = pd.read_csv(out / "power.csv")
+    assert table["n"].tolist() == [30, 60] and (table["n_sim"] == 12).all()
+    assert set(pd.read_csv(out / "detectable.csv")["power"]) == {0.8, 0.9}
+    assert (out / "power_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("old, new, where, fix", [
+    ("weeks:delivery_mode[T.one_to_one]: 0.15", "weeks:delivery_mode[T.one2one]: 0.15",
+     "power.effects (line 6)", "did you mean 'weeks:delivery_mode[T.one_to_one]'"),
+    ("sizes: [30, 60]", "sizes: [30, 30]", "power.sizes (line 17)", "different numbers of mothers"),
+    ("nsim: 12", "nsims: 12", "power.nsims (line 18)", "did you mean 'nsim'"),
+    ("allocation: {group: 0.5, one_to_one: 0.5}", "allocation: {group: 0.5, one_to_one: 0.6}",
+     "power.allocation (line 14)", "add up to 1"),
+])
+def test_config_errors_name_file_key_and_fix_without_traceback(tmp_path, old, new, where, fix):
+    assert old in DESIGN
+    path = _plan(tmp_path, DESIGN.replace(old, new))
+    result = CliRunner().invoke(cli, ["power", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+    assert str(path) in result.output and where in result.output and fix in result.output
+
+
+def test_a_design_file_and_a_full_plan_both_hold_the_section(tmp_path):
+    section, meta = load_power_design(_plan(tmp_path, DESIGN, section=False))
+    assert section.sizes == [30, 60] and meta["seed"] == 1
+    section, meta = load_power_design(_plan(tmp_path, DESIGN))
+    assert meta == {"source": str(tmp_path / "plan.yaml"), "programme": "Peer support", "seed": 3}
+    plan = AnalysisPlan.from_dict({"programme": "x", "data": {"dictionary": "d.yaml",
+                                                              "files": ["a.csv"]},
+                                   "outcomes": [{"instrument": "wemwbs"}],
+                                   "power": section.model_dump()})
+    assert plan.power.test == "weeks:delivery_mode[T.one_to_one]"
+    with pytest.raises(PlanError, match=r"power.variance.slope: unknown key 'slope' \(did you mean"):
+        AnalysisPlan.from_dict({"programme": "x", "data": {"dictionary": "d.yaml", "files": ["a.csv"]},
+                                "outcomes": [{"instrument": "wemwbs"}],
+                                "power": {**section.model_dump(), "variance": {"intercept_sd": 1,
+                                                                               "residual_sd": 1,
+                                                                               "slope": 1}}})
