@@ -235,6 +235,7 @@ class Dataset(_Frozen):
     keys: tuple[str, ...]
     variables: dict[str, Variable]
     sheet: str | int | None = None
+    rows: dict[str, tuple[str, ...]] | None = None
 
     def variable(self, name: str) -> Variable:
         try:
@@ -256,8 +257,22 @@ class _RawDataset(_Frozen):
     description: str | None = None
     keys: list[str]
     sheet: str | int | None = Field(default=None, description="Excel: sheet name or 0-based position")
+    rows: dict[str, list[str]] | None = Field(
+        default=None, description="for a file several datasets share (a REDCap export): the rows "
+                                  "that belong to this dataset, column -> accepted values ('' = "
+                                  "blank)")
     variables: dict[str, Any] = Field(default_factory=dict)
     item_sets: list[Any] = Field(default_factory=list)
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _rows(cls, v: Any) -> Any:
+        # values are compared as the file's text, so 1 and "1" are one value; None is a blank cell
+        if isinstance(v, Mapping):
+            return {k: ["" if x is None else str(x) for x in (vals if isinstance(vals, list)
+                                                             else [vals])]
+                    for k, vals in v.items()}
+        return v
 
     @field_validator("sheet", mode="before")
     @classmethod
@@ -354,11 +369,15 @@ class DataDictionary:
         Codes that mean "missing" in every variable unless the variable overrides them.
     source : str or None
         The file the dictionary was read from.
+    evidence : pandas.DataFrame or None
+        For a dictionary drafted from a REDCap project: the instrument item sets recognised, with
+        the evidence for each, for the user to confirm.
     """
 
     def __init__(self, *, study: str, waves: tuple[Wave, ...], datasets: dict[str, Dataset],
                  missing_codes: tuple = (), description: str | None = None,
-                 source: str | None = None):
+                 source: str | None = None, evidence=None):
+        self.evidence = evidence
         self.study = study
         self.description = description
         self.waves = waves
@@ -379,6 +398,17 @@ class DataDictionary:
         path = Path(path)
         data, lines, _ = _read_yaml(path, DictionaryError, "data dictionary")
         return cls.from_dict(data, source=str(path), _lines=lines)
+
+    @classmethod
+    def from_redcap(cls, metadata: str | Path, *, records: str | Path | None = None,
+                    study: str | None = None, missing_codes: tuple = ()) -> "DataDictionary":
+        """Convert a REDCap data dictionary (and record export) into an evalkit dictionary.
+
+        See :func:`evalkit.redcap.from_redcap`; ``evidence`` lists the instruments recognised.
+        """
+        from .redcap import from_redcap
+
+        return from_redcap(metadata, records=records, study=study, missing_codes=missing_codes)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None,
@@ -475,7 +505,9 @@ class DataDictionary:
             datasets[dname] = Dataset(name=dname, file=rds.file if rds else str(dspec.get("file")),
                                       description=rds.description if rds else None,
                                       keys=tuple(keys), variables=variables,
-                                      sheet=rds.sheet if rds else None)
+                                      sheet=rds.sheet if rds else None,
+                                      rows=({k: tuple(v) for k, v in rds.rows.items()}
+                                            if rds and rds.rows is not None else None))
 
         ids = {v.name for ds in datasets.values() for v in ds.by_role("id")}
         if len(ids) > 1:

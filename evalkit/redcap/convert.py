@@ -1,0 +1,286 @@
+"""A REDCap data dictionary (and, if given, a record export) -> a drafted evalkit data dictionary.
+
+One export file holds every form, so the draft declares one dataset per table it holds, each
+naming the export as its file and selecting its rows (see :mod:`evalkit._rows`):
+
+- ``participants``: the forms filled at one event only (enrolment, demographics), from that
+  event's row; the data access group becomes ``site``;
+- ``responses``: the forms filled at several events, or holding questionnaire items, one row per
+  record × event; ``redcap_event_name`` is the ``wave`` (``baseline_arm_1`` -> ``baseline``);
+- one dataset per repeating instrument (session logs), one row per instance.
+
+Every guess is marked ``# check`` with its evidence; what cannot be decided is a question.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._draft import Draft
+from ..instruments.recognise import recognise
+from .metadata import MISSING_LABEL, Field, read_metadata
+from .records import DAG, EVENT, INSTANCE, REPEAT, RecordScan, scan_records, wave_name, week_of
+
+__all__ = ["draft_from_redcap"]
+
+ID = "participant_id"
+_STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
+
+
+def _num(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _code_range(f: Field) -> tuple[float, float] | None:
+    """The values a field can hold, for recognising instrument items (missing codes left out)."""
+    if f.type in ("radio", "dropdown"):
+        codes = [_num(c) for c, lab in f.choices if not MISSING_LABEL.search(lab)]
+        if codes and all(c is not None for c in codes):
+            return min(codes), max(codes)
+    if f.type == "text" and f.validation in ("integer", "number"):
+        lo, hi = _num(f.minimum), _num(f.maximum)
+        if lo is not None and hi is not None:
+            return lo, hi
+    return None
+
+
+def _levels(f: Field) -> tuple[dict, list]:
+    """Levels ``{code: label}`` and missing codes of a radio/dropdown field."""
+    levels, missing, used = {}, [], set()
+    for code, label in f.choices:
+        if MISSING_LABEL.search(label):
+            number = _num(code)
+            missing.append(int(number) if number is not None and number.is_integer() else code)
+            continue
+        label = label or code
+        if label.strip().lower() in used or label.strip().lower() in {c.lower() for c, _ in f.choices
+                                                                      if c != code}:
+            label = f"{label} ({code})"   # two options with one label: the code tells them apart
+        used.add(label.strip().lower())
+        levels[code] = label
+    return levels, missing
+
+
+def _spec(f: Field) -> dict:
+    """The evalkit variable for a REDCap field (checkboxes are expanded by the caller)."""
+    spec: dict = {}
+    if f.type == "text" and f.validation == "integer":
+        spec["type"] = "integer"
+    elif f.type == "text" and f.validation.startswith("number") or f.type == "calc":
+        spec["type"] = "number"
+    elif f.type == "text" and f.validation.startswith("date_"):
+        spec["type"] = "date"     # REDCap's raw export writes every date as YYYY-MM-DD
+    elif f.type == "text" and f.validation.startswith("datetime_"):
+        spec["type"] = "date"
+        spec["format"] = "%Y-%m-%d %H:%M:%S" if "seconds" in f.validation else "%Y-%m-%d %H:%M"
+    elif f.type == "slider":
+        spec.update(type="integer", range=[_num(f.minimum) or 0, _num(f.maximum) or 100])
+    elif f.type in ("yesno", "truefalse"):
+        spec["type"] = "boolean"
+    elif f.type in ("radio", "dropdown"):
+        levels, missing = _levels(f)
+        spec.update(type="category", levels=levels) if levels else spec.update(type="string")
+        if missing:
+            spec["missing_codes"] = missing
+    else:
+        spec["type"] = "string"
+    if spec["type"] in ("integer", "number") and "range" not in spec:
+        lo, hi = _num(f.minimum), _num(f.maximum)
+        if lo is not None and hi is not None and lo <= hi:
+            spec["range"] = [lo, hi]
+    if f.plain_label:
+        spec["label"] = f.plain_label
+    return spec
+
+
+def _weeks(events: list[str], draft: Draft) -> dict:
+    """Waves from events: the week each event's name states; windows halfway to the neighbours."""
+    arms = {e.rsplit("_arm_", 1)[-1] for e in events if "_arm_" in e}
+    single = len(arms) <= 1
+    waves, known = {}, []
+    for e in events:
+        name = wave_name(e, single_arm=single)
+        week = week_of(e)
+        waves[name] = {"event": e, "week": week}
+        known.append(week)
+    last = -1.0
+    for name, w in waves.items():   # unknown weeks: after the previous event, to be answered
+        if w["week"] is None or w["week"] <= last:
+            w["guessed"] = True
+            w["week"] = last + 1.0 if w["week"] is None or w["week"] <= last else w["week"]
+        last = w["week"]
+    names = list(waves)
+    out = {}
+    for i, name in enumerate(names):
+        week = waves[name]["week"]
+        lo = week if i == 0 else (waves[names[i - 1]]["week"] + week) / 2
+        hi = (week if i == 0 else week + (week - waves[names[i - 1]]["week"])) if i == len(names) - 1 \
+            else (week + waves[names[i + 1]]["week"]) / 2
+        if i == 0:
+            hi = week
+        out[name] = {"label": waves[name]["event"], "week": week, "window": [lo, hi]}
+        path = ("waves", name)
+        if waves[name].get("guessed"):
+            draft.ask(path + ("week",), f"event {waves[name]['event']!r} does not say when it "
+                      f"happens: at how many weeks after baseline is it? (week {week:g} is a "
+                      "placeholder after the previous event)")
+        else:
+            draft.check(path, f"week {week:g} read from the event name "
+                        f"{waves[name]['event']!r}; window halfway to the neighbouring waves")
+    return out
+
+
+def draft_from_redcap(metadata, *, records=None, study: str | None = None,
+                      missing_codes=()) -> tuple[Draft, list[dict]]:
+    """The drafted dictionary and the instrument evidence (one dict per item set found)."""
+    fields = read_metadata(metadata)
+    scan = scan_records(records, fields) if records is not None else RecordScan(columns=[])
+    file = Path(records).name if records is not None else "*_DATA_*.csv"
+    record_id = fields[0].name
+    draft = Draft({"version": 1, "study": study or f"REDCap project ({Path(metadata).stem})"})
+    if missing_codes:
+        draft.data["missing_codes"] = list(missing_codes)
+
+    # ---------------------------------------------------------------- instruments
+    ranges = {f.name: _code_range(f) or scan.ranges.get(f.name) for f in fields[1:]
+              if f.type not in ("checkbox", "descriptive", "notes", "file")}
+    found = recognise(ranges)
+    by_field = {f.name: f for f in fields}
+    sets, evidence, item_fields = [], [], set()
+    for r in found:
+        forms = sorted({by_field[c].form for c in r.columns.values()})
+        evidence.append({"instrument": r.instrument, "items": len(r.columns), "form": ", ".join(forms),
+                         "columns": ", ".join(r.columns.values()), "evidence": r.evidence,
+                         "questions": "; ".join(r.questions),
+                         "status": "recognised: confirm" if r.confident else "question"})
+        if not r.confident:
+            for q in r.questions:
+                draft.questions.append((("datasets",), q))
+            continue
+        item_fields |= set(r.columns.values())
+        f0 = by_field[next(iter(r.columns.values()))]
+        item_set = {"instrument": r.instrument, "items": len(r.columns),
+                    "range": [r.item_range[0], r.item_range[1]], "coding": "scored",
+                    "label": r.instrument.upper()}
+        names = {k: c for k, c in r.columns.items() if c != f"{r.instrument}_{k}"}
+        if names:
+            item_set["names"] = names
+        _, missing = _levels(f0) if f0.type in ("radio", "dropdown") else ({}, [])
+        if missing:
+            item_set["missing_codes"] = missing
+        sets.append((forms, item_set, r.evidence))
+
+    # ---------------------------------------------------------------- forms -> tables
+    forms = list(dict.fromkeys(f.form for f in fields))
+    repeating = [f for f in forms if f in scan.repeating]
+    with_items = {form for fs, _, _ in sets for form in fs}
+    longitudinal = bool(scan.events) or records is None
+    events = scan.events or ["baseline_arm_1"]
+    wave_forms = [f for f in forms if f not in repeating and
+                  (f in with_items or len(scan.forms_at.get(f, [])) > 1)]
+    once = [f for f in forms if f not in repeating and f not in wave_forms]
+    first_event = {f: (scan.forms_at.get(f) or events[:1])[0] for f in once}
+    if records is None:
+        draft.ask(("waves",), "no record export was given, so the project's events are unknown: "
+                  "run import-redcap again with --records EXPORT.csv, or list the waves here")
+    waves = _weeks(events, draft)
+    draft.data["waves"] = waves
+    wave_of = {w["label"]: name for name, w in waves.items()}
+
+    datasets: dict = {}
+    draft.data["datasets"] = datasets
+
+    def table(name: str, keys: list, rows: dict, why: str) -> dict:
+        ds = {"file": file, "keys": keys, "rows": rows, "variables": {}}
+        datasets[name] = ds
+        draft.check(("datasets", name, "rows"), why)
+        ident = {"type": "string", "role": "id", "required": True, "label": "Record ID"}
+        if record_id != ID:
+            ident["aliases"] = [record_id]
+        ds["variables"][ID] = ident
+        return ds
+
+    groups: dict[str, list[str]] = {}
+    for f in once:
+        groups.setdefault(first_event[f], []).append(f)
+    for i, (event, group) in enumerate(sorted(groups.items(), key=lambda kv: events.index(kv[0])
+                                               if kv[0] in events else 0)):
+        name = "participants" if i == 0 else "_".join(group)
+        ds = table(name, [ID], {EVENT: [event], REPEAT: [""]} if longitudinal else {REPEAT: [""]},
+                   f"forms {', '.join(group)} are filled at one event ({event}): one row per "
+                   "participant, from that event's row")
+        if i == 0 and (scan.sites or DAG in [c.lower() for c in scan.columns]):
+            ds["variables"]["site"] = ({"type": "category", "role": "context", "label": "Site",
+                                        "levels": {s: s for s in scan.sites}, "aliases": [DAG]}
+                                       if scan.sites else {"type": "string", "role": "admin",
+                                                           "aliases": [DAG]})
+            draft.check(("datasets", name, "variables", "site"), "the data access group of each "
+                        "record, read as the site")
+        for form in group:
+            _add_form(draft, ds, name, form, fields, "context", item_fields, record_id)
+    if wave_forms:
+        ds = table("responses", [ID, "wave"], {REPEAT: [""]},
+                   f"forms {', '.join(wave_forms)} are filled at several events: one row per "
+                   "participant × event")
+        ds["variables"]["wave"] = {"type": "category", "role": "wave", "required": True,
+                                   "label": "Event", "aliases": [EVENT],
+                                   "levels": {wave_of[e]: e for e in events}}
+        for form in wave_forms:
+            _add_form(draft, ds, "responses", form, fields, "admin", item_fields, record_id)
+        ds["item_sets"] = []
+        for i, (_, item_set, why) in enumerate(sets):
+            ds["item_sets"].append(item_set)
+            draft.check(("datasets", "responses", "item_sets", i), f"{why}; coding scored: the "
+                        "codes are the item scores as the manual defines them (write coding: "
+                        "position if the form codes options by their place)")
+    for form in repeating:
+        keys = [ID, EVENT, INSTANCE] if scan.events else [ID, INSTANCE]
+        ds = table(form, keys, {REPEAT: [form]},
+                   f"repeating instrument {form!r}: one row per instance (a separate long table)")
+        if scan.events:
+            ds["variables"][EVENT] = {"type": "string", "role": "admin", "label": "Event"}
+        ds["variables"][INSTANCE] = {"type": "integer", "role": "admin", "required": True,
+                                     "label": "Instance of the repeating form"}
+        _add_form(draft, ds, form, form, fields, "admin", item_fields, record_id)
+    return draft, evidence
+
+
+def _add_form(draft: Draft, ds: dict, dname: str, form: str, fields: list[Field], role: str,
+              item_fields: set, record_id: str) -> None:
+    """The variables of one form, then its ``<form>_complete`` status."""
+    dated = any(v.get("role") == "date" for v in ds["variables"].values())
+    for f in fields:
+        if f.form != form or f.name == record_id or f.name in item_fields or f.type == "descriptive":
+            continue
+        path = ("datasets", dname, "variables")
+        if f.type == "checkbox":
+            for code, label in f.choices:
+                name = f"{f.name}___{code.lower().replace('-', '_')}"
+                ds["variables"][name] = {"type": "boolean", "role": role,
+                                         "label": f"{f.plain_label}: {label}"[:80]}
+            draft.check(path + (f"{f.name}___{f.choices[0][0].lower().replace('-', '_')}",),
+                        f"checkbox {f.name!r}: one yes/no column per option "
+                        f"({', '.join(c for c, _ in f.choices)})")
+            continue
+        spec = _spec(f)
+        if f.identifier:
+            spec.update(role="admin", identifying=True)
+            draft.check(path + (f.name,), "Identifier? = y in REDCap: kept out of every report")
+        elif spec["type"] == "date" and role == "admin" and not dated:
+            spec["role"] = "date"
+            dated = True
+            draft.check(path + (f.name,), "the first date field of the questionnaire forms: the "
+                        "date each questionnaire was completed (weeks since baseline come from it)")
+        elif spec["type"] in ("category", "boolean", "integer", "number") and role == "context":
+            spec["role"] = "context"
+            draft.check(path + (f.name,), f"{f.type} field on form {form!r}, collected once: a "
+                        "context of the participant (set role: admin if it is not)")
+        else:
+            spec["role"] = "admin"
+        ds["variables"][f.name] = spec
+    ds["variables"][f"{form}_complete"] = {"type": "category", "role": "admin",
+                                           "label": f"REDCap status of form {form}",
+                                           "levels": dict(_STATUS)}
