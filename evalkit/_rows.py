@@ -25,7 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .dictionary import _header_key
+from ._headers import _header_key
 
 __all__ = ["split_rows", "selection_columns", "incomplete_forms"]
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._config import _dotted, _problem_report, _pydantic_problems, _read_yaml
+from ._headers import _header_key
 from .errors import DictionaryError, UnknownNameError
 
 __all__ = ["DataDictionary", "Dataset", "Variable", "ItemSet", "Wave", "ROLES", "TYPES"]
@@ -315,11 +316,6 @@ def _validated(model, data, path: tuple, lines, problems, *, fields: tuple = ())
     return None, salvage
 
 
-def _header_key(name: str) -> str:
-    """How headers are compared: case, surrounding spaces and '-', ' ', '_' do not matter."""
-    return re.sub(r"[\s_\-]+", "_", str(name).strip().lower()).strip("_")
-
-
 def _number(code) -> float | None:
     if isinstance(code, bool):
         return None
@@ -406,9 +402,15 @@ class DataDictionary:
 
         See :func:`evalkit.redcap.from_redcap`; ``evidence`` lists the instruments recognised.
         """
-        from .redcap import from_redcap
+        import pandas as pd
 
-        return from_redcap(metadata, records=records, study=study, missing_codes=missing_codes)
+        from .redcap.convert import EVIDENCE_COLUMNS, draft_from_redcap
+
+        draft, evidence = draft_from_redcap(metadata, records=records, study=study,
+                                            missing_codes=missing_codes)
+        dd = cls.from_dict(draft.data, source=str(metadata))
+        dd.evidence = pd.DataFrame(evidence, columns=EVIDENCE_COLUMNS)
+        return dd
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None,

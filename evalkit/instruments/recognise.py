@@ -63,7 +63,8 @@ def _parse(name: str) -> tuple[tuple[str, ...], int] | None:
                   _NUMBER.fullmatch(before) if not after else None)
         if number is not None and int(number.group(1)) > 0:
             return insts, int(number.group(1))
-        return None   # the stem with other words (epds_total, epds_date): not an item
+        # no item number beside this stem: a shorter one may fit (phq_2 is "phq" + 2, not the
+        # id phq2); none does for the stem with other words (epds_total, epds_date)
     return None
 
 

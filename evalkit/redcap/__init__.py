@@ -44,13 +44,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
+from .convert import draft_from_redcap
 
 __all__ = ["from_redcap", "draft_from_redcap"]
-
-from .convert import draft_from_redcap  # noqa: E402  (after __all__: the public names first)
-
-EVIDENCE_COLUMNS = ["instrument", "items", "form", "columns", "evidence", "questions", "status"]
 
 
 def from_redcap(metadata: str | Path, *, records: str | Path | None = None,
@@ -89,8 +85,5 @@ def from_redcap(metadata: str | Path, *, records: str | Path | None = None,
     """
     from ..dictionary import DataDictionary
 
-    draft, evidence = draft_from_redcap(metadata, records=records, study=study,
-                                        missing_codes=missing_codes)
-    dd = DataDictionary.from_dict(draft.data, source=str(metadata))
-    dd.evidence = pd.DataFrame(evidence, columns=EVIDENCE_COLUMNS)
-    return dd
+    return DataDictionary.from_redcap(metadata, records=records, study=study,
+                                      missing_codes=missing_codes)

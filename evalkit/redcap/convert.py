@@ -21,7 +21,10 @@ from ..instruments.recognise import recognise
 from .metadata import MISSING_LABEL, Field, read_metadata
 from .records import DAG, EVENT, INSTANCE, REPEAT, RecordScan, scan_records, wave_name, week_of
 
-__all__ = ["draft_from_redcap"]
+__all__ = ["draft_from_redcap", "EVIDENCE_COLUMNS"]
+
+#: The columns of ``DataDictionary.evidence`` (one row per item set found).
+EVIDENCE_COLUMNS = ["instrument", "items", "form", "columns", "evidence", "questions", "status"]
 
 ID = "participant_id"
 _STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
@@ -64,6 +67,11 @@ def _levels(f: Field) -> tuple[dict, list]:
     return levels, missing
 
 
+def _whole(x: float) -> float | int:
+    """3.0 -> 3 (the YAML reads as the user would write it)."""
+    return int(x) if float(x).is_integer() else x
+
+
 def _spec(f: Field) -> dict:
     """The evalkit variable for a REDCap field (checkboxes are expanded by the caller)."""
     spec: dict = {}
@@ -77,7 +85,8 @@ def _spec(f: Field) -> dict:
         spec["type"] = "date"
         spec["format"] = "%Y-%m-%d %H:%M:%S" if "seconds" in f.validation else "%Y-%m-%d %H:%M"
     elif f.type == "slider":
-        spec.update(type="integer", range=[_num(f.minimum) or 0, _num(f.maximum) or 100])
+        spec.update(type="integer", range=[_whole(_num(f.minimum) or 0),
+                                           _whole(_num(f.maximum) or 100)])
     elif f.type in ("yesno", "truefalse"):
         spec["type"] = "boolean"
     elif f.type in ("radio", "dropdown"):
@@ -90,7 +99,7 @@ def _spec(f: Field) -> dict:
     if spec["type"] in ("integer", "number") and "range" not in spec:
         lo, hi = _num(f.minimum), _num(f.maximum)
         if lo is not None and hi is not None and lo <= hi:
-            spec["range"] = [lo, hi]
+            spec["range"] = [_whole(lo), _whole(hi)]
     if f.plain_label:
         spec["label"] = f.plain_label
     return spec
@@ -121,7 +130,8 @@ def _weeks(events: list[str], draft: Draft) -> dict:
             else (week + waves[names[i + 1]]["week"]) / 2
         if i == 0:
             hi = week
-        out[name] = {"label": waves[name]["event"], "week": week, "window": [lo, hi]}
+        out[name] = {"label": waves[name]["event"], "week": _whole(week),
+                     "window": [_whole(lo), _whole(hi)]}
         path = ("waves", name)
         if waves[name].get("guessed"):
             draft.ask(path + ("week",), f"event {waves[name]['event']!r} does not say when it "
@@ -163,7 +173,7 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
         item_fields |= set(r.columns.values())
         f0 = by_field[next(iter(r.columns.values()))]
         item_set = {"instrument": r.instrument, "items": len(r.columns),
-                    "range": [r.item_range[0], r.item_range[1]], "coding": "scored",
+                    "range": [_whole(r.item_range[0]), _whole(r.item_range[1])], "coding": "scored",
                     "label": r.instrument.upper()}
         names = {k: c for k, c in r.columns.items() if c != f"{r.instrument}_{k}"}
         if names:
@@ -192,6 +202,7 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
 
     datasets: dict = {}
     draft.data["datasets"] = datasets
+    datasets_asked: list = []
 
     def table(name: str, keys: list, rows: dict, why: str) -> dict:
         ds = {"file": file, "keys": keys, "rows": rows, "variables": {}}
@@ -201,6 +212,13 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
         if record_id != ID:
             ident["aliases"] = [record_id]
         ds["variables"][ID] = ident
+        if scan.numeric_ids and not datasets_asked:
+            datasets_asked.append(name)
+            draft.ask(("datasets", name, "variables", ID), "the record ids are plain numbers "
+                      "(REDCap's auto-numbering): the publication audit cannot tell them from the "
+                      "report's other numbers, so every report would be marked NOT FOR "
+                      "PUBLICATION; give records a study prefix (REDCap: custom record label or "
+                      "renamed records, e.g. MT-0001) and export again")
         return ds
 
     groups: dict[str, list[str]] = {}
@@ -251,7 +269,8 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
 def _add_form(draft: Draft, ds: dict, dname: str, form: str, fields: list[Field], role: str,
               item_fields: set, record_id: str) -> None:
     """The variables of one form, then its ``<form>_complete`` status."""
-    dated = any(v.get("role") == "date" for v in ds["variables"].values())
+    # one date column dates the questionnaires: the first of the responses' forms
+    dated = dname != "responses" or any(v.get("role") == "date" for v in ds["variables"].values())
     for f in fields:
         if f.form != form or f.name == record_id or f.name in item_fields or f.type == "descriptive":
             continue

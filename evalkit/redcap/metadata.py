@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..dictionary import _header_key
+from .._headers import _header_key
 from ..errors import DataReadError, DictionaryError
 
 __all__ = ["Field", "read_metadata", "COLUMNS", "MISSING_LABEL"]

@@ -59,6 +59,7 @@ class RecordScan:
     repeating: list = field(default_factory=list)       # repeating instruments
     sites: list = field(default_factory=list)           # data access groups
     ranges: dict = field(default_factory=dict)          # numeric column -> (min, max) seen
+    numeric_ids: bool = False                           # record ids are plain numbers
 
 
 def _filled(col: pd.Series) -> np.ndarray:
@@ -72,6 +73,9 @@ def scan_records(path, fields) -> RecordScan:
     raw = read_table(path)
     cols = {c.lower(): c for c in raw.columns}
     scan = RecordScan(columns=list(raw.columns))
+    if len(raw.columns):
+        ids = raw.iloc[:, 0].dropna().astype(str).str.strip()
+        scan.numeric_ids = bool(len(ids)) and bool(ids.str.fullmatch(r"\d+").all())
     plain = np.ones(len(raw), bool)
     if REPEAT in cols:
         rep = raw[cols[REPEAT]]
@@ -79,10 +83,14 @@ def scan_records(path, fields) -> RecordScan:
         scan.repeating = list(dict.fromkeys(rep[~plain].astype(str).str.strip()))
     if EVENT in cols:
         scan.events = list(dict.fromkeys(raw[cols[EVENT]].dropna().astype(str).str.strip()))
+        weeks = [week_of(e) for e in scan.events]
+        if all(w is not None for w in weeks):
+            # a record without the second event lists the third one first: weeks give the order
+            scan.events = [e for _, e in sorted(zip(weeks, scan.events), key=lambda we: we[0])]
     if DAG in cols:
         scan.sites = sorted(set(raw[cols[DAG]].dropna().astype(str).str.strip()) - {""})
     by_form: dict[str, list[str]] = {}
-    for f in fields:
+    for f in fields[1:]:     # the record id is on every row: it says nothing about its form
         names = ([c for c in raw.columns if c.lower().startswith(f.name.lower() + "___")]
                  if f.type == "checkbox" else [cols.get(f.name.lower())])
         by_form.setdefault(f.form, []).extend(n for n in names if n is not None)
