@@ -523,9 +523,10 @@ def _summarise(result) -> None:
                    "(see suppression_log.csv)")
 
 
-from .cli_draft import import_redcap  # noqa: E402  (commands kept in their own module)
+from .cli_draft import import_redcap, init  # noqa: E402  (commands kept in their own module)
 
 cli.add_command(import_redcap)
+cli.add_command(init)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ import click
 from ._cli_util import _fail, _writable, _write
 from .errors import EvalkitError
 
-__all__ = ["import_redcap"]
+__all__ = ["import_redcap", "init"]
 
 
 def _print_evidence(evidence: list[dict]) -> None:
@@ -60,3 +60,42 @@ def import_redcap(metadata: Path, records: Path | None, out: Path, study: str | 
             click.echo(f"  {i}. {q}")
     click.echo("check every line marked `# check`, then: evalkit validate "
                f"{records or 'EXPORT.csv'} --dictionary {out}")
+
+
+@click.command("init")
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder for data_dictionary.yaml and analysis_plan.yaml.")
+def init(data: tuple[Path, ...], out: Path) -> None:
+    """Draft data_dictionary.yaml and analysis_plan.yaml from your data files.
+
+    \b
+    Give the data files (CSV, Excel, SPSS, Stata, Parquet), or a REDCap data dictionary CSV
+    with its record export. Every guess is marked `# check` with its evidence; what cannot be
+    guessed is a QUESTION in the file. The files are then validated with the draft and the
+    problems to fix first are listed. Then:
+      evalkit validate DATA... --dictionary OUT/data_dictionary.yaml
+      evalkit run OUT/analysis_plan.yaml
+    """
+    from .init import init_project
+
+    _writable(out, "--out", folder=True)
+    try:
+        result = init_project(list(data), out=out)
+    except EvalkitError as exc:
+        _fail(exc)
+    click.echo(f"wrote {result.dictionary} and {result.plan}")
+    click.echo(f"instruments recognised (confirm each in {result.dictionary.name}): "
+               f"{', '.join(result.instruments) or 'none'}")
+    click.echo(f"waves, in order: {', '.join(result.waves) or 'none found'}")
+    if result.questions:
+        click.echo(f"{len(result.questions)} question(s) to answer (marked QUESTION in the files):")
+        for file, i, q in result.questions:
+            click.echo(f"  {file} QUESTION {i}: {q}")
+    first = result.fix_first()
+    if first:
+        click.echo("the data have problems under this draft; fix first:")
+        for line in first:
+            click.echo(f"  {line}")
+    else:
+        click.echo("the files validate under this draft")
