@@ -142,6 +142,14 @@ def test_bad_metadata_names_line_column_value(tmp_path):
         ek.DataDictionary.from_redcap(tmp_path / "other.csv")
 
 
+def test_classic_project_export_is_refused_with_the_fix(project, tmp_path):
+    rows = pd.read_csv(project["records"], dtype=str, keep_default_na=False)
+    rows.drop(columns="redcap_event_name").to_csv(tmp_path / "classic.csv", index=False)
+    with pytest.raises(ek.DictionaryError, match="classic.csv: line 1: .*no column "
+                                                 "'redcap_event_name'.*Define My Events"):
+        ek.DataDictionary.from_redcap(project["metadata"], records=tmp_path / "classic.csv")
+
+
 def test_without_records_the_events_are_a_question(project):
     from evalkit.redcap import draft_from_redcap
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._draft import Draft
+from ..errors import DictionaryError
 from ..instruments.recognise import recognise
 from .metadata import MISSING_LABEL, Field, read_metadata
 from .records import DAG, EVENT, INSTANCE, REPEAT, RecordScan, scan_records, wave_name, week_of
@@ -148,6 +149,12 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
     """The drafted dictionary and the instrument evidence (one dict per item set found)."""
     fields = read_metadata(metadata)
     scan = scan_records(records, fields) if records is not None else RecordScan(columns=[])
+    if records is not None and not scan.events:
+        raise DictionaryError(
+            f"{records}: line 1: the export has no column 'redcap_event_name', so it comes from a "
+            "classic (non-longitudinal) REDCap project or was exported without events; evalkit "
+            "needs the events as waves: export from a longitudinal project (Project Setup → "
+            "Define My Events), or write the dictionary by hand with a wave column")
     file = Path(records).name if records is not None else "*_DATA_*.csv"
     record_id = fields[0].name
     draft = Draft({"version": 1, "study": study or f"REDCap project ({Path(metadata).stem})"})
