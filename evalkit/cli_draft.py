@@ -32,7 +32,11 @@ def _print_evidence(evidence: list[dict]) -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The data dictionary YAML to write.")
 @click.option("--study", default=None, help="The study's name in reports.")
-def import_redcap(metadata: Path, records: Path | None, out: Path, study: str | None) -> None:
+@click.option("--missing-code", "missing_codes", multiple=True,
+              help="A project-wide missing-data code (REDCap's Missing Data Codes), e.g. UNK; "
+                   "repeat for each.")
+def import_redcap(metadata: Path, records: Path | None, out: Path, study: str | None,
+                  missing_codes: tuple[str, ...]) -> None:
     """Convert a REDCap data dictionary (and a record export) into an evalkit data dictionary.
 
     \b
@@ -46,7 +50,8 @@ def import_redcap(metadata: Path, records: Path | None, out: Path, study: str | 
 
     _writable(out, "--out", example="data_dictionary.yaml")
     try:
-        draft, evidence = draft_from_redcap(metadata, records=records, study=study)
+        draft, evidence = draft_from_redcap(metadata, records=records, study=study,
+                                            missing_codes=missing_codes)
         DataDictionary.from_dict(draft.data, source=str(out))   # the draft must load as written
     except EvalkitError as exc:
         _fail(exc)

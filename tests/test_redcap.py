@@ -162,13 +162,15 @@ def test_without_records_the_events_are_a_question(project):
 def test_import_redcap_writes_a_commented_dictionary(project, tmp_path):
     out = tmp_path / "data_dictionary.yaml"
     result = CliRunner().invoke(cli, ["import-redcap", str(project["metadata"]), "--records",
-                                      str(project["records"]), "--out", str(out)])
+                                      str(project["records"]), "--out", str(out),
+                                      "--missing-code", "UNK", "--missing-code", "NASK"])
     assert result.exit_code == 0, result.output
     assert "epds: recognised (confirm): 10 columns named like EPDS items" in result.output
     text = out.read_text(encoding="utf-8")
     assert "# check: Identifier? = y in REDCap" in text
     dd = ek.DataDictionary.from_yaml(out)
     assert sorted(dd.datasets) == ["participants", "responses", "sessions"]
+    assert dd.missing_codes == ("UNK", "NASK")
     assert ek.validate([project["records"]], dictionary=dd).ok
     bad = CliRunner().invoke(cli, ["import-redcap", str(tmp_path / "absent.csv"), "--out", str(out)])
     assert bad.exit_code == 2 and "Traceback" not in bad.output and "absent.csv" in bad.output

@@ -124,6 +124,10 @@ def init_project(paths, *, out: str | Path = ".") -> InitResult:
     paths = [Path(p) for p in paths]
     if not paths:
         raise SpecificationError("init: give at least one data file")
+    absent = [str(p) for p in paths if not p.is_file()]
+    if absent:
+        raise DataReadError(f"init: {', '.join(absent)}: no such file; check the path (give the "
+                            "data files themselves, not a folder)")
     out = Path(out)
     dict_path, plan_path = out / "data_dictionary.yaml", out / "analysis_plan.yaml"
     for p in (dict_path, plan_path):

@@ -202,8 +202,9 @@ def draft_dictionary(tables: dict[str, pd.DataFrame], paths: dict[str, Path]) ->
             if missing:
                 item_set["missing_codes"] = missing
             sets.append(item_set)
+            codes = (f"; {', '.join(map(str, missing))} read as missing codes" if missing else "")
             draft.check(("datasets", ds, "item_sets", len(sets) - 1),
-                        f"{r.evidence}; coding scored (the values are the item scores)")
+                        f"{r.evidence}{codes}; coding scored (the values are the item scores)")
             out.instruments.append(r.instrument)
         if sets:
             entry["item_sets"] = sets
@@ -239,6 +240,7 @@ def draft_dictionary(tables: dict[str, pd.DataFrame], paths: dict[str, Path]) ->
                 draft.check(path, f"{p.evidence}: a {spec['role']} of the participant")
             else:
                 spec["role"] = "admin"
+                draft.check(path, f"{p.evidence}: kept, not analysed (role admin)")
                 if ds == wave_ds and p.type == "integer" and p.range and p.range[1] - p.range[0] <= 10:
                     small.append(name)
             if p.type == "category" and spec.get("role") not in ("wave",):
