@@ -64,6 +64,23 @@ def test_instruments_recognised_with_evidence(converted):
     assert ev.loc["epds", "status"] == "recognised: confirm"
     assert "all 14 items present" in ev.loc["wemwbs", "evidence"]
     assert "values 1–5 lie within the item range 1–5" in ev.loc["wemwbs", "evidence"]
+    assert "one matrix group ('epds') on form 'epds'" in ev.loc["epds", "evidence"]
+
+
+def test_unknown_weeks_and_second_arms_are_questions():
+    from evalkit._draft import Draft
+    from evalkit.redcap.convert import _weeks
+
+    draft = Draft({})
+    waves = _weeks(["enrolment_arm_1", "visit_a_arm_1", "3_months_arm_1", "enrolment_arm_2"],
+                   draft)
+    assert [(w, v["week"]) for w, v in waves.items()] == [
+        ("enrolment_arm_1", 0), ("visit_a_arm_1", 1), ("3_months_arm_1", 13),
+        ("enrolment_arm_2", 14)]
+    asked = [q for _, q in draft.questions]
+    assert "2 arms (1, 2)" in asked[0]
+    assert any("'visit_a_arm_1' does not say when" in q for q in asked)
+    assert any("'enrolment_arm_2' does not say when" in q for q in asked)
 
 
 def test_scores_equal_hand_computed(project, converted):

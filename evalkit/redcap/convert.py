@@ -14,6 +14,7 @@ Every guess is marked ``# check`` with its evidence; what cannot be decided is a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .._draft import Draft
@@ -68,6 +69,15 @@ def _levels(f: Field) -> tuple[dict, list]:
     return levels, missing
 
 
+def _file_pattern(name: str) -> str:
+    """The export's name with REDCap's date and time stamp as ``*``, so later exports match too.
+
+    >>> _file_pattern("MyProject_DATA_2025-03-01_1412.csv"), _file_pattern("export.csv")
+    ('MyProject_DATA_*.csv', 'export.csv')
+    """
+    return re.sub(r"_DATA_\d{4}-\d{2}-\d{2}_\d{4}", "_DATA_*", name)
+
+
 def _whole(x: float) -> float | int:
     """3.0 -> 3 (the YAML reads as the user would write it)."""
     return int(x) if float(x).is_integer() else x
@@ -107,40 +117,43 @@ def _spec(f: Field) -> dict:
 
 
 def _weeks(events: list[str], draft: Draft) -> dict:
-    """Waves from events: the week each event's name states; windows halfway to the neighbours."""
-    arms = {e.rsplit("_arm_", 1)[-1] for e in events if "_arm_" in e}
-    single = len(arms) <= 1
-    waves, known = {}, []
-    for e in events:
-        name = wave_name(e, single_arm=single)
-        week = week_of(e)
-        waves[name] = {"event": e, "week": week}
-        known.append(week)
+    """Waves from events: the week each event's name states; windows halfway to the neighbours.
+
+    The first wave's window is its own week (baseline is where time starts); the last reaches as
+    far past its week as the gap before it.
+    """
+    arms = sorted({e.rsplit("_arm_", 1)[-1] for e in events if "_arm_" in e})
+    if len(arms) > 1:
+        draft.ask(("waves",), f"the project has {len(arms)} arms ({', '.join(arms)}): each arm's "
+                  "events are separate waves here, and only the first event's forms are read as "
+                  "the participants' table; export one arm at a time, or merge the arms' events "
+                  "into one set of waves")
+    names, weeks, guessed = [], [], []
     last = -1.0
-    for name, w in waves.items():   # unknown weeks: after the previous event, to be answered
-        if w["week"] is None or w["week"] <= last:
-            w["guessed"] = True
-            w["week"] = last + 1.0 if w["week"] is None or w["week"] <= last else w["week"]
-        last = w["week"]
-    names = list(waves)
+    for e in events:
+        week = week_of(e)
+        unknown = week is None or week <= last
+        if unknown:      # a placeholder after the previous event, to be answered
+            week = last + 1.0
+        names.append(wave_name(e, single_arm=len(arms) <= 1))
+        weeks.append(week)
+        guessed.append(unknown)
+        last = week
     out = {}
-    for i, name in enumerate(names):
-        week = waves[name]["week"]
-        lo = week if i == 0 else (waves[names[i - 1]]["week"] + week) / 2
-        hi = (week if i == 0 else week + (week - waves[names[i - 1]]["week"])) if i == len(names) - 1 \
-            else (week + waves[names[i + 1]]["week"]) / 2
+    for i, (name, event, week) in enumerate(zip(names, events, weeks)):
         if i == 0:
-            hi = week
-        out[name] = {"label": waves[name]["event"], "week": _whole(week),
-                     "window": [_whole(lo), _whole(hi)]}
-        path = ("waves", name)
-        if waves[name].get("guessed"):
-            draft.ask(path + ("week",), f"event {waves[name]['event']!r} does not say when it "
-                      f"happens: at how many weeks after baseline is it? (week {week:g} is a "
-                      "placeholder after the previous event)")
+            lo = hi = week
         else:
-            draft.check(path, f"week {week:g} read from the event name "
-                        f"{waves[name]['event']!r}; window halfway to the neighbouring waves")
+            lo = (weeks[i - 1] + week) / 2
+            hi = (week + weeks[i + 1]) / 2 if i + 1 < len(weeks) else week + (week - weeks[i - 1])
+        out[name] = {"label": event, "week": _whole(week), "window": [_whole(lo), _whole(hi)]}
+        if guessed[i]:
+            draft.ask(("waves", name, "week"), f"event {event!r} does not say when it happens: "
+                      f"at how many weeks after baseline is it? (week {week:g} is a placeholder "
+                      "after the previous event)")
+        else:
+            draft.check(("waves", name), f"week {week:g} read from the event name {event!r}; "
+                        "window halfway to the neighbouring waves")
     return out
 
 
@@ -155,7 +168,7 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
             "classic (non-longitudinal) REDCap project or was exported without events; evalkit "
             "needs the events as waves: export from a longitudinal project (Project Setup → "
             "Define My Events), or write the dictionary by hand with a wave column")
-    file = Path(records).name if records is not None else "*_DATA_*.csv"
+    file = _file_pattern(Path(records).name) if records is not None else "*_DATA_*.csv"
     record_id = fields[0].name
     draft = Draft({"version": 1, "study": study or f"REDCap project ({Path(metadata).stem})"})
     if missing_codes:
@@ -169,6 +182,9 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
     sets, evidence, item_fields = [], [], set()
     for r in found:
         forms = sorted({by_field[c].form for c in r.columns.values()})
+        matrices = {by_field[c].matrix for c in r.columns.values()}
+        if len(matrices) == 1 and "" not in matrices:
+            r.evidence += f"; one matrix group ({matrices.pop()!r}) on form {forms[0]!r}"
         evidence.append({"instrument": r.instrument, "items": len(r.columns), "form": ", ".join(forms),
                          "columns": ", ".join(r.columns.values()), "evidence": r.evidence,
                          "questions": "; ".join(r.questions),
@@ -194,7 +210,6 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
     forms = list(dict.fromkeys(f.form for f in fields))
     repeating = [f for f in forms if f in scan.repeating]
     with_items = {form for fs, _, _ in sets for form in fs}
-    longitudinal = bool(scan.events) or records is None
     events = scan.events or ["baseline_arm_1"]
     wave_forms = [f for f in forms if f not in repeating and
                   (f in with_items or len(scan.forms_at.get(f, [])) > 1)]
@@ -234,7 +249,7 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
     for i, (event, group) in enumerate(sorted(groups.items(), key=lambda kv: events.index(kv[0])
                                                if kv[0] in events else 0)):
         name = "participants" if i == 0 else "_".join(group)
-        ds = table(name, [ID], {EVENT: [event], REPEAT: [""]} if longitudinal else {REPEAT: [""]},
+        ds = table(name, [ID], {EVENT: [event], REPEAT: [""]},
                    f"forms {', '.join(group)} are filled at one event ({event}): one row per "
                    "participant, from that event's row")
         if i == 0 and (scan.sites or DAG in [c.lower() for c in scan.columns]):
