@@ -400,7 +400,45 @@ class DataDictionary:
                     study: str | None = None, missing_codes: tuple = ()) -> "DataDictionary":
         """Convert a REDCap data dictionary (and record export) into an evalkit dictionary.
 
-        See :func:`evalkit.redcap.from_redcap`; ``evidence`` lists the instruments recognised.
+        Parameters
+        ----------
+        metadata : path
+            The project's data dictionary CSV, as REDCap exports it.
+        records : path, optional
+            A record export (CSV, raw values). It tells the events (the waves, in order, with the week
+            their names state: ``6_weeks_arm_1`` → wave ``6_weeks`` at week 6), which forms are
+            filled once (participant-level) and which at every event, the repeating instruments, the
+            data access groups (the sites) and the values, and it becomes the ``file`` of every
+            dataset.
+        study : str, optional
+            The study's name in reports (default: from the metadata file's name).
+        missing_codes : tuple, optional
+            The project's missing-data codes (REDCap's "Missing Data Codes" setting). Choice options
+            labelled like "Prefer not to say" or "Don't know" are missing codes of their field.
+
+        Returns
+        -------
+        DataDictionary
+            With ``evidence``: the instrument item sets recognised (by field names and choice codes),
+            each with its evidence and ``status`` ("recognised: confirm", or "question" when it was
+            not declared because something does not fit). ``evalkit import-redcap`` writes the same
+            dictionary as commented YAML, every guess marked ``# check``.
+
+        Raises
+        ------
+        DictionaryError
+            When the metadata cannot be used (every problem with its line, column and value) or the
+            draft is not a valid dictionary.
+
+        Examples
+        --------
+        A worked example with the two files written out is in :mod:`evalkit.redcap`:
+
+        >>> import evalkit as ek
+        >>> ek.DataDictionary.from_redcap("no_such_metadata.csv")   # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        evalkit.errors.DictionaryError: cannot read the REDCap data dictionary: ...
         """
         import pandas as pd
 

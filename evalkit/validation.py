@@ -281,7 +281,9 @@ def _notes_frame(notes: list[dict]) -> pd.DataFrame:
     if not notes:
         return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "line" else object)
                              for c in NOTE_COLUMNS})
-    out = pd.DataFrame(notes, columns=NOTE_COLUMNS)
+    # a file several datasets share (a REDCap export) would say how a header was read once per
+    # dataset: the same note twice tells the reader nothing more
+    out = pd.DataFrame(notes, columns=NOTE_COLUMNS).drop_duplicates(ignore_index=True)
     out["line"] = out["line"].astype("Int64")
     for col in ("file", "column", "message"):
         out[col] = out[col].astype(object).where(out[col].notna(), None)

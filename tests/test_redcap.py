@@ -86,6 +86,7 @@ def test_unknown_weeks_and_second_arms_are_questions():
 def test_scores_equal_hand_computed(project, converted):
     _, report, scored = converted
     assert report.ok, report.describe()
+    assert report.notes["message"].str.contains("'record_id' read as").sum() == 1   # not per table
     got = scored.scores[["participant_id", "wave", "epds", "wemwbs"]].astype({"wave": str})
     truth = project["scores"]
     both = truth.merge(got, on=["participant_id", "wave"], suffixes=("_hand", ""), validate="1:1")

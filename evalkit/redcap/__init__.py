@@ -51,38 +51,7 @@ __all__ = ["from_redcap", "draft_from_redcap"]
 
 def from_redcap(metadata: str | Path, *, records: str | Path | None = None,
                 study: str | None = None, missing_codes: tuple = ()):
-    """Convert a REDCap data dictionary (and record export) into a :class:`~evalkit.DataDictionary`.
-
-    Parameters
-    ----------
-    metadata : path
-        The project's data dictionary CSV, as REDCap exports it.
-    records : path, optional
-        A record export (CSV, raw values). It tells the events (the waves, in order, with the week
-        their names state: ``6_weeks_arm_1`` → wave ``6_weeks`` at week 6), which forms are
-        filled once (participant-level) and which at every event, the repeating instruments, the
-        data access groups (the sites) and the values, and it becomes the ``file`` of every
-        dataset.
-    study : str, optional
-        The study's name in reports (default: from the metadata file's name).
-    missing_codes : tuple, optional
-        The project's missing-data codes (REDCap's "Missing Data Codes" setting). Choice options
-        labelled like "Prefer not to say" or "Don't know" are missing codes of their field.
-
-    Returns
-    -------
-    DataDictionary
-        With ``evidence``: the instrument item sets recognised (by field names and choice codes),
-        each with its evidence and ``status`` ("recognised: confirm", or "question" when it was
-        not declared because something does not fit). ``evalkit import-redcap`` writes the same
-        dictionary as commented YAML, every guess marked ``# check``.
-
-    Raises
-    ------
-    DictionaryError
-        When the metadata cannot be used (every problem with its line, column and value) or the
-        draft is not a valid dictionary.
-    """
+    """Same as :meth:`evalkit.DataDictionary.from_redcap` (documented there)."""
     from ..dictionary import DataDictionary
 
     return DataDictionary.from_redcap(metadata, records=records, study=study,
