@@ -137,3 +137,16 @@ def test_cli_lists_questions_and_refuses_to_overwrite(user_files, tmp_path):
     missing = runner.invoke(cli, ["init", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")])
     assert missing.exit_code == 2 and "nope.csv" in missing.output
     assert "Traceback" not in again.output + missing.output
+
+
+def test_what_cannot_be_guessed_is_asked_not_invented(tmp_path):
+    sim = ek.simulate_cohort(n=12, seed=8)
+    sim.responses.to_csv(tmp_path / "responses.csv", index=False)
+    (tmp_path / "notes.csv").write_text("comment\nfine\nlate\n", encoding="utf-8")
+    alone = init_project([tmp_path / "responses.csv"], out=tmp_path / "a")
+    assert any("no file has one row per participant" in q for _, _, q in alone.questions)
+    unkeyed = init_project([tmp_path / "notes.csv", tmp_path / "responses.csv"], out=tmp_path / "b")
+    assert any("which column identifies the participant" in q for _, _, q in unkeyed.questions)
+    first = unkeyed.fix_first()
+    assert first[0] == "the drafted dictionary does not load until its questions are answered:"
+    assert any("no variable has role 'id'" in line for line in first[1:])

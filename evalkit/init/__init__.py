@@ -64,6 +64,9 @@ class InitResult:
         errors = self.problems[self.problems["severity"] == "error"]
         if not len(errors):
             return []
+        if (errors["rule"] == "dictionary").any():
+            return ["the drafted dictionary does not load until its questions are answered:",
+                    *str(errors["message"].iloc[0]).splitlines()[1:]]
         order = {r: i for i, r in enumerate(RULES)}
         counts = errors.groupby("rule").size().sort_index(key=lambda r: r.map(order))
         lines = [f"{rule}: {n} problem(s), e.g. "

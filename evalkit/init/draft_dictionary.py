@@ -128,6 +128,10 @@ def draft_dictionary(tables: dict[str, pd.DataFrame], paths: dict[str, Path]) ->
                   "column identifies the participant? (mark it role: id in every dataset)")
     people = next((ds for ds, p in by_name.items() if id_name and p[id_name].unique), None)
     out.people = people
+    if id_name is not None and people is None:
+        draft.ask(("datasets",), f"no file has one row per participant ({id_name!r} repeats in "
+                  "every file): reports need one (her characteristics and support); add it, "
+                  "with the same identifier")
 
     # the wave column: few values which, with the id, identify the rows of a file
     wave, wave_ds = None, None
