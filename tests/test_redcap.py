@@ -144,6 +144,18 @@ def _write_metadata(path, rows):
         w.writerows(rows)
 
 
+def test_survey_fields_are_declared(project, tmp_path):
+    rows = pd.read_csv(project["records"], dtype=str, keep_default_na=False)
+    rows.insert(1, "redcap_survey_identifier", "")
+    rows.insert(rows.columns.get_loc("epds_date"), "epds_timestamp",
+                rows["epds_date"].where(rows["epds_date"] == "", rows["epds_date"] + " 10:01"))
+    rows.to_csv(tmp_path / "export.csv", index=False)
+    dd = ek.DataDictionary.from_redcap(project["metadata"], records=tmp_path / "export.csv")
+    assert dd.dataset("responses").variable("epds_timestamp").type == "string"
+    assert dd.dataset("participants").variable("redcap_survey_identifier").identifying
+    assert ek.validate([tmp_path / "export.csv"], dictionary=dd).ok
+
+
 def test_bad_metadata_names_line_column_value(tmp_path):
     rows = metadata_rows()
     rows[5]["Choices, Calculations, OR Slider Labels"] = "One-to-one | Group"

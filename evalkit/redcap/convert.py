@@ -29,6 +29,7 @@ __all__ = ["draft_from_redcap", "EVIDENCE_COLUMNS"]
 EVIDENCE_COLUMNS = ["instrument", "items", "form", "columns", "evidence", "questions", "status"]
 
 ID = "participant_id"
+SURVEY_ID = "redcap_survey_identifier"
 _STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
 
 
@@ -252,6 +253,11 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
         ds = table(name, [ID], {EVENT: [event], REPEAT: [""]},
                    f"forms {', '.join(group)} are filled at one event ({event}): one row per "
                    "participant, from that event's row")
+        if i == 0 and SURVEY_ID in [c.lower() for c in scan.columns]:
+            ds["variables"][SURVEY_ID] = {"type": "string", "role": "admin", "identifying": True,
+                                          "label": "Survey respondent identifier"}
+            draft.check(("datasets", name, "variables", SURVEY_ID), "REDCap's survey "
+                        "identifier (an email or name, when the project collects one): identifying")
         if i == 0 and (scan.sites or DAG in [c.lower() for c in scan.columns]):
             ds["variables"]["site"] = ({"type": "category", "role": "context", "label": "Site",
                                         "levels": {s: s for s in scan.sites}, "aliases": [DAG]}
@@ -260,7 +266,7 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
             draft.check(("datasets", name, "variables", "site"), "the data access group of each "
                         "record, read as the site")
         for form in group:
-            _add_form(draft, ds, name, form, fields, "context", item_fields, record_id)
+            _add_form(draft, ds, name, form, fields, "context", item_fields, record_id, scan.columns)
     if wave_forms:
         ds = table("responses", [ID, "wave"], {REPEAT: [""]},
                    f"forms {', '.join(wave_forms)} are filled at several events: one row per "
@@ -269,7 +275,7 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
                                    "label": "Event", "aliases": [EVENT],
                                    "levels": {wave_of[e]: e for e in events}}
         for form in wave_forms:
-            _add_form(draft, ds, "responses", form, fields, "admin", item_fields, record_id)
+            _add_form(draft, ds, "responses", form, fields, "admin", item_fields, record_id, scan.columns)
         ds["item_sets"] = []
         for i, (_, item_set, why) in enumerate(sets):
             ds["item_sets"].append(item_set)
@@ -284,13 +290,13 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
             ds["variables"][EVENT] = {"type": "string", "role": "admin", "label": "Event"}
         ds["variables"][INSTANCE] = {"type": "integer", "role": "admin", "required": True,
                                      "label": "Instance of the repeating form"}
-        _add_form(draft, ds, form, form, fields, "admin", item_fields, record_id)
+        _add_form(draft, ds, form, form, fields, "admin", item_fields, record_id, scan.columns)
     return draft, evidence
 
 
 def _add_form(draft: Draft, ds: dict, dname: str, form: str, fields: list[Field], role: str,
-              item_fields: set, record_id: str) -> None:
-    """The variables of one form, then its ``<form>_complete`` status."""
+              item_fields: set, record_id: str, columns: list) -> None:
+    """The variables of one form, then its survey timestamp (if exported) and its status."""
     # one date column dates the questionnaires: the first of the responses' forms
     dated = dname != "responses" or any(v.get("role") == "date" for v in ds["variables"].values())
     for f in fields:
@@ -322,6 +328,11 @@ def _add_form(draft: Draft, ds: dict, dname: str, form: str, fields: list[Field]
         else:
             spec["role"] = "admin"
         ds["variables"][f.name] = spec
+    exported = {str(c).lower() for c in columns}
+    if f"{form}_timestamp" in exported:
+        # "include survey fields" exports when a survey was submitted ("[not completed]" if not)
+        ds["variables"][f"{form}_timestamp"] = {"type": "string", "role": "admin",
+                                                "label": f"Survey {form} submitted at"}
     ds["variables"][f"{form}_complete"] = {"type": "category", "role": "admin",
                                            "label": f"REDCap status of form {form}",
                                            "levels": dict(_STATUS)}
