@@ -263,3 +263,20 @@ def test_export_runs_to_both_reports(project, tmp_path):
         (out / "technical.html").read_text(encoding="utf-8")
     assert "EPDS" in html and "WEMWBS" in html and "12_weeks" in html
     assert not any(name in html for name in project["identifiers"])
+
+
+def test_an_instrument_that_does_not_fit_is_a_question_not_an_item_set(tmp_path):
+    from evalkit.redcap import draft_from_redcap
+
+    rows = metadata_rows()
+    for r in rows:      # items 9 and 10 renamed out of recognition
+        if r["Variable / Field Name"] in ("epds_9", "epds_10"):
+            r["Variable / Field Name"] = "x_" + r["Variable / Field Name"][5:]
+    _write_metadata(tmp_path / "metadata.csv", rows)
+    draft, evidence = draft_from_redcap(tmp_path / "metadata.csv")
+    assert {e["instrument"]: e["status"] for e in evidence} == {"epds": "question",
+                                                               "wemwbs": "recognised: confirm"}
+    assert any("epds item(s) [9, 10] were not found" in q for _, q in draft.questions)
+    dd = ek.DataDictionary.from_dict(draft.data)
+    assert sorted(dd.instruments()) == ["wemwbs"]
+    assert dd.variable("epds_1").type == "category"     # kept, as the form declares it

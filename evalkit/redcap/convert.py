@@ -160,7 +160,26 @@ def _weeks(events: list[str], draft: Draft) -> dict:
 
 def draft_from_redcap(metadata, *, records=None, study: str | None = None,
                       missing_codes=()) -> tuple[Draft, list[dict]]:
-    """The drafted dictionary and the instrument evidence (one dict per item set found)."""
+    """Draft an evalkit dictionary from a REDCap data dictionary and (optionally) a record export.
+
+    Parameters
+    ----------
+    metadata : path
+        The project's data dictionary CSV.
+    records : path, optional
+        A flat record export (raw values); without it the events are a question.
+    study : str, optional
+        The study's name.
+    missing_codes : sequence, optional
+        Project-wide missing-data codes.
+
+    Returns
+    -------
+    (Draft, list of dict)
+        The draft (its ``data`` loads with :meth:`evalkit.DataDictionary.from_dict`; ``to_yaml``
+        writes it with every guess marked) and one dict per item set found, with the keys of
+        :data:`EVIDENCE_COLUMNS`. :mod:`evalkit.redcap` has a worked example.
+    """
     fields = read_metadata(metadata)
     scan = scan_records(records, fields) if records is not None else RecordScan(columns=[])
     if records is not None and not scan.events:
@@ -192,7 +211,7 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
                          "status": "recognised: confirm" if r.confident else "question"})
         if not r.confident:
             for q in r.questions:
-                draft.questions.append((("datasets",), q))
+                draft.ask(("datasets",), f"{q} (so its fields were left as ordinary variables)")
             continue
         item_fields |= set(r.columns.values())
         f0 = by_field[next(iter(r.columns.values()))]
