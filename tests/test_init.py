@@ -74,8 +74,14 @@ def test_every_guess_is_marked_and_questions_listed(drafted):
     assert plan.count("  # QUESTION") == sum(f == "analysis_plan.yaml" for f, _, _ in drafted.questions)
 
 
-def answer(drafted, folder):
-    """Answer the drafts' questions as a user would (the mechanism items, names, end wave)."""
+def answer(drafted, name):
+    """Answer the drafts' questions as a user would (the mechanism items, names, end wave).
+
+    The answered files go to a sibling of the draft folder (the plan's relative paths still hold),
+    so the drafts themselves stay as init wrote them for the other tests.
+    """
+    folder = drafted.plan.parent.parent / name
+    folder.mkdir(exist_ok=True)
     dd = yaml.safe_load(drafted.dictionary.read_text(encoding="utf-8"))
     dd["study"] = "Mothers Together"
     responses = dd["datasets"]["questionnaires"]["variables"]
@@ -91,8 +97,8 @@ def answer(drafted, folder):
     return folder / "analysis_plan.yaml"
 
 
-def test_answered_plan_checks_against_its_dictionary(drafted, tmp_path):
-    path = answer(drafted, drafted.plan.parent)
+def test_answered_plan_checks_against_its_dictionary(drafted):
+    path = answer(drafted, "answered_check")
     plan, dd = ek.load_plan(path)
     assert [o.instrument for o in plan.outcomes] == ["wemwbs", "epds", "ucla3"]
     assert plan.model.group == "delivery_mode" and plan.engagement.sessions == "sessions_attended"
@@ -101,7 +107,7 @@ def test_answered_plan_checks_against_its_dictionary(drafted, tmp_path):
 
 @pytest.mark.slow      # the whole pipeline on 80 mothers
 def test_answered_plan_runs_to_both_reports(drafted, tmp_path):
-    path = answer(drafted, drafted.plan.parent)
+    path = answer(drafted, "answered_run")
     result = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "report"),
                                       "--no-progress"])
     assert result.exit_code == 0, result.output
