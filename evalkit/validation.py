@@ -1038,7 +1038,8 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
         else:
             file = str(obj)
             by_name = _datasets_for_file(file, dd)
-            shared = len(by_name) > 1 and all(d.rows is not None for d in by_name)
+            # datasets that select their rows of the file (a REDCap export): read once, split
+            shared = bool(by_name) and all(d.rows is not None for d in by_name)
             if len(by_name) > 1 and file.lower().endswith(".xlsx") and all(
                     d.sheet is not None for d in by_name) and not shared:
                 wanted = by_name      # one workbook, one sheet per dataset

@@ -280,3 +280,18 @@ def test_an_instrument_that_does_not_fit_is_a_question_not_an_item_set(tmp_path)
     dd = ek.DataDictionary.from_dict(draft.data)
     assert sorted(dd.instruments()) == ["wemwbs"]
     assert dd.variable("epds_1").type == "category"     # kept, as the form declares it
+
+
+def test_rows_apply_to_a_single_dataset_too(tmp_path):
+    (tmp_path / "log.csv").write_text("participant_id,kind,n\nP1,call,2\nP1,visit,1\nP2,call,3\n",
+                                      encoding="utf-8")
+    dd = ek.DataDictionary.from_dict({
+        "study": "x", "waves": {"baseline": {"week": 0, "window": [0, 0]}},
+        "datasets": {"calls": {"file": "log.csv", "keys": ["participant_id"],
+                               "rows": {"kind": ["call"]},
+                               "variables": {"participant_id": {"type": "string", "role": "id"},
+                                             "n": {"type": "integer"}}}}})
+    report = ek.validate([tmp_path / "log.csv"], dictionary=dd)
+    assert report.data["calls"]["participant_id"].tolist() == ["P1", "P2"]
+    left = report.problems[report.problems["rule"] == "unassigned_row"]
+    assert left["line"].tolist() == [3]
