@@ -127,6 +127,8 @@ def test_redcap_project_through_init(tmp_path):
     plan["programme"] = "x"
     result.plan.write_text(yaml.safe_dump(plan, sort_keys=False))
     ek.load_plan(result.plan)
+    with pytest.raises(ek.SpecificationError, match="is a REDCap record export.*Data Dictionary"):
+        init_project([project["records"]], out=tmp_path / "no_metadata")
 
 
 def test_cli_lists_questions_and_refuses_to_overwrite(user_files, tmp_path):

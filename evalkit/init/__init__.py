@@ -76,19 +76,23 @@ class InitResult:
         return lines
 
 
-def _is_redcap_metadata(path: Path) -> bool:
-    if path.suffix.lower() != ".csv":
-        return False
+def _header_line(path: Path) -> str:
+    """A CSV's first line, lower case ('' for other formats): enough to tell REDCap's files."""
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return ""
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        head = fh.readline().lower()
+        return fh.readline().lower()
+
+
+def _is_redcap_metadata(path: Path) -> bool:
+    head = _header_line(path)
     return ("variable / field name" in head or "field_name" in head) and "form" in head
 
 
 def _from_redcap(metadata: Path, others: list[Path]) -> DraftedData:
     from ..redcap.convert import draft_from_redcap
 
-    records = next((p for p in others if "redcap_event_name" in
-                    open(p, encoding="utf-8-sig", errors="replace").readline()), None)
+    records = next((p for p in others if "redcap_event_name" in _header_line(p)), None)
     if records is None and others:
         records = others[0]
     draft, evidence = draft_from_redcap(metadata, records=records)
@@ -137,7 +141,13 @@ def init_project(paths, *, out: str | Path = ".") -> InitResult:
         if p.exists():
             raise SpecificationError(f"init: {p} exists; drafts never overwrite a file: move it "
                                      "away or choose another --out folder")
-    meta = [p for p in paths if p.is_file() and _is_redcap_metadata(p)]
+    meta = [p for p in paths if _is_redcap_metadata(p)]
+    exports = [p for p in paths if "redcap_event_name" in _header_line(p)]
+    if exports and not meta:
+        raise SpecificationError(
+            f"init: {exports[0]} is a REDCap record export; its forms, field types and choices "
+            "are in the project's data dictionary, so give that too (REDCap: Project Setup → "
+            f"Data Dictionary → Download): evalkit init METADATA.csv {exports[0].name}")
     if meta:
         drafted = _from_redcap(meta[0], [p for p in paths if p != meta[0]])
     else:
