@@ -91,12 +91,24 @@ def _text(v) -> str:
     return str(v)
 
 
+def _by_hand(row: dict, items: list, never_imputed: str | None) -> float:
+    """The total as the manual sums it; with one item blank (never the self-harm item), the mean
+    of the others times the number of items (evalkit's stated local prorating rule); else NaN."""
+    given = [int(row[c]) for c in items if row[c] != ""]
+    blank = len(items) - len(given)
+    if blank == 0:
+        return float(sum(given))
+    if blank == 1 and (never_imputed is None or row[never_imputed] != ""):
+        return sum(given) / len(given) * len(items)
+    return np.nan
+
+
 def write_project(folder, *, n: int = 60, seed: int = 3, numeric_ids: bool = False) -> dict:
     """Write ``metadata.csv`` and ``export.csv`` into ``folder``; return their paths and truth.
 
     Records are named ``MT-0001`` …; ``numeric_ids=True`` numbers them ``1`` … as REDCap's
-    auto-numbering does. The truth: ``scores`` (participant_id, wave, epds, wemwbs summed by hand from the items written,
-    NaN where an item is blank), ``sessions`` (rows per participant), ``incomplete`` (lines of the
+    auto-numbering does. The truth: ``scores`` (participant_id, wave, epds, wemwbs computed by
+    hand from the items written, see :func:`_by_hand`), ``sessions`` (rows per participant), ``incomplete`` (lines of the
     forms left Incomplete), ``identifiers`` (the names written, which no report may show).
     """
     folder = Path(folder)
@@ -149,11 +161,9 @@ def write_project(folder, *, n: int = 60, seed: int = 3, numeric_ids: bool = Fal
                            epds_complete="2", wemwbs_complete="2",
                            **{c: _text(r[c]) for c in epds},
                            **{c: _text(r[f"wemwbs_{k}"]) for k, c in enumerate(wem, 1)})
-                def total(cols): return np.nan if any(row[c] == "" for c in cols) else \
-                    float(sum(int(row[c]) for c in cols))
                 truth.append({"participant_id": record, "wave": wave.replace("mid", "6_weeks")
-                              .replace("end", "12_weeks"), "epds": total(epds),
-                              "wemwbs": total(wem)})
+                              .replace("end", "12_weeks"), "epds": _by_hand(row, epds, epds[-1]),
+                              "wemwbs": _by_hand(row, wem, None)})
                 if len(incomplete) < INCOMPLETE and wave == "end":
                     row["epds_complete"] = "0"
                     incomplete.append(len(rows) + 2)
