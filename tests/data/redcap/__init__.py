@@ -16,7 +16,6 @@ To look at the files::
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -186,8 +185,3 @@ def write_project(folder, *, n: int = 60, seed: int = 3, numeric_ids: bool = Fal
     return {"metadata": folder / "metadata.csv", "records": folder / "export.csv",
             "scores": pd.DataFrame(truth), "sessions": sessions, "incomplete": incomplete,
             "identifiers": [f"Name{i:03d}" for i in range(1, len(people) + 1)]}
-
-
-if __name__ == "__main__":
-    out = write_project(sys.argv[1] if len(sys.argv) > 1 else "redcap_project")
-    print(out["metadata"], out["records"], sep="\n")
