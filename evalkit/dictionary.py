@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._config import _dotted, _problem_report, _pydantic_problems, _read_yaml
+from ._headers import _header_key
 from .errors import DictionaryError, UnknownNameError
 
 __all__ = ["DataDictionary", "Dataset", "Variable", "ItemSet", "Wave", "ROLES", "TYPES"]
@@ -235,6 +236,7 @@ class Dataset(_Frozen):
     keys: tuple[str, ...]
     variables: dict[str, Variable]
     sheet: str | int | None = None
+    rows: dict[str, tuple[str, ...]] | None = None
 
     def variable(self, name: str) -> Variable:
         try:
@@ -256,8 +258,22 @@ class _RawDataset(_Frozen):
     description: str | None = None
     keys: list[str]
     sheet: str | int | None = Field(default=None, description="Excel: sheet name or 0-based position")
+    rows: dict[str, list[str]] | None = Field(
+        default=None, description="for a file several datasets share (a REDCap export): the rows "
+                                  "that belong to this dataset, column -> accepted values ('' = "
+                                  "blank)")
     variables: dict[str, Any] = Field(default_factory=dict)
     item_sets: list[Any] = Field(default_factory=list)
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _rows(cls, v: Any) -> Any:
+        # values are compared as the file's text, so 1 and "1" are one value; None is a blank cell
+        if isinstance(v, Mapping):
+            return {k: ["" if x is None else str(x) for x in (vals if isinstance(vals, list)
+                                                             else [vals])]
+                    for k, vals in v.items()}
+        return v
 
     @field_validator("sheet", mode="before")
     @classmethod
@@ -298,11 +314,6 @@ def _validated(model, data, path: tuple, lines, problems, *, fields: tuple = ())
             if isinstance(value, kind):
                 salvage[name] = value
     return None, salvage
-
-
-def _header_key(name: str) -> str:
-    """How headers are compared: case, surrounding spaces and '-', ' ', '_' do not matter."""
-    return re.sub(r"[\s_\-]+", "_", str(name).strip().lower()).strip("_")
 
 
 def _number(code) -> float | None:
@@ -354,11 +365,15 @@ class DataDictionary:
         Codes that mean "missing" in every variable unless the variable overrides them.
     source : str or None
         The file the dictionary was read from.
+    evidence : pandas.DataFrame or None
+        For a dictionary drafted from a REDCap project: the instrument item sets recognised, with
+        the evidence for each, for the user to confirm.
     """
 
     def __init__(self, *, study: str, waves: tuple[Wave, ...], datasets: dict[str, Dataset],
                  missing_codes: tuple = (), description: str | None = None,
-                 source: str | None = None):
+                 source: str | None = None, evidence=None):
+        self.evidence = evidence
         self.study = study
         self.description = description
         self.waves = waves
@@ -379,6 +394,61 @@ class DataDictionary:
         path = Path(path)
         data, lines, _ = _read_yaml(path, DictionaryError, "data dictionary")
         return cls.from_dict(data, source=str(path), _lines=lines)
+
+    @classmethod
+    def from_redcap(cls, metadata: str | Path, *, records: str | Path | None = None,
+                    study: str | None = None, missing_codes: tuple = ()) -> "DataDictionary":
+        """Convert a REDCap data dictionary (and record export) into an evalkit dictionary.
+
+        Parameters
+        ----------
+        metadata : path
+            The project's data dictionary CSV, as REDCap exports it.
+        records : path, optional
+            A record export (CSV, raw values). It tells the events (the waves, in order, with the week
+            their names state: ``6_weeks_arm_1`` → wave ``6_weeks`` at week 6), which forms are
+            filled once (participant-level) and which at every event, the repeating instruments, the
+            data access groups (the sites) and the values, and it becomes the ``file`` of every
+            dataset.
+        study : str, optional
+            The study's name in reports (default: from the metadata file's name).
+        missing_codes : tuple, optional
+            The project's missing-data codes (REDCap's "Missing Data Codes" setting). Choice options
+            labelled like "Prefer not to say" or "Don't know" are missing codes of their field.
+
+        Returns
+        -------
+        DataDictionary
+            With ``evidence``: the instrument item sets recognised (by field names and choice codes),
+            each with its evidence and ``status`` ("recognised: confirm", or "question" when it was
+            not declared because something does not fit). ``evalkit import-redcap`` writes the same
+            dictionary as commented YAML, every guess marked ``# check``.
+
+        Raises
+        ------
+        DictionaryError
+            When the metadata cannot be used (every problem with its line, column and value) or the
+            draft is not a valid dictionary.
+
+        Examples
+        --------
+        A worked example with the two files written out is in :mod:`evalkit.redcap`:
+
+        >>> import evalkit as ek
+        >>> ek.DataDictionary.from_redcap("no_such_metadata.csv")   # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        evalkit.errors.DictionaryError: cannot read the REDCap data dictionary: ...
+        """
+        import pandas as pd
+
+        from .redcap.convert import EVIDENCE_COLUMNS, draft_from_redcap
+
+        draft, evidence = draft_from_redcap(metadata, records=records, study=study,
+                                            missing_codes=missing_codes)
+        dd = cls.from_dict(draft.data, source=str(metadata))
+        dd.evidence = pd.DataFrame(evidence, columns=EVIDENCE_COLUMNS)
+        return dd
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None,
@@ -475,7 +545,9 @@ class DataDictionary:
             datasets[dname] = Dataset(name=dname, file=rds.file if rds else str(dspec.get("file")),
                                       description=rds.description if rds else None,
                                       keys=tuple(keys), variables=variables,
-                                      sheet=rds.sheet if rds else None)
+                                      sheet=rds.sheet if rds else None,
+                                      rows=({k: tuple(v) for k, v in rds.rows.items()}
+                                            if rds and rds.rows is not None else None))
 
         ids = {v.name for ds in datasets.values() for v in ds.by_role("id")}
         if len(ids) > 1:

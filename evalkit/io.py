@@ -65,7 +65,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from .dictionary import _header_key
+from ._headers import _header_key
 from .errors import DataQualityWarning, DataReadError, SpecificationError
 
 __all__ = [

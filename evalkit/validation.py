@@ -82,6 +82,8 @@ RULES = {
     "date_window": "a questionnaire date lies outside its wave's visit window",
     "unknown_participant": "a participant has responses but no row in the participants file",
     "no_responses": "a participant has no questionnaire responses at all",
+    "unassigned_row": "a row of a shared file (a REDCap export) belongs to no dataset",
+    "incomplete_form": "REDCap marks a form Incomplete (its answers are used as entered)",
 }
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
@@ -293,7 +295,9 @@ def _notes_frame(notes: list[dict]) -> pd.DataFrame:
     if not notes:
         return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "line" else object)
                              for c in NOTE_COLUMNS})
-    out = pd.DataFrame(notes, columns=NOTE_COLUMNS)
+    # a file several datasets share (a REDCap export) would say how a header was read once per
+    # dataset: the same note twice tells the reader nothing more
+    out = pd.DataFrame(notes, columns=NOTE_COLUMNS).drop_duplicates(ignore_index=True)
     out["line"] = out["line"].astype("Int64")
     for col in ("file", "column", "message"):
         out[col] = out[col].astype(object).where(out[col].notna(), None)
@@ -1063,11 +1067,13 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
         else:
             file = str(obj)
             by_name = _datasets_for_file(file, dd)
+            # datasets that select their rows of the file (a REDCap export): read once, split
+            shared = bool(by_name) and all(d.rows is not None for d in by_name)
             if len(by_name) > 1 and file.lower().endswith(".xlsx") and all(
-                    d.sheet is not None for d in by_name):
+                    d.sheet is not None for d in by_name) and not shared:
                 wanted = by_name      # one workbook, one sheet per dataset
             else:
-                wanted = by_name[:1] or [None]
+                wanted = by_name[:1] or [None]   # a shared file is read once, then split below
             targets = []
             for ds in wanted:
                 expect = Expected.from_dictionary(dd, ds)
@@ -1085,6 +1091,8 @@ def validate(paths_or_frames, *, dictionary: DataDictionary | str | Path,
                               read_problems=table.problems, set_aside=table.set_aside,
                               notes=table.notes, header_line=table.header_line)
                 targets.append((ds or _match_dataset(table.frame, file, dd), src))
+            if shared and targets:
+                targets = _split_shared(targets[0][1], by_name, dd, probs)
         for ds, src in targets:
             if ds is None:
                 probs.add(file=src.file, rule="unknown_file",
@@ -1215,6 +1223,58 @@ def _rows_by_key(frame: pd.DataFrame, keyed: dict) -> pd.DataFrame:
             line[rows] = pd.NA
     frame["line"] = line
     return frame
+
+
+def _split_shared(src: _Source, datasets: list[Dataset], dd: DataDictionary,
+                  probs: "_Problems") -> list[tuple[Dataset, _Source]]:
+    """The tables of a file several datasets share (a REDCap export), each with its own rows.
+
+    Each dataset sees the columns it declares; a column no dataset declares (and no ``rows``
+    selection uses) is reported once, as unknown to the first dataset. What the reader found
+    (problems, notes, rows set aside) is reported once too. A row no dataset selects is reported
+    and counted as set aside, never dropped silently; a form REDCap marks Incomplete is a warning.
+    """
+    from ._rows import FORM_STATUS, incomplete_forms, selection_columns, split_rows
+
+    selections = {ds.name: ds.rows for ds in datasets}
+    taken, left = split_rows(src.raw, selections)
+    mapped = {ds.name: set(_map_columns(src.raw.columns, ds)[0].values()) for ds in datasets}
+    known = set().union(*mapped.values()) | set(selection_columns(src.raw.columns, selections))
+    orphans = {str(c) for c in src.raw.columns} - known
+    first = datasets[0]
+    id_header = _map_columns(src.raw.columns, first)[0].get(dd.id_column)
+    ids = (_as_text(src.raw[id_header]) if id_header is not None
+           else pd.Series(pd.NA, index=src.raw.index, dtype="string"))
+    lines = np.asarray(src.lines)
+    set_aside = list(src.set_aside)
+    for pos in left:
+        line, who = int(lines[pos]), (None if pd.isna(ids.iloc[pos]) else str(ids.iloc[pos]))
+        shown = ", ".join(f"{c} {_shown(src.raw.iloc[pos][h])}" for h, c in
+                          selection_columns(src.raw.columns, selections).items())
+        probs.add(file=src.file, rule="unassigned_row", line=line, participant_id=who,
+                  value=shown, message=f"line {line} ({shown}) belongs to no dataset of the "
+                  "dictionary, so it was not used; add a dataset whose `rows` select it (e.g. a "
+                  "repeating instrument missing from the dictionary), or delete the row")
+        set_aside.append({"line": line, "reason": "row of no dataset in the dictionary", "id": who})
+    out = []
+    for i, ds in enumerate(datasets):
+        rows = taken[ds.name]
+        cols = [c for c in src.raw.columns if str(c) in mapped[ds.name] or (i == 0 and str(c) in orphans)]
+        raw = src.raw.iloc[rows][cols].reset_index(drop=True)
+        for pos, col, value in incomplete_forms(raw, cols):
+            line = int(lines[rows[pos]])
+            who = ids.iloc[rows[pos]]
+            probs.add(file=src.file, rule="incomplete_form", line=line, column=col, value=value,
+                      participant_id=None if pd.isna(who) else str(who), severity="warning",
+                      message=f"{col!r} is {value} ({FORM_STATUS[value]}): REDCap says this form "
+                              "was saved unfinished; its answers are used as entered, so check "
+                              "the form and mark it Complete (2), or clear what should not count")
+        out.append((ds, _Source(raw=raw, file=src.file, lines=lines[rows], fmt=src.fmt,
+                                decimal_comma=src.decimal_comma, value_labels=src.value_labels,
+                                read_problems=src.read_problems if i == 0 else [],
+                                set_aside=set_aside if i == 0 else [],
+                                notes=src.notes if i == 0 else [], header_line=src.header_line)))
+    return out
 
 
 def _normalise_inputs(obj) -> list[tuple[str, object]]:

@@ -304,7 +304,9 @@ def _reach_finding(ctx) -> str:
                 over.append((ratio, item))
             elif ratio <= 0.8:
                 under.append((ratio, item))
-        ref, st = nv.cell(reach, i, "referred").number, nv.cell(reach, i, "started").number
+        ref = nv.cell(reach, i, "referred").number
+        # a plan without engagement data (no `started` column) has no uptake to compare
+        st = nv.cell(reach, i, "started").number if "started" in reach.data else None
         if ref and st is not None and ref >= ctx.min_group and level not in ("did not start",):
             rates.append((st / ref, level, var, st, ref))
     parts = []
