@@ -192,6 +192,7 @@ class Template:
     fixed_names: list
     random_names: list
     frame: pd.DataFrame         # the design columns (for engines that take a frame)
+    model: object               # formulaic's Design: model rows for new values (test contrasts)
 
 
 _CACHE: dict = {}
@@ -233,7 +234,7 @@ def _build(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
         Z0 -= values[d.group, k][:, None] * dZ[-1]
     tmpl = Template(X=X0, Z=Z0, dX=tuple(dX), dZ=tuple(dZ), group=d.group, level=level,
                     fixed_names=list(d.fixed_names), random_names=list(d.random_names),
-                    frame=frame.drop(columns=OUTCOME))
+                    frame=frame.drop(columns=OUTCOME), model=d)
     if design.covariates:
         _check_linear(tmpl, frame, design, fixed, random)
     return tmpl
