@@ -91,7 +91,8 @@ class PowerSection(_Section):
     @classmethod
     def _sizes(cls, v):
         if len(set(v)) != len(v) or min(v) < 6:
-            raise ValueError(f"sizes must be different numbers of mothers, each at least 6, got {v}")
+            raise ValueError(f"sizes must be different numbers of mothers, each at least 6, "
+                             f"got {v}")
         return v
 
     @field_validator("targets")

@@ -66,9 +66,9 @@ def _dropout_words(section) -> tuple[str | None, list]:
     if isinstance(section.dropout, dict):
         parts = [f"{_label(lv, section.labels)}: {dropout_phrase(section.waves, s) or 'none'}"
                  for lv, s in section.dropout.items()]
-        return "; ".join(parts), [f"Drop-out differs by group ({'; '.join(parts)}); it is unrelated "
-                                  "to the mothers' scores, and a mother who misses a wave misses "
-                                  "every later one."]
+        return "; ".join(parts), [f"Drop-out differs by group ({'; '.join(parts)}); it is "
+                                  "unrelated to the mothers' scores, and a mother who misses a "
+                                  "wave misses every later one."]
     phrase = dropout_phrase(section.waves, section.dropout)
     return phrase, [f"Drop-out: {phrase or 'none'}; it is unrelated to the mothers' scores, and a "
                     "mother who misses a wave misses every later one."]

@@ -9,11 +9,15 @@ Examples
 >>> from evalkit.report.power_design import chance_sentence, detectable_sentence
 >>> print(chance_sentence({"n": 120, "power": 0.482, "ci_low": 0.438, "ci_high": 0.526},
 ...                       difference=2.4, unit="points", comparison="between one-to-one and group "
-...                       "support", dropout="10% lost by week 6, 20% by week 12 and 30% by week 24"))
-With 120 mothers and this drop-out (10% lost by week 6, 20% by week 12 and 30% by week 24), the chance of detecting a difference of 2.4 points between one-to-one and group support is 48% (95% CI 44% to 53%).
+...                       "support",
+...                       dropout="10% lost by week 6, 20% by week 12 and 30% by week 24"))
+With 120 mothers and this drop-out (10% lost by week 6, 20% by week 12 and 30% by week 24), the
+chance of detecting a difference of 2.4 points between one-to-one and group support is 48% (95% CI
+44% to 53%).
 >>> print(detectable_sentence(120, 0.8, 3.26, unit="points", comparison="between one-to-one and "
 ...                           "group support"))
-With 120 mothers, the smallest difference between one-to-one and group support detected with 80% power is 3.3 points.
+With 120 mothers, the smallest difference between one-to-one and group support detected with 80%
+power is 3.3 points.
 """
 
 from __future__ import annotations

@@ -146,7 +146,8 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
         raise SpecificationError(f"alpha={alpha!r}: give the significance level, e.g. 0.05")
     sizes = _sizes(sizes)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        # every study's seed is spawned from this one: without it no run could be repeated or resumed
+        # every study's seed is spawned from this one: without it no run could be repeated or
+        # resumed
         raise SpecificationError(f"seed={seed!r}: give a whole number >= 0, e.g. seed=1")
     if not isinstance(nsim, int) or nsim < 1:
         raise SpecificationError(f"nsim={nsim!r}: give the number of simulated studies, e.g. 1000")

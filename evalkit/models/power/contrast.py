@@ -1,8 +1,9 @@
 """The test of a power simulation, and its extraction from one refit.
 
 The test is a fixed-effect term (``"weeks:mode[T.one_to_one]"``: the difference in change per week
-between one-to-one and group support) or a contrast ``{term: weight}`` (``{"weeks:mode[T.one_to_one]":
-24}``: that difference over 24 weeks). Each simulated data set is refitted with the fast engine
+between one-to-one and group support), a contrast ``{term: weight}``
+(``{"weeks:mode[T.one_to_one]": 24}``: that difference over 24 weeks), or a test in words
+resolved to a contrast (:mod:`.kinds`). Each simulated data set is refitted with the fast engine
 (:func:`evalkit.models.reml.fit_theta`, warm-started at the true θ) and the contrast tested with
 Satterthwaite df exactly as :meth:`evalkit.models.mixed.MixedResult.contrast` does; with
 ``ddf="kenward-roger"`` the refit goes through :func:`evalkit.fit_mixed` (the Kenward–Roger

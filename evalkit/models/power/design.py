@@ -153,8 +153,8 @@ def _shares(values, waves: tuple, where: str) -> tuple:
         raise SpecificationError(f"{where} has {len(shares)} shares for {len(waves)} waves; give "
                                  "the cumulative share lost by each wave (0 at baseline)")
     if any(not 0 <= s < 1 for s in shares) or any(b < a for a, b in zip(shares, shares[1:])):
-        raise SpecificationError(f"{where}={list(shares)}: cumulative shares lost must be between 0 "
-                                 "and 1 (below 1) and never decrease from one wave to the next")
+        raise SpecificationError(f"{where}={list(shares)}: cumulative shares lost must be between "
+                                 "0 and 1 (below 1) and never decrease from one wave to the next")
     return shares
 
 
@@ -181,7 +181,8 @@ def infer_by(fixed: str, time: str, allocation: dict | None, covariates=()) -> s
 @dataclass(frozen=True)
 class Template:
     """The complete-data model matrices for ``n`` mothers (subject-major rows), with every
-    covariate at 0 (``X``, ``Z``) and how they change per unit of each covariate (``dX``, ``dZ``)."""
+    covariate at 0 (``X``, ``Z``) and how they change per unit of each covariate (``dX``,
+    ``dZ``)."""
 
     X: np.ndarray
     Z: np.ndarray

@@ -37,8 +37,9 @@ DESIGN = """\
 
 
 def _plan(tmp_path, body: str, *, section: bool = True):
-    text = ("programme: Peer support\nseed: 3\npower:\n" + textwrap.indent(textwrap.dedent(body), "  ")
-            if section else textwrap.dedent(body))
+    header = "programme: Peer support\nseed: 3\npower:\n"
+    text = (header + textwrap.indent(textwrap.dedent(body), "  ") if section
+            else textwrap.dedent(body))
     path = tmp_path / "plan.yaml"
     path.write_text(text)
     return path
@@ -92,8 +93,10 @@ def test_a_design_file_and_a_full_plan_both_hold_the_section(tmp_path):
                                    "outcomes": [{"instrument": "wemwbs"}],
                                    "power": section.model_dump()})
     assert plan.power.test == "weeks:delivery_mode[T.one_to_one]"
-    with pytest.raises(PlanError, match=r"power.variance.slope: unknown key 'slope' \(did you mean"):
-        AnalysisPlan.from_dict({"programme": "x", "data": {"dictionary": "d.yaml", "files": ["a.csv"]},
+    with pytest.raises(PlanError,
+                       match=r"power.variance.slope: unknown key 'slope' \(did you mean"):
+        AnalysisPlan.from_dict({"programme": "x",
+                                "data": {"dictionary": "d.yaml", "files": ["a.csv"]},
                                 "outcomes": [{"instrument": "wemwbs"}],
                                 "power": {**section.model_dump(), "variance": {"intercept_sd": 1,
                                                                                "residual_sd": 1,

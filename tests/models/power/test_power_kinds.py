@@ -105,7 +105,8 @@ def test_region_exists_always_for_a_huge_effect_and_rarely_for_none():
 
 def test_region_per_study_is_the_one_johnson_neyman_finds_on_a_fit_of_that_study():
     design = dict(MODERATED, fixed="weeks * isolation",
-                  effects={"Intercept": 38, "weeks": 0.0, "isolation": -1, "weeks:isolation": -0.03},
+                  effects={"Intercept": 38, "weeks": 0.0, "isolation": -1,
+                           "weeks:isolation": -0.03},
                   allocation=None, dropout=None)
     test = {"johnson_neyman": "isolation", "within": (-1.5, 1.5)}
     # no change at the mean isolation and a modest moderation: some studies find a region
