@@ -3,7 +3,9 @@ tracebacks."""
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ from evalkit.cli import cli
 from evalkit.errors import PlanError
 from evalkit.plan import AnalysisPlan
 from evalkit.plan_power import load_power_design
+from evalkit.report import format as fmt
 
 DESIGN = """\
     fixed: weeks * delivery_mode + isolation
@@ -62,6 +65,7 @@ def test_power_writes_the_design_report(tmp_path):
     assert "one standard deviation higher on isolation has 1.5 times the odds" in page
     table = pd.read_csv(out / "power.csv")
     assert table["n"].tolist() == [30, 60] and (table["n_sim"] == 12).all()
+    _sentences_match_the_csv(page, table)
     assert set(pd.read_csv(out / "detectable.csv")["power"]) == {0.8, 0.9}
     assert (out / "power_curve.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -101,3 +105,31 @@ def test_a_design_file_and_a_full_plan_both_hold_the_section(tmp_path):
                                 "power": {**section.model_dump(), "variance": {"intercept_sd": 1,
                                                                                "residual_sd": 1,
                                                                                "slope": 1}}})
+
+
+def _sentences_match_the_csv(page: str, table: pd.DataFrame) -> None:
+    """Each size's chance in the page is power.csv's, formatted as the report formats shares."""
+    for row in table.itertuples():
+        chance = f"With {fmt.count(row.n)} mothers and this drop-out"
+        said = (f"is {fmt.percent(row.power)} (95% CI {fmt.percent(row.ci_low)} to "
+                f"{fmt.percent(row.ci_high)}).")
+        start = page.index(chance)
+        assert said in page[start:page.index("</", start)], (row.n, said)
+
+
+def test_the_readme_design_renders_through_evalkit_power(tmp_path):
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(# design\.yaml.*?)```", readme, re.S).group(1)
+    assert "nsim: 1000" in block
+    design = tmp_path / "design.yaml"
+    # the README's design as written, at 20 studies per size to keep the suite quick
+    design.write_text(block.replace("nsim: 1000", "nsim: 20"))
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["power", str(design), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    page = (out / "power.html").read_text()
+    table = pd.read_csv(out / "power.csv")
+    assert table["n"].tolist() == [40, 80, 120]
+    assert "the chance of detecting a difference of 2.4 WEMWBS points in change from week 0 to " \
+        "week 24 between one-to-one and group support is" in page
+    _sentences_match_the_csv(page, table)
