@@ -118,12 +118,13 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
     Examples
     --------
     >>> import evalkit as ek
-    >>> res = ek.power_curve(fixed="weeks * mode", random="weeks",
+    >>> design = dict(fixed="weeks * mode", random="weeks",
     ...     effects={"Intercept": 38, "weeks": 0.3, "mode[T.one_to_one]": 0,
     ...              "weeks:mode[T.one_to_one]": 0.1},
     ...     variance={"intercept_sd": 6, "slope_sd": 0.15, "correlation": 0, "residual_sd": 4},
-    ...     waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
-    ...     test="weeks:mode[T.one_to_one]", sizes=[40, 120], nsim=40, seed=1, progress=False)
+    ...     waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5})
+    >>> res = ek.power_curve(**design, test="weeks:mode[T.one_to_one]", sizes=[40, 120],
+    ...                      nsim=40, seed=1, progress=False)
     >>> res.table[["n", "n_sim", "n_failed"]].to_numpy().tolist()
     [[40, 40, 0], [120, 40, 0]]
     >>> bool(res.table["power"].iloc[1] > res.table["power"].iloc[0])
@@ -131,13 +132,8 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
 
     The same design, testing the difference in change over the 24 weeks in words:
 
-    >>> res = ek.power_curve(fixed="weeks * mode", random="weeks",
-    ...     effects={"Intercept": 38, "weeks": 0.3, "mode[T.one_to_one]": 0,
-    ...              "weeks:mode[T.one_to_one]": 0.1},
-    ...     variance={"intercept_sd": 6, "slope_sd": 0.15, "correlation": 0, "residual_sd": 4},
-    ...     waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
-    ...     test={"change": (0, 24), "between": ("one_to_one", "group")}, sizes=[40], nsim=10,
-    ...     seed=1, progress=False)
+    >>> res = ek.power_curve(**design, test={"change": (0, 24), "between": ("one_to_one", "group")},
+    ...                      sizes=[40], nsim=10, seed=1, progress=False)
     >>> res.test, round(res.true_value, 6)
     ('difference in change from weeks 0 to 24 between mode one_to_one and group', 2.4)
     """

@@ -154,18 +154,25 @@ def _weights(L: np.ndarray, names: list) -> tuple:
     return tuple((t, float(w)) for t, w in zip(names, L) if abs(w) > 1e-12)
 
 
+def _pair(value, key: str, hint: str) -> tuple:
+    """Two finite numbers given as ``key`` of the test."""
+    try:
+        first, second = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SpecificationError(f"test {key}={value!r}: give {hint}") from None
+    if not np.isfinite([first, second]).all():
+        raise SpecificationError(f"test {key}={value!r}: give finite numbers, {hint}")
+    return first, second
+
+
 def _change(value, time: str, *, required: bool) -> tuple:
     if value is None:
         if required:
             raise SpecificationError(f"test needs change=(start, end) in {time}, e.g. "
                                      "{'change': (0, 24)}")
         return 0.0, 1.0           # the slope per unit of time, as johnson_neyman's change=None
-    try:
-        start, end = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise SpecificationError(f"test change={value!r}: give (start, end) in {time}, e.g. "
-                                 "(0, 24)") from None
-    if start == end or not np.isfinite([start, end]).all():
+    start, end = _pair(value, "change", f"(start, end) in {time}, e.g. (0, 24)")
+    if start == end:
         raise SpecificationError(f"test change={value!r}: give two different times in {time}, "
                                  "e.g. (0, 24)")
     return start, end
@@ -219,11 +226,7 @@ def _value(value, what: str):
 def _range(value):
     if value is None:
         return None
-    try:
-        low, high = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise SpecificationError(f"test within={value!r}: give (low, high) moderator values, "
-                                 "e.g. (-2, 2)") from None
+    low, high = _pair(value, "within", "(low, high) moderator values, e.g. (-2, 2)")
     if not low < high:
         raise SpecificationError(f"test within={value!r}: low must be below high, e.g. (-2, 2)")
     return (low, high)

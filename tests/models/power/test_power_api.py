@@ -15,11 +15,9 @@ from evalkit.models.power.contrast import refit
 from evalkit.models.power.design import template, simulate_data
 from evalkit.models.power.simulation import Problem
 
-EFFECTS = {"Intercept": 38, "weeks": 0.3, "mode[T.one_to_one]": 0, "weeks:mode[T.one_to_one]": 0.1}
-VARIANCE = {"intercept_sd": 6, "slope_sd": 0.15, "correlation": 0, "residual_sd": 4}
-DESIGN = dict(fixed="weeks * mode", random="weeks", effects=EFFECTS, variance=VARIANCE,
-              waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
-              test="weeks:mode[T.one_to_one]")
+from .designs import BASE, EFFECTS, VARIANCE
+
+DESIGN = dict(BASE, test="weeks:mode[T.one_to_one]")
 
 
 def test_contract_call_returns_a_tidy_power_table():
