@@ -107,6 +107,10 @@ def test_a_design_file_and_a_full_plan_both_hold_the_section(tmp_path):
                                                                                "slope": 1}}})
 
 
+def _power(plan, out, *options):
+    return CliRunner().invoke(cli, ["power", str(plan), "--out", str(out), *options])
+
+
 def _sentences_match_the_csv(page: str, table: pd.DataFrame) -> None:
     """Each size's chance in the page is power.csv's, formatted as the report formats shares."""
     for row in table.itertuples():
@@ -125,7 +129,7 @@ def test_the_readme_design_renders_through_evalkit_power(tmp_path):
     # the README's design as written, at 20 studies per size to keep the suite quick
     design.write_text(block.replace("nsim: 1000", "nsim: 20"))
     out = tmp_path / "report"
-    result = CliRunner().invoke(cli, ["power", str(design), "--out", str(out), "--no-progress"])
+    result = _power(design, out, "--no-progress")
     assert result.exit_code == 0, result.output
     page = (out / "power.html").read_text()
     table = pd.read_csv(out / "power.csv")
@@ -133,3 +137,43 @@ def test_the_readme_design_renders_through_evalkit_power(tmp_path):
     assert "the chance of detecting a difference of 2.4 WEMWBS points in change from week 0 to " \
         "week 24 between one-to-one and group support is" in page
     _sentences_match_the_csv(page, table)
+
+
+def test_a_difference_in_change_in_words_reads_and_runs_as_the_term_does(tmp_path):
+    term_out, words_out = tmp_path / "term", tmp_path / "words"
+    worded = DESIGN.replace("test: weeks:delivery_mode[T.one_to_one]",
+                            "test: {change: [0, 24], between: [one_to_one, group]}")
+    for body, out in ((DESIGN, term_out), (worded, words_out)):
+        folder = tmp_path / f"{out.name}_plan"
+        folder.mkdir()
+        result = _power(_plan(folder, body), out, "--no-progress")
+        assert result.exit_code == 0, result.output
+    # 24 × the interaction is the change it makes over the study: same studies, same sentences
+    term, words = (pd.read_csv(o / "power.csv") for o in (term_out, words_out))
+    pd.testing.assert_frame_equal(words.drop(columns=["mean_estimate", "true_value", "bias",
+                                                      "empirical_se", "mean_std_error"]),
+                                  term.drop(columns=["mean_estimate", "true_value", "bias",
+                                                     "empirical_se", "mean_std_error"]))
+    assert words["true_value"].iloc[0] == pytest.approx(24 * term["true_value"].iloc[0])
+    sentence = "the chance of detecting a difference of 3.6 WEMWBS points in change from week 0 " \
+        "to week 24 between one-to-one and group support is"
+    assert sentence in (term_out / "power.html").read_text()
+    assert sentence in (words_out / "power.html").read_text()
+    _sentences_match_the_csv((words_out / "power.html").read_text(), words)
+
+
+def test_change_in_one_group_in_words_and_a_region_refused_with_the_way_to_run_it(tmp_path):
+    body = DESIGN.replace("test: weeks:delivery_mode[T.one_to_one]",
+                          "test: {change: [0, 24], at: {delivery_mode: group}}")
+    out = tmp_path / "o"
+    result = _power(_plan(tmp_path, body), out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    page = (out / "power.html").read_text()
+    assert "a difference of 7.2 WEMWBS points from week 0 to week 24 among mothers in group " \
+        "support is" in page                                         # 24 weeks × 0.3 a week
+    region = DESIGN.replace("test: weeks:delivery_mode[T.one_to_one]",
+                            "test: {change: [0, 24], johnson_neyman: isolation}")
+    result = _power(_plan(tmp_path, region), tmp_path / "r")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "power.test.johnson_neyman" in result.output
+    assert "run it with evalkit.power_curve" in result.output
