@@ -1,6 +1,8 @@
 """The ``power:`` section of an analysis plan, or a design file of its own, for ``evalkit power``.
 
-The keys are :func:`evalkit.power_curve`'s options (see there for their meaning) and three report
+The keys are :func:`evalkit.power_curve`'s options (see there for their meaning; ``test`` is a
+term, a contrast ``{term: weight}``, or change in words, ``{change: [0, 24], between: [one_to_one,
+group]}`` or ``{change: [0, 24], at: {delivery_mode: group}}``) and three report
 options: ``targets`` (the powers whose smallest detectable difference is reported), ``labels``
 (how the groups read in sentences) and ``unit`` (what the outcome's points are). Shape mistakes
 (unknown keys, wrong types, shares that do not add up) are found by pydantic and listed all at
@@ -32,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ._config import _nearest_line, _problem_report, _pydantic_problems, _read_yaml
 from .errors import PlanError, SpecificationError
 
-__all__ = ["PowerSection", "PowerVariance", "load_power_design"]
+__all__ = ["PowerSection", "PowerVariance", "PowerTest", "load_power_design"]
 
 
 class _Section(BaseModel):
@@ -48,6 +50,24 @@ class PowerVariance(_Section):
     residual_sd: float = Field(gt=0)
 
 
+class PowerTest(_Section):
+    """A test in words (:mod:`evalkit.models.power.kinds`): change from ``change[0]`` to
+    ``change[1]`` in the group ``at`` names, or its difference ``between`` two groups.
+
+    A Johnson–Neyman region has no detectable difference to report, so the design report does not
+    take one: run it with :func:`evalkit.power_curve`.
+    """
+
+    change: tuple[float, float]
+    at: dict[str, str | float] = {}
+    between: tuple[str, str] | None = None
+
+    def words(self) -> dict:
+        """The test as :func:`evalkit.power_curve` takes it."""
+        return self.model_dump(exclude_none=True, exclude_defaults=True) | {
+            "change": self.change}
+
+
 class PowerSection(_Section):
     """A power simulation and its design report (see the module docstring)."""
 
@@ -61,7 +81,7 @@ class PowerSection(_Section):
     covariates: list[str] = []
     dropout_odds: dict[str, float] = {}
     dropout: list[float] | dict[str, list[float]] | None = None
-    test: str | dict[str, float]
+    test: str | dict[str, float] | PowerTest
     sizes: list[int] = Field(min_length=1)
     nsim: int = Field(1000, ge=10)
     seed: int | None = Field(None, ge=0)
@@ -91,7 +111,8 @@ class PowerSection(_Section):
     @classmethod
     def _sizes(cls, v):
         if len(set(v)) != len(v) or min(v) < 6:
-            raise ValueError(f"sizes must be different numbers of mothers, each at least 6, got {v}")
+            raise ValueError(f"sizes must be different numbers of mothers, each at least 6, "
+                             f"got {v}")
         return v
 
     @field_validator("targets")
@@ -119,13 +140,15 @@ class PowerSection(_Section):
                 "variance": self.variance.model_dump(), "waves": list(self.waves),
                 "allocation": dict(self.allocation), "by": self.by, "dropout": self.dropout,
                 "covariates": list(self.covariates), "dropout_odds": dict(self.dropout_odds),
-                "test": self.test, "sizes": list(self.sizes), "nsim": self.nsim,
+                "test": self.test.words() if isinstance(self.test, PowerTest) else self.test,
+                "sizes": list(self.sizes), "nsim": self.nsim,
                 "seed": self.seed if self.seed is not None else seed, "alpha": self.alpha,
                 "ddf": self.ddf}
 
 
 #: union branches pydantic adds to error locations in this section
-UNION_PARTS = ("PowerSection", "list[float]", "dict[str,list[float]]", "dict[str,float]")
+UNION_PARTS = ("PowerSection", "list[float]", "dict[str,list[float]]", "dict[str,float]",
+               "PowerTest")
 
 #: first word of a SpecificationError from building the problem -> the key it is about
 _KEYS = ("effects", "test", "variance", "waves", "allocation", "dropout_odds", "dropout",
@@ -135,8 +158,13 @@ _KEYS = ("effects", "test", "variance", "waves", "allocation", "dropout_odds", "
 def _unknown_key(path: tuple) -> str:
     import difflib
 
-    model = PowerVariance if "variance" in path[:-1] else PowerSection
+    model = (PowerVariance if "variance" in path[:-1] else PowerTest if "test" in path[:-1]
+             else PowerSection)
     keys = list(model.model_fields)
+    if model is PowerTest and path[-1] in ("johnson_neyman", "covers", "within"):
+        return (f"unknown key {path[-1]!r}: a Johnson–Neyman region has no detectable difference "
+                "for the design report; run it with evalkit.power_curve(test={'johnson_neyman': "
+                "...}), or test the difference in change here")
     close = difflib.get_close_matches(str(path[-1]), keys, n=1, cutoff=0.6)
     return (f"unknown key {path[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
             + f"; the keys are {', '.join(keys)}")

@@ -41,12 +41,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 from .._compat import renamed
 from .._result import Result
 from ..errors import SpecificationError, UnknownNameError
 from .design import new_matrices
+from .jn_region import gap_function, region
 from .multiplicity import adjust_p
 
 __all__ = ["marginal_means", "change_from_baseline", "pairwise", "conditional_effects",
@@ -724,24 +725,14 @@ def johnson_neyman(fit, *, effect: str, by: str, change: tuple | None = None,
     L0, L1 = est0.L[0], est0.L[1] - est0.L[0]      # L(w) = L0 + w L1
     conf = fit.spec.confidence
 
-    def row(w):
-        out = fit.contrast((L0 + w * L1)[None, :])
-        return out.iloc[0]
+    def rows(L):
+        out = fit.contrast(L)
+        return out["estimate"].to_numpy(), out["std_error"].to_numpy(), out["df"].to_numpy()
 
-    def gap(w):
-        r = row(w)
-        q = stats.t.ppf(0.5 + conf / 2, r["df"]) if np.isfinite(r["df"]) else stats.norm.ppf(0.5 + conf / 2)
-        return abs(r["estimate"]) - q * r["std_error"]
-
-    grid = np.linspace(a, b, n_points)
-    g = np.array([gap(w) for w in grid])
-    roots = []
-    for i in np.flatnonzero(np.sign(g[:-1]) * np.sign(g[1:]) < 0):
-        roots.append(optimize.brentq(gap, grid[i], grid[i + 1], xtol=1e-10))
-    bounds = pd.DataFrame({"moderator_value": roots,
-                           "inside_data": [lo <= r <= hi for r in roots],
-                           "side": ["significant above" if gap(r + 1e-6 * width) > 0 else "significant below"
-                                    for r in roots]})
+    found = region(gap_function(rows, L0, L1, confidence=conf), a, b, n_points=n_points)
+    bounds = pd.DataFrame({"moderator_value": found.bounds,
+                           "inside_data": [lo <= r <= hi for r in found.bounds],
+                           "side": found.sides})
     curve_x = np.linspace(lo, hi, n_points)
     rows = fit.contrast(L0[None, :] + curve_x[:, None] * L1[None, :])
     curve = rows.drop(columns="term")

@@ -6,7 +6,9 @@ What the tested difference means in words is worked out from the test's term, as
 model table: ``weeks:delivery_mode[T.one_to_one]`` is the difference in change per week between
 one-to-one and group support, so the report speaks of the difference in change over the study
 (the value times the weeks from the first to the last wave); ``delivery_mode[T.one_to_one]`` is a
-difference at baseline; anything else is the value of the term or contrast as it stands.
+difference at baseline; anything else is the value of the term or contrast as it stands. A test
+in words (``{change: [0, 24], between: [...]}``) already is a change in points, and is said as
+it was asked (:func:`worded_comparison`).
 
 Examples
 --------
@@ -24,7 +26,7 @@ import pandas as pd
 
 from ..report import format as fmt
 
-__all__ = ["write_power_report", "comparison"]
+__all__ = ["write_power_report", "comparison", "worded_comparison"]
 
 # a treatment-coded term as the model table names it, with the time variable on either side
 _TERM = re.compile(r"^(?:(?P<pre>\w+):)?(?P<by>\w+)\[T\.(?P<level>[^\]]+)\](?::(?P<post>\w+))?$")
@@ -58,6 +60,29 @@ def comparison(weights: dict, *, time: str, waves, labels: dict, reference: str 
         f"{w:g} × {t}" if w != 1 else t for t, w in weights.items()) + ")"
 
 
+def worded_comparison(test, *, by: str | None, labels: dict) -> tuple[float, str]:
+    """``(1.0, the words after "a difference of D points")`` for a test in words (its value is
+    already the change, or the difference in change, in points).
+
+    >>> from evalkit.plan_power import PowerTest
+    >>> worded_comparison(PowerTest(change=(0, 24), between=("one_to_one", "group")),
+    ...                   by="delivery_mode", labels={})
+    (1.0, 'in change from week 0 to week 24 between one-to-one and group support')
+    >>> worded_comparison(PowerTest(change=(0, 12), at={"delivery_mode": "group"}),
+    ...                   by="delivery_mode", labels={})
+    (1.0, 'from week 0 to week 12 among mothers in group support')
+    """
+    start, end = test.change
+    span = f"from week {start:g} to week {end:g}"
+    support = " support" if by in _GROUPING else ""
+    if test.between:
+        first, second = (_label(lv, labels) for lv in test.between)
+        return 1.0, f"in change {span} between {first} and {second}{support}"
+    where = [f"{_label(v, labels)}{support}" if k == by else f"{k} {v:g}"
+             for k, v in test.at.items()]
+    return 1.0, f"{span} among mothers" + (f" in {' and '.join(where)}" if where else "")
+
+
 def _dropout_words(section) -> tuple[str | None, list]:
     from ..report.power_design import dropout_phrase
 
@@ -66,9 +91,9 @@ def _dropout_words(section) -> tuple[str | None, list]:
     if isinstance(section.dropout, dict):
         parts = [f"{_label(lv, section.labels)}: {dropout_phrase(section.waves, s) or 'none'}"
                  for lv, s in section.dropout.items()]
-        return "; ".join(parts), [f"Drop-out differs by group ({'; '.join(parts)}); it is unrelated "
-                                  "to the mothers' scores, and a mother who misses a wave misses "
-                                  "every later one."]
+        return "; ".join(parts), [f"Drop-out differs by group ({'; '.join(parts)}); it is "
+                                  "unrelated to the mothers' scores, and a mother who misses a "
+                                  "wave misses every later one."]
     phrase = dropout_phrase(section.waves, section.dropout)
     return phrase, [f"Drop-out: {phrase or 'none'}; it is unrelated to the mothers' scores, and a "
                     "mother who misses a wave misses every later one."]
@@ -126,17 +151,20 @@ def write_power_report(section, meta: dict, *, out, n_jobs=None, scheduler=None,
                        progress: bool = True) -> tuple[list, object]:
     """Run the simulation and write the report folder; returns (files written, PowerResult)."""
     from ..models.power import power_curve
+    from ..plan_power import PowerTest
     from ..report.figures import power_figure
     from ..report.power_design import chance_sentence, detectable_sentence, render_power_report
     from .write import ReportWriter
 
     options = section.options(seed=int(meta.get("seed") or 1))
     result = power_curve(**options, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
-    weights = ({section.test: 1.0} if isinstance(section.test, str) else dict(section.test))
-    levels = list(section.allocation)
-    time = "weeks"
-    scale, words = comparison(weights, time=time, waves=section.waves, labels=section.labels,
-                              levels=sorted(levels))
+    if isinstance(section.test, PowerTest):
+        scale, words = worded_comparison(section.test, by=result.problem["design"]["by"],
+                                         labels=section.labels)
+    else:
+        weights = ({section.test: 1.0} if isinstance(section.test, str) else dict(section.test))
+        scale, words = comparison(weights, time="weeks", waves=section.waves,
+                                  labels=section.labels, levels=sorted(section.allocation))
     lost, dropout_assumptions = _dropout_words(section)
     chances = [chance_sentence(r, difference=result.true_value * scale, unit=section.unit,
                                comparison=words, dropout=lost)

@@ -9,11 +9,15 @@ Examples
 >>> from evalkit.report.power_design import chance_sentence, detectable_sentence
 >>> print(chance_sentence({"n": 120, "power": 0.482, "ci_low": 0.438, "ci_high": 0.526},
 ...                       difference=2.4, unit="points", comparison="between one-to-one and group "
-...                       "support", dropout="10% lost by week 6, 20% by week 12 and 30% by week 24"))
-With 120 mothers and this drop-out (10% lost by week 6, 20% by week 12 and 30% by week 24), the chance of detecting a difference of 2.4 points between one-to-one and group support is 48% (95% CI 44% to 53%).
+...                       "support",
+...                       dropout="10% lost by week 6, 20% by week 12 and 30% by week 24"))
+With 120 mothers and this drop-out (10% lost by week 6, 20% by week 12 and 30% by week 24), the
+chance of detecting a difference of 2.4 points between one-to-one and group support is 48% (95% CI
+44% to 53%).
 >>> print(detectable_sentence(120, 0.8, 3.26, unit="points", comparison="between one-to-one and "
 ...                           "group support"))
-With 120 mothers, the smallest difference between one-to-one and group support detected with 80% power is 3.3 points.
+With 120 mothers, the smallest difference between one-to-one and group support detected with 80%
+power is 3.3 points.
 """
 
 from __future__ import annotations
@@ -25,28 +29,25 @@ from . import format as fmt
 __all__ = ["chance_sentence", "detectable_sentence", "dropout_phrase", "render_power_report"]
 
 
-def _pct(x) -> str:
-    return fmt.percent(x)
-
-
 def chance_sentence(row, *, difference: float, unit: str, comparison: str, dropout: str | None,
                     confidence: float = 0.95) -> str:
     """"With N mothers and this drop-out (…), the chance of detecting a difference of D … is P
     (95% CI …)." for one row of the power table."""
     lost = f" and this drop-out ({dropout})" if dropout else " and no drop-out"
     return (f"With {fmt.count(row['n'])} mothers{lost}, the chance of detecting a difference of "
-            f"{fmt.number(abs(difference))} {unit} {comparison} is {_pct(row['power'])} "
-            f"({confidence:.0%} CI {_pct(row['ci_low'])} to {_pct(row['ci_high'])}).")
+            f"{fmt.number(abs(difference))} {unit} {comparison} is {fmt.percent(row['power'])} "
+            f"({confidence:.0%} CI {fmt.percent(row['ci_low'])} to "
+            f"{fmt.percent(row['ci_high'])}).")
 
 
 def detectable_sentence(n: int, target: float, difference: float, *, unit: str,
                         comparison: str) -> str:
     """The smallest difference detected with ``target`` power at ``n`` mothers, in words."""
     if difference is None or not math.isfinite(difference):
-        return (f"With {fmt.count(n)} mothers, {_pct(target)} power is not reached for any "
+        return (f"With {fmt.count(n)} mothers, {fmt.percent(target)} power is not reached for any "
                 f"difference {comparison} within 20 standard errors: more mothers are needed.")
     return (f"With {fmt.count(n)} mothers, the smallest difference {comparison} detected with "
-            f"{_pct(target)} power is {fmt.number(abs(difference))} {unit}.")
+            f"{fmt.percent(target)} power is {fmt.number(abs(difference))} {unit}.")
 
 
 def dropout_phrase(waves, lost, *, time_unit: str = "week") -> str | None:
@@ -58,7 +59,8 @@ def dropout_phrase(waves, lost, *, time_unit: str = "week") -> str | None:
     parts = [(w, s) for w, s in zip(waves, lost) if s > 0]
     if not parts:
         return None
-    words = [f"{_pct(s)} lost by {time_unit} {w:g}" if i == 0 else f"{_pct(s)} by {time_unit} {w:g}"
+    words = [f"{fmt.percent(s)} lost by {time_unit} {w:g}" if i == 0
+             else f"{fmt.percent(s)} by {time_unit} {w:g}"
              for i, (w, s) in enumerate(parts)]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 

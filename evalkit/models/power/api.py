@@ -79,7 +79,14 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
         standard normal for each mother: their effects, and their interactions with time (a
         continuous moderator of change, ``"weeks:isolation"``), are per standard deviation.
     test : str or dict
-        A term (``"weeks:mode[T.one_to_one]"``) or a contrast ``{term: weight}``.
+        A term (``"weeks:mode[T.one_to_one]"``: a fixed effect, or the interaction with a
+        continuous moderator, ``"weeks:isolation"``), a contrast ``{term: weight}``, or a test
+        in words (:mod:`evalkit.models.power.kinds`): change in a group,
+        ``{"change": (0, 24), "at": {"mode": "one_to_one"}}``; the difference in change between
+        groups, ``{"change": (0, 24), "between": ("one_to_one", "group")}``; a Johnson–Neyman
+        region, ``{"johnson_neyman": "isolation", "change": (0, 24), "between": (...)}``, which
+        a study detects when the region of significance exists among its mothers' moderator
+        values (or ``"within": (low, high)``), or ``"covers"`` a stated value.
     sizes : list of int
         Numbers of mothers to try.
     nsim : int, default 1000
@@ -111,23 +118,32 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
     Examples
     --------
     >>> import evalkit as ek
-    >>> res = ek.power_curve(fixed="weeks * mode", random="weeks",
+    >>> design = dict(fixed="weeks * mode", random="weeks",
     ...     effects={"Intercept": 38, "weeks": 0.3, "mode[T.one_to_one]": 0,
     ...              "weeks:mode[T.one_to_one]": 0.1},
     ...     variance={"intercept_sd": 6, "slope_sd": 0.15, "correlation": 0, "residual_sd": 4},
-    ...     waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
-    ...     test="weeks:mode[T.one_to_one]", sizes=[40, 120], nsim=40, seed=1, progress=False)
+    ...     waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5})
+    >>> res = ek.power_curve(**design, test="weeks:mode[T.one_to_one]", sizes=[40, 120],
+    ...                      nsim=40, seed=1, progress=False)
     >>> res.table[["n", "n_sim", "n_failed"]].to_numpy().tolist()
     [[40, 40, 0], [120, 40, 0]]
     >>> bool(res.table["power"].iloc[1] > res.table["power"].iloc[0])
     True
+
+    The same design, testing the difference in change over the 24 weeks in words:
+
+    >>> res = ek.power_curve(**design, test={"change": (0, 24), "between": ("one_to_one", "group")},
+    ...                      sizes=[40], nsim=10, seed=1, progress=False)
+    >>> res.test, round(res.true_value, 6)
+    ('difference in change from weeks 0 to 24 between mode one_to_one and group', 2.4)
     """
     check_confidence(confidence, "power_curve")
     if not 0 < alpha < 1:
         raise SpecificationError(f"alpha={alpha!r}: give the significance level, e.g. 0.05")
     sizes = _sizes(sizes)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        # every study's seed is spawned from this one: without it no run could be repeated or resumed
+        # every study's seed is spawned from this one: without it no run could be repeated or
+        # resumed
         raise SpecificationError(f"seed={seed!r}: give a whole number >= 0, e.g. seed=1")
     if not isinstance(nsim, int) or nsim < 1:
         raise SpecificationError(f"nsim={nsim!r}: give the number of simulated studies, e.g. 1000")
@@ -136,7 +152,7 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
                             from_fit=from_fit, correlated=correlated, waves=waves,
                             allocation=allocation, by=by, time=time, dropout=dropout,
                             dropout_odds=dropout_odds, reference=reference,
-                            covariates=covariates, test=test, ddf=ddf)
+                            covariates=covariates, test=test, ddf=ddf, alpha=alpha)
     for n in sizes:
         if n < 2 * max(len(problem.design.allocation), 1) + 1:
             raise SpecificationError(f"sizes: {n} mothers are too few for this design; give at "
@@ -164,7 +180,8 @@ def power_curve(*, fixed: str | None = None, random: str | None = None, effects:
     keep = sims["n"].isin(sizes) & (sims["sim"] < nsim)
     sims = sims[keep].sort_values(["n", "sim"], kind="stable").reset_index(drop=True)
     sims = sims.astype({"n": int, "sim": int, "n_observed": int, "n_mothers": int,
-                        "converged": bool, "singular": bool, "failed": bool})
+                        "converged": bool, "singular": bool, "failed": bool,
+                        "significant": float})
     table = summarise(sims, alpha=alpha, confidence=confidence, true_value=problem.true_value())
     failed = int(table["n_failed"].sum())
     if failed:

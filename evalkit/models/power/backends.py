@@ -1,9 +1,9 @@
 """Where the simulated studies run: in this process, on local cores (joblib), or on Dask.
 
 The work is cut into blocks of studies of one size (:func:`blocks`); each backend runs
-:func:`evalkit.models.power.simulation.run_block` on them and yields each block's table as it finishes,
-in whatever order that is. Results do not depend on the backend: every study carries its own seed
-(:mod:`evalkit.models.power.simulation`), and the caller sorts the studies at the end.
+:func:`evalkit.models.power.simulation.run_block` on them and yields each block's table as it
+finishes, in whatever order that is. Results do not depend on the backend: every study carries its
+own seed (:mod:`evalkit.models.power.simulation`), and the caller sorts the studies at the end.
 
 * in-process (the default): no start-up cost; best below a few thousand fits;
 * ``n_jobs=k``: joblib's process pool (loky) on k local cores (``-1``: all of them);
@@ -74,8 +74,9 @@ def _dask(problem, work: list, seed, scheduler):
     try:
         client = Client(scheduler) if own else scheduler
     except (OSError, TimeoutError, ValueError) as exc:
-        raise SpecificationError(f"cannot reach the Dask scheduler {scheduler!r} ({exc}); start it "
-                                 "(dask scheduler) or check the address, e.g. tcp://host:8786") from None
+        raise SpecificationError(f"cannot reach the Dask scheduler {scheduler!r} ({exc}); start "
+                                 "it (dask scheduler) or check the address, e.g. "
+                                 "tcp://host:8786") from None
     try:
         # the problem is sent once and shared by every task (it carries no large arrays anyway)
         shared = client.scatter(problem, broadcast=True)

@@ -22,7 +22,8 @@ Examples
 >>> Checkpoint(path, "other", {"seed": 2}).load()
 Traceback (most recent call last):
 ...
-evalkit.errors.SpecificationError: checkpoint ...runs.parquet holds studies of another power problem ...
+evalkit.errors.SpecificationError: checkpoint ...runs.parquet holds studies of another power
+problem ...
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class Checkpoint:
         meta = json.loads((table.schema.metadata or {}).get(_KEY, b"{}"))
         if meta.get("fingerprint") != self.fingerprint:
             raise SpecificationError(f"checkpoint {self.path} holds studies of another power "
-                                     "problem (different truth, design, test or seed); give another "
-                                     "checkpoint= path, or delete the file to start again")
+                                     "problem (different truth, design, test or seed); give "
+                                     "another checkpoint= path, or delete the file to start again")
         frame = table.to_pandas()
         self._frames = [frame]
         return frame
@@ -83,7 +84,8 @@ class Checkpoint:
                                  default=str).encode()}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                   suffix=".tmp")
         os.close(fd)
         try:
             pq.write_table(table, tmp)

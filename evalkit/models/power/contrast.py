@@ -1,8 +1,9 @@
 """The test of a power simulation, and its extraction from one refit.
 
 The test is a fixed-effect term (``"weeks:mode[T.one_to_one]"``: the difference in change per week
-between one-to-one and group support) or a contrast ``{term: weight}`` (``{"weeks:mode[T.one_to_one]":
-24}``: that difference over 24 weeks). Each simulated data set is refitted with the fast engine
+between one-to-one and group support), a contrast ``{term: weight}``
+(``{"weeks:mode[T.one_to_one]": 24}``: that difference over 24 weeks), or a test in words
+resolved to a contrast (:mod:`.kinds`). Each simulated data set is refitted with the fast engine
 (:func:`evalkit.models.reml.fit_theta`, warm-started at the true θ) and the contrast tested with
 Satterthwaite df exactly as :meth:`evalkit.models.mixed.MixedResult.contrast` does; with
 ``ddf="kenward-roger"`` the refit goes through :func:`evalkit.fit_mixed` (the Kenward–Roger
@@ -40,6 +41,7 @@ class TestSpec:
     weights: tuple
     label: str
     ddf: str = "satterthwaite"
+    region: object = None       # a Johnson–Neyman test (:class:`.kinds.Region`), else None
 
     __test__ = False            # not a pytest test class, despite its name
 
@@ -62,6 +64,19 @@ class TestSpec:
                                      "fit.fixed['term']) or a contrast {term: weight}")
         return cls(weights=weights, label=label, ddf=ddf_name(ddf))
 
+    @classmethod
+    def worded(cls, test: dict, *, design, tmpl, ddf: str, alpha: float) -> "TestSpec":
+        """From a test in words (:mod:`.kinds`), resolved against the model's rows."""
+        from ..kenward_roger import ddf_name
+        from .kinds import resolve
+
+        weights, label, region = resolve(test, design=design, tmpl=tmpl, alpha=alpha)
+        return cls(weights=weights, label=label, ddf=ddf_name(ddf), region=region)
+
+    def describe(self) -> dict:
+        return {"weights": [list(w) for w in self.weights], "ddf": self.ddf,
+                **({"region": self.region.describe()} if self.region else {})}
+
     def vector(self, names: list) -> np.ndarray:
         """The contrast as a row vector over the model's terms ``names``."""
         L = np.zeros(len(names))
@@ -74,20 +89,45 @@ class TestSpec:
 
 
 def refit(X, Z, y, group, m, L, *, start, correlated: bool, ddf: str, frame=None,
-          formula: tuple = ("", "1")) -> dict:
+          formula: tuple = ("", "1"), jn=None) -> dict:
     """Refit one simulated data set and test ``L β = 0``.
 
-    Returns ``estimate, std_error, df, converged, singular, failed, message`` (a failed fit has
-    NaN numbers and the exception's message). ``frame`` (the observed design columns) and
-    ``formula`` ((fixed, random)) are needed for Kenward–Roger only.
+    Returns ``estimate, std_error, df, converged, singular, failed, message, significant`` (a
+    failed fit has NaN numbers and the exception's message). ``frame`` (the observed design
+    columns) and ``formula`` ((fixed, random)) are needed for Kenward–Roger only. ``jn``
+    ``(L1, region, low, high)`` makes it a Johnson–Neyman test: ``significant`` is 1.0 when the
+    region of significance of ``(L + (w − origin) L1) β`` covers the stated value or exists
+    between ``low`` and ``high`` (NaN for other tests, whose rejection is read from the t test).
     """
     try:
         if ddf == "kenward-roger":
-            return _refit_kr(frame, y, L, correlated, *formula)
-        return _refit_fast(X, Z, y, group, m, L, start=start, correlated=correlated)
+            fit = _refit_kr(frame, y, L, correlated, *formula)
+        else:
+            fit = _refit_fast(X, Z, y, group, m, L, start=start, correlated=correlated)
+        rows = fit.pop("rows")
+        return {**fit, "significant": _in_region(rows, L, jn) if jn else np.nan}
     except (EvalkitError, np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
         return {"estimate": np.nan, "std_error": np.nan, "df": np.nan, "converged": False,
-                "singular": False, "failed": True, "message": f"{type(exc).__name__}: {exc}"[:300]}
+                "singular": False, "failed": True, "message": f"{type(exc).__name__}: {exc}"[:300],
+                "significant": np.nan}
+
+
+#: Grid of moderator values searched per simulated study: the region is a quadratic inequality
+#: in the moderator (up to the df varying), so coarse bracketing plus Brent roots finds it; 201
+#: points as in johnson_neyman would triple the cost of a study for nothing.
+JN_POINTS = 41
+
+
+def _in_region(rows, L: np.ndarray, jn) -> float:
+    """Whether one study's Johnson–Neyman region meets the test's condition (1.0 or 0.0)."""
+    from ..jn_region import gap_function, region
+
+    L1, spec, low, high = jn
+    gap = gap_function(rows, L - spec.origin * L1, L1, confidence=1 - spec.alpha)
+    if spec.covers is not None:
+        # a value is in the region exactly where the effect there is significant
+        return float(gap(spec.covers)[0] > 0)
+    return float(region(gap, low, high, n_points=JN_POINTS).exists(low, high))
 
 
 def _refit_fast(X, Z, y, group, m, L, *, start, correlated: bool) -> dict:
@@ -102,8 +142,12 @@ def _refit_fast(X, Z, y, group, m, L, *, start, correlated: bool) -> dict:
     df = float(sat.df(L[None, :])[0])
     if not (np.isfinite(estimate) and np.isfinite(se) and se > 0):
         raise FloatingPointError("the refit gave no finite standard error")
+
+    def rows(M):
+        return (M @ tf.beta, np.sqrt(np.einsum("ij,jk,ik->i", M, tf.vcov, M)), sat.df(M))
+
     return {"estimate": estimate, "std_error": se, "df": df, "converged": bool(tf.converged),
-            "singular": _singular(tf, correlated), "failed": False, "message": ""}
+            "singular": _singular(tf, correlated), "failed": False, "message": "", "rows": rows}
 
 
 def _singular(tf, correlated: bool) -> bool:
@@ -132,6 +176,11 @@ def _refit_kr(frame, y, L, correlated: bool, fixed: str, random: str) -> dict:
         fit = fit_mixed(data, outcome=OUTCOME, fixed=fixed, subject=SUBJECT,
                         random=random, correlated=correlated, ddf="kenward-roger")
     row = fit.contrast(L[None, :]).iloc[0]
+
+    def rows(M):
+        out = fit.contrast(M)
+        return out["estimate"].to_numpy(), out["std_error"].to_numpy(), out["df"].to_numpy()
+
     return {"estimate": float(row["estimate"]), "std_error": float(row["std_error"]),
-            "df": float(row["df"]), "converged": bool(fit.converged), "singular": bool(fit.singular),
-            "failed": False, "message": ""}
+            "df": float(row["df"]), "converged": bool(fit.converged),
+            "singular": bool(fit.singular), "failed": False, "message": "", "rows": rows}

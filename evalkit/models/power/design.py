@@ -153,8 +153,8 @@ def _shares(values, waves: tuple, where: str) -> tuple:
         raise SpecificationError(f"{where} has {len(shares)} shares for {len(waves)} waves; give "
                                  "the cumulative share lost by each wave (0 at baseline)")
     if any(not 0 <= s < 1 for s in shares) or any(b < a for a, b in zip(shares, shares[1:])):
-        raise SpecificationError(f"{where}={list(shares)}: cumulative shares lost must be between 0 "
-                                 "and 1 (below 1) and never decrease from one wave to the next")
+        raise SpecificationError(f"{where}={list(shares)}: cumulative shares lost must be between "
+                                 "0 and 1 (below 1) and never decrease from one wave to the next")
     return shares
 
 
@@ -181,7 +181,8 @@ def infer_by(fixed: str, time: str, allocation: dict | None, covariates=()) -> s
 @dataclass(frozen=True)
 class Template:
     """The complete-data model matrices for ``n`` mothers (subject-major rows), with every
-    covariate at 0 (``X``, ``Z``) and how they change per unit of each covariate (``dX``, ``dZ``)."""
+    covariate at 0 (``X``, ``Z``) and how they change per unit of each covariate (``dX``,
+    ``dZ``)."""
 
     X: np.ndarray
     Z: np.ndarray
@@ -192,6 +193,7 @@ class Template:
     fixed_names: list
     random_names: list
     frame: pd.DataFrame         # the design columns (for engines that take a frame)
+    model: object               # formulaic's Design: model rows for new values (test contrasts)
 
 
 _CACHE: dict = {}
@@ -233,7 +235,7 @@ def _build(design: StudyDesign, fixed: str, random: str, n: int) -> Template:
         Z0 -= values[d.group, k][:, None] * dZ[-1]
     tmpl = Template(X=X0, Z=Z0, dX=tuple(dX), dZ=tuple(dZ), group=d.group, level=level,
                     fixed_names=list(d.fixed_names), random_names=list(d.random_names),
-                    frame=frame.drop(columns=OUTCOME))
+                    frame=frame.drop(columns=OUTCOME), model=d)
     if design.covariates:
         _check_linear(tmpl, frame, design, fixed, random)
     return tmpl

@@ -68,7 +68,8 @@ class TrueModel:
             fixed = fixed or from_fit.spec.fixed
             random = random or from_fit.spec.random
             correlated = from_fit.spec.correlated
-            base_effects = dict(zip(from_fit.fixed["term"], from_fit.fixed["estimate"].astype(float)))
+            base_effects = dict(zip(from_fit.fixed["term"],
+                                    from_fit.fixed["estimate"].astype(float)))
             base_variance = _variance_of(from_fit)
         if not fixed:
             raise SpecificationError("the data-generating model needs fixed= (e.g. fixed='weeks * "
@@ -98,14 +99,15 @@ class TrueModel:
             raise SpecificationError("variance residual_sd is 0; give the residual standard "
                                      "deviation of the outcome (e.g. 4 WEMWBS points)")
         if not -1 < values["correlation"] < 1:
-            raise SpecificationError(f"variance correlation is {values['correlation']:g}; it must be "
-                                     "between -1 and 1 (exclusive)")
+            raise SpecificationError(f"variance correlation is {values['correlation']:g}; it must "
+                                     "be between -1 and 1 (exclusive)")
         if random in ("1", "") and values["slope_sd"] > 0 and from_fit is None:
             raise SpecificationError(f"variance slope_sd is {values['slope_sd']:g} but random="
                                      f"{random!r} has no random slope; give random='weeks' or drop "
                                      "slope_sd")
         return cls(fixed=fixed, random=random,
-                   effects=tuple((k, _number(x, f"effect {k!r}")) for k, x in merged_effects.items()),
+                   effects=tuple((k, _number(x, f"effect {k!r}"))
+                                 for k, x in merged_effects.items()),
                    correlated=bool(correlated), **values)
 
     # ------------------------------------------------------------------ derived

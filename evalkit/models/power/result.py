@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from ..._result import Result
+from ...errors import SpecificationError
 
 __all__ = ["PowerResult", "summarise", "detectable"]
 
@@ -52,11 +53,22 @@ def _wilson(k: int, n: int, confidence: float) -> tuple[float, float]:
 
 
 def _tests(sims: pd.DataFrame, alpha: float, shift: float = 0.0):
-    """Rejection and coverage of each usable study (estimates moved by ``shift``)."""
+    """Rejection and coverage of each usable study (estimates moved by ``shift``).
+
+    A Johnson–Neyman test's studies carry their own verdict (``significant``: the region met its
+    condition); every other test rejects where its t test does.
+    """
     est = sims["estimate"].to_numpy(float) + shift
     se, df = sims["std_error"].to_numpy(float), sims["df"].to_numpy(float)
     crit = stats.t.ppf(1 - alpha / 2, np.where(np.isfinite(df) & (df > 0), df, np.inf))
-    return np.abs(est) > crit * se, est, crit * se
+    reject = np.abs(est) > crit * se
+    if _is_region(sims):
+        reject = sims["significant"].to_numpy(float) > 0.5
+    return reject, est, crit * se
+
+
+def _is_region(sims: pd.DataFrame) -> bool:
+    return "significant" in sims and bool(sims["significant"].notna().any())
 
 
 def summarise(sims: pd.DataFrame, *, alpha: float, confidence: float, true_value: float
@@ -96,6 +108,12 @@ def detectable(sims: pd.DataFrame, *, alpha: float, true_value: float, power=(0.
     0): the smallest value at which the share of studies rejecting reaches the target. Sizes that
     do not reach it within 20 standard errors get NaN.
     """
+    if _is_region(sims):
+        # a region depends on the whole line of the effect over the moderator, not on one
+        # contrast: shifting the estimates cannot say where it would appear
+        raise SpecificationError("detectable differences are not defined for a Johnson–Neyman "
+                                 "test; rerun power_curve with other effects to see how the "
+                                 "region's power moves")
     sign = -1.0 if true_value < 0 else 1.0
     rows = []
     for n, part in sims.groupby("n", sort=True):
@@ -129,7 +147,8 @@ class PowerResult(Result):
         One row per size (see :mod:`evalkit.models.power.result` for the columns).
     raw : pandas.DataFrame
         One row per simulated study: ``n, sim, n_observed, n_mothers, estimate, std_error, df,
-        converged, singular, failed, message``.
+        converged, singular, failed, message, significant`` (the last: whether a Johnson–Neyman
+        region met its condition; NaN for other tests).
     test : str
         The term or contrast tested.
     alpha : float

@@ -33,13 +33,14 @@ import pandas as pd
 
 from .contrast import TestSpec, refit
 from .design import StudyDesign, infer_by, simulate_data, template
+from .kinds import is_worded
 from .model import TrueModel
 
 __all__ = ["Problem", "run_block", "COLUMNS"]
 
 #: The columns of the per-study table (``PowerResult.raw``, the checkpoint file).
 COLUMNS = ["n", "sim", "n_observed", "n_mothers", "estimate", "std_error", "df", "converged",
-           "singular", "failed", "message"]
+           "singular", "failed", "message", "significant"]
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,12 @@ class Problem:
     def build(cls, *, fixed=None, random=None, effects=None, variance=None, from_fit=None,
               correlated: bool = True, waves, allocation=None, by=None, time: str = "weeks",
               dropout=None, dropout_odds=None, reference=None, covariates=None, test,
-              ddf: str = "satterthwaite") -> "Problem":
-        """Check every part and make sure the terms named exist (fails before any simulation)."""
+              ddf: str = "satterthwaite", alpha: float = 0.05) -> "Problem":
+        """Check every part and make sure the terms named exist (fails before any simulation).
+
+        A test in words (:mod:`.kinds`) is resolved here to its contrast; ``alpha`` is the level
+        of a Johnson–Neyman region (a study's region depends on it, so it is part of the test).
+        """
         truth = TrueModel.build(fixed=fixed, random=random, effects=effects, variance=variance,
                                 from_fit=from_fit, correlated=correlated)
         covariates = [covariates] if isinstance(covariates, str) else list(covariates or ())
@@ -63,14 +68,17 @@ class Problem:
         design = StudyDesign.build(waves=waves, allocation=allocation, by=by, time=time,
                                    dropout=dropout, reference=reference, covariates=covariates,
                                    dropout_odds=dropout_odds)
-        problem = cls(truth=truth, design=design, test=TestSpec.build(test, ddf=ddf))
+        if is_worded(test):
+            spec = TestSpec.worded(test, design=design, tmpl=_smallest(design, truth), ddf=ddf,
+                                   alpha=alpha)
+        else:
+            spec = TestSpec.build(test, ddf=ddf)
+        problem = cls(truth=truth, design=design, test=spec)
         problem.true_value()        # names checked now, with the whole list in the message
         return problem
 
     def _template(self):
-        # the smallest study with two mothers per group: enough to name the model's terms
-        smallest = 2 * max(len(self.design.allocation), 1)
-        return template(self.design, self.truth.fixed, self.truth.random, smallest)
+        return _smallest(self.design, self.truth)
 
     def true_value(self) -> float:
         """The tested contrast's true value (``L β``)."""
@@ -91,13 +99,18 @@ class Problem:
 
     def describe(self, seed) -> dict:
         return {"truth": self.truth.describe(), "design": self.design.describe(),
-                "test": {"weights": [list(w) for w in self.test.weights], "ddf": self.test.ddf},
+                "test": self.test.describe(),
                 "seed": seed}
 
     def fingerprint(self, seed) -> str:
         """A digest of everything a simulated study depends on (checkpoints must match it)."""
         text = json.dumps(self.describe(seed), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _smallest(design: StudyDesign, truth: TrueModel):
+    # the smallest study with two mothers per group: enough to name the model's terms
+    return template(design, truth.fixed, truth.random, 2 * max(len(design.allocation), 1))
 
 
 def _seed(seed, sim: int) -> np.random.SeedSequence:
@@ -116,6 +129,8 @@ def run_block(problem: Problem, n: int, sims, seed) -> pd.DataFrame:
     L = problem.test.vector(tmpl.fixed_names)
     cov, start = truth.random_cov(), truth.theta()
     kr = problem.test.ddf == "kenward-roger"
+    region = problem.test.region
+    slope = TestSpec(weights=region.slope, label="").vector(tmpl.fixed_names) if region else None
     out = []
     # thin matrix products: BLAS threads only add synchronisation (see evalkit.models.mixed)
     with _single_threaded_blas():
@@ -123,8 +138,15 @@ def run_block(problem: Problem, n: int, sims, seed) -> pd.DataFrame:
             rng = np.random.default_rng(_seed(seed, sim))
             s = simulate_data(tmpl, design, beta, cov, truth.residual_sd, rng)
             frame = tmpl.frame.iloc[s.rows].assign(**s.covariates) if kr else None
+            jn = None
+            if region:
+                # without a stated range, the region must lie among this study's mothers
+                values = s.covariates[region.moderator]
+                low, high = region.within or (float(values.min()), float(values.max()))
+                jn = (slope, region, low, high)
             fit = refit(s.X, s.Z, s.y, s.group, s.m, L, start=start, correlated=truth.correlated,
-                        ddf=problem.test.ddf, frame=frame, formula=(truth.fixed, truth.random))
+                        ddf=problem.test.ddf, frame=frame, formula=(truth.fixed, truth.random),
+                        jn=jn)
             out.append({"n": int(n), "sim": int(sim), "n_observed": int(len(s.y)),
                         "n_mothers": int(s.m), **fit})
     return pd.DataFrame(out, columns=COLUMNS)

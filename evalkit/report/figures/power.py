@@ -59,7 +59,8 @@ def power_figure(table, *, target: float = 0.8, name: str | None = None) -> Repo
     >>> t = pd.DataFrame({"n": [40, 80, 120], "power": [0.31, 0.62, 0.83],
     ...                   "ci_low": [0.27, 0.58, 0.79], "ci_high": [0.35, 0.66, 0.86]})
     >>> print(power_figure(t).alt)
-    Power curve: the chance of detecting the difference rises from 31% with 40 mothers to 83% with 120; 80% power is first reached with 120 mothers of the sizes tried.
+    Power curve: the chance of detecting the difference rises from 31% with 40 mothers to 83% with
+    120; 80% power is first reached with 120 mothers of the sizes tried.
     """
     fig = _figure(3.8)
     ax = fig.add_subplot()

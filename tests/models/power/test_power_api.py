@@ -15,11 +15,9 @@ from evalkit.models.power.contrast import refit
 from evalkit.models.power.design import template, simulate_data
 from evalkit.models.power.simulation import Problem
 
-EFFECTS = {"Intercept": 38, "weeks": 0.3, "mode[T.one_to_one]": 0, "weeks:mode[T.one_to_one]": 0.1}
-VARIANCE = {"intercept_sd": 6, "slope_sd": 0.15, "correlation": 0, "residual_sd": 4}
-DESIGN = dict(fixed="weeks * mode", random="weeks", effects=EFFECTS, variance=VARIANCE,
-              waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
-              test="weeks:mode[T.one_to_one]")
+from .designs import BASE, EFFECTS, VARIANCE
+
+DESIGN = dict(BASE, test="weeks:mode[T.one_to_one]")
 
 
 def test_contract_call_returns_a_tidy_power_table():
@@ -45,7 +43,8 @@ def test_same_seed_same_table_and_another_seed_differs():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"effects": {**EFFECTS, "weeks:mode[T.one2one]": 0.1}}, r"did you mean 'weeks:mode\[T.one_to_one\]'"),
+    ({"effects": {**EFFECTS, "weeks:mode[T.one2one]": 0.1}},
+     r"did you mean 'weeks:mode\[T.one_to_one\]'"),
     ({"effects": {"Intercept": 38, "weeks": 0.3}}, r"no value for 'mode\[T.one_to_one\]'.*give 0"),
     ({"test": "weeks:isolation"}, r"not a term of the model; the terms are 'Intercept'"),
     ({"allocation": {"group": 0.5, "one_to_one": 0.6}}, r"add up to 1"),
@@ -89,7 +88,8 @@ def test_fast_refit_equals_fit_mixed_contrast():
     kr = refit(X, Z, y, g, m, L, start=None, correlated=True, ddf="kenward-roger",
                frame=tmpl.frame.iloc[rows], formula=("weeks * mode", "weeks"))
     row_kr = fit.contrast({"d": {"weeks:mode[T.one_to_one]": 1}}, ddf="kenward-roger").iloc[0]
-    assert kr["estimate"] == pytest.approx(row_kr["estimate"]) and kr["df"] == pytest.approx(row_kr["df"])
+    assert kr["estimate"] == pytest.approx(row_kr["estimate"])
+    assert kr["df"] == pytest.approx(row_kr["df"])
 
 
 def test_kenward_roger_refits_give_the_same_estimates_and_their_own_df():
@@ -97,7 +97,8 @@ def test_kenward_roger_refits_give_the_same_estimates_and_their_own_df():
     kr = ek.power(**DESIGN, n=30, nsim=3, seed=4, ddf="kenward-roger", progress=False)
     np.testing.assert_allclose(kr.raw["estimate"], sat.raw["estimate"], rtol=1e-6)
     assert not np.allclose(kr.raw["df"], sat.raw["df"])
-    assert (kr.raw["std_error"] >= sat.raw["std_error"] - 1e-12).all()   # the small-sample adjustment widens
+    # the small-sample adjustment widens
+    assert (kr.raw["std_error"] >= sat.raw["std_error"] - 1e-12).all()
 
 
 def test_from_fit_takes_the_pilot_and_edits_it():
@@ -107,7 +108,8 @@ def test_from_fit_takes_the_pilot_and_edits_it():
     mode = np.where(ids % 2, "one_to_one", "group")
     y = 40 + rng.normal(0, 5, 80)[ids] + (0.3 + rng.normal(0, 0.2, 80)[ids]) * weeks \
         + rng.normal(0, 3, 320)
-    pilot = ek.fit_mixed(pd.DataFrame({"participant_id": ids, "weeks": weeks, "mode": mode, "y": y}),
+    pilot = ek.fit_mixed(pd.DataFrame({"participant_id": ids, "weeks": weeks, "mode": mode,
+                                       "y": y}),
                          outcome="y", fixed="weeks * mode", random="weeks")
     res = ek.power(n=60, from_fit=pilot, effects={"weeks:mode[T.one_to_one]": 0.25},
                    waves=[0, 6, 12, 24], allocation={"group": 0.5, "one_to_one": 0.5},
@@ -191,7 +193,8 @@ def test_plot_draws_the_curve_and_the_target():
 def test_a_continuous_moderator_of_change():
     # isolation (per SD) slows change by 0.1 points a week: the interaction with a continuous
     # moderator, estimated without bias and refitted exactly as fit_mixed would
-    design = dict(fixed="weeks * mode + weeks * isolation", random="weeks", covariates=["isolation"],
+    design = dict(fixed="weeks * mode + weeks * isolation", random="weeks",
+                  covariates=["isolation"],
                   effects={**EFFECTS, "isolation": -1.0, "weeks:isolation": -0.1},
                   variance=VARIANCE, waves=[0, 6, 12, 24],
                   allocation={"group": 0.5, "one_to_one": 0.5}, test="weeks:isolation")
@@ -231,7 +234,8 @@ def test_dropout_by_context_loses_more_of_the_mothers_it_says():
                       problem.truth.random_cov(), 4.0, np.random.default_rng(5))
     rows = pd.DataFrame({"mother": tmpl.group[s.rows], "isolation": s.covariates["isolation"]})
     per = rows.groupby("mother").agg(waves=("mother", "size"), isolation=("isolation", "first"))
-    assert per.loc[per["isolation"] > 1, "waves"].mean() < per.loc[per["isolation"] < -1, "waves"].mean() - 0.8
+    assert per.loc[per["isolation"] > 1, "waves"].mean() < \
+        per.loc[per["isolation"] < -1, "waves"].mean() - 0.8
     assert len(per) == 400                                  # nobody lost at baseline
     with pytest.raises(SpecificationError, match=r"dropout_odds for \['isolated'\]"):
         Problem.build(**{**design, "dropout_odds": {"isolated": 2.0}})
