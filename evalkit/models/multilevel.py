@@ -102,6 +102,9 @@ def build_terms_design(data: pd.DataFrame, spec, rspec: RandomSpec):
                                      "in the fitted rows; a random effect needs at least 2")
         terms.append(TermData(term=t, names=list(mm.columns), levels=pd.Index(levels, name=t.group),
                               Z=mm.values, codes=codes, spec=mm.spec))
+    # lme4's order (most levels first): the engine eliminates the first term's levels block by
+    # block, and θ and the variance table then read as lme4's
+    terms.sort(key=lambda td: -len(td.levels) * len(td.names))
     return design, terms
 
 
@@ -200,7 +203,7 @@ def simpler_spec(result):
     """One step down the ladder at the first singular term: drop its correlations, then its
     slopes, then the term itself (while another term remains)."""
     flags = _singular_terms(result.raw)
-    rspec = parse_random(result.spec.random)
+    rspec = RandomSpec(tuple(td.term for td in result.terms))
     for i, (td, bad) in enumerate(zip(result.terms, flags)):
         if not bad:
             continue
