@@ -129,6 +129,12 @@ class Problem:
                                                minlength=self.m1)
         self.ZtZ_r1 = self.ZtZ[self.n1:, :self.n1].tocsr()
         self.ZtZ_rr = self.ZtZ[self.n1:, self.n1:].tocsc()
+        zxy = np.column_stack([self.ZtX, self.Zty])
+        self.zxy1 = zxy[:self.n1].reshape(self.m1, self.q1, -1)
+        self.zxy_r = zxy[self.n1:]
+        self.lam_r, lind_r, _, _ = _lambda_pattern(self.terms[1:])
+        self.lind_r = lind_r + self.k1
+        self.eye_r = _sp.identity(self.Q - self.n1, format="csc")
         self._factor = None
         self._cache: dict = {}
 
@@ -146,56 +152,52 @@ class Problem:
         return lam
 
     def _factorise(self, theta: np.ndarray):
-        """L = [[L11, 0], [W, M]]: L11 the first term's q1 × q1 blocks, W = A21 L11⁻ᵀ and
-        M M' = S = A22 − W W' by CHOLMOD (analysed once, on the pattern of a θ with no zeros)."""
+        """L = [[L11, 0], [W, M]]: L11 the first term's q1 × q1 blocks (T1'B_jT1 + I = L11_j L11_j'),
+        W = A21 L11⁻ᵀ = Λr'(Z_r'Z_1)(Λ1 L11⁻ᵀ) with Λ1 L11⁻ᵀ block diagonal, and M M' = S =
+        Λr'Z_r'Z_rΛr + I − W W' by CHOLMOD (analysed once, on a pattern holding S's at any θ).
+        Returns (T1, L11, L11⁻¹, Λr, W, factor); the last three are None with one term.
+        (Stacked matmul, not einsum: a three-operand einsum was the largest cost per evaluation.)"""
         from sksparse.cholmod import analyze
 
-        lam = self.lambda_at(theta)
-        n1 = self.n1
-        pos1 = self.terms[0].layout[0]
-        T1 = _reml.make_lambda(theta[:self.k1], self.q1, pos1)
-        A11 = np.einsum("ji,mjk,kl->mil", T1, self.B1, T1) + np.eye(self.q1)
+        T1 = _reml.make_lambda(theta[:self.k1], self.q1, self.terms[0].layout[0])
+        A11 = (T1.T @ self.B1) @ T1 + np.eye(self.q1)
         L11 = np.linalg.cholesky(A11)
-        lam1, lamr = lam[:n1, :n1], lam[n1:, n1:]
-        if self.Q == n1:
-            return lam, L11, None, None
-        Linv_t = np.linalg.inv(L11).transpose(0, 2, 1)
-        bd = _sp.bsr_matrix((Linv_t, np.arange(self.m1), np.arange(self.m1 + 1)),
-                            shape=(n1, n1))
-        W = (lamr.T @ self.ZtZ_r1 @ lam1 @ bd).tocsr()
-        S = (lamr.T @ self.ZtZ_rr @ lamr + _sp.identity(self.Q - n1) - W @ W.T).tocsc()
+        Linv = np.linalg.inv(L11)
+        if self.Q == self.n1:
+            return T1, L11, Linv, None, None, None
+        lamr = self.lam_r.copy()
+        lamr.data = theta[self.lind_r]
+        blocks = T1 @ Linv.transpose(0, 2, 1)
+        M1 = _sp.bsr_matrix((blocks, np.arange(self.m1), np.arange(self.m1 + 1)),
+                            shape=(self.n1, self.n1))
+        W = (lamr.T @ (self.ZtZ_r1 @ M1)).tocsr()
+        S = (lamr.T @ self.ZtZ_rr @ lamr + self.eye_r - W @ W.T).tocsc()
         if self._factor is None:
             self._factor = analyze(self._schur_pattern(), mode="auto")
         self._factor.cholesky_inplace(S)
-        return lam, L11, W, self._factor
+        return T1, L11, Linv, lamr, W, self._factor
 
     def _schur_pattern(self) -> _sp.csc_matrix:
         """S at a θ with every entry non-zero: its pattern contains that of S at any θ."""
-        saved = self._factor
-        self._factor = False     # not None: _factorise must not analyse recursively
-        theta = np.ones(self.n_theta)
-        lam = self.lambda_at(theta)
-        n1 = self.n1
-        W = lam[n1:, n1:].T @ self.ZtZ_r1 @ lam[:n1, :n1]
-        S = (lam[n1:, n1:].T @ self.ZtZ_rr @ lam[n1:, n1:] + _sp.identity(self.Q - n1)
-             + W @ W.T).tocsc()
-        self._factor = saved
-        return S
+        lamr = self.lam_r.copy()
+        lamr.data = np.ones(len(lamr.data))
+        M1 = _sp.bsr_matrix((np.ones((self.m1, self.q1, self.q1)), np.arange(self.m1),
+                             np.arange(self.m1 + 1)), shape=(self.n1, self.n1))
+        W = lamr.T @ (self.ZtZ_r1 @ M1)
+        return (lamr.T @ self.ZtZ_rr @ lamr + self.eye_r + W @ W.T).tocsc()
 
     def evaluate(self, theta: np.ndarray) -> Evaluation:
         theta = np.asarray(theta, float)
         key = theta.tobytes()
         if key in self._cache:       # Satterthwaite's steps in σ alone reuse an evaluation
             return self._cache[key]
-        lam, L11, W, f = self._factorise(theta)
+        T1, L11, Linv, lamr, W, f = self._factorise(theta)
         n1 = self.n1
         ldL2 = 2.0 * float(np.sum(np.log(np.diagonal(L11, axis1=1, axis2=2))))
-        rhs = lam.T @ np.column_stack([self.ZtX, self.Zty])
-        r1 = rhs[:n1].reshape(self.m1, self.q1, -1)
-        c1 = np.linalg.solve(L11, r1).reshape(n1, -1)
+        c1 = (Linv @ (T1.T @ self.zxy1)).reshape(n1, -1)      # L11⁻¹Λ1'Z_1'[X y], by block
         if f is not None:
             ldL2 += f.logdet()
-            c2 = f.solve_L(f.apply_P(rhs[n1:] - W @ c1), use_LDLt_decomposition=False)
+            c2 = f.solve_L(f.apply_P(lamr.T @ self.zxy_r - W @ c1), use_LDLt_decomposition=False)
             sol = np.vstack([c1, c2])
         else:
             sol = c1
@@ -241,7 +243,8 @@ class Problem:
 
     def conditional_modes(self, ev: Evaluation) -> list:
         """b = Λ u with u = P'L'⁻¹(c_u − R_ZX β), split per term as (levels × q) arrays."""
-        lam, L11, W, f = self._factorise(ev.theta)
+        _, _, Linv, _, W, f = self._factorise(ev.theta)
+        lam = self.lambda_at(ev.theta)
         c = ev.cu - ev.rzx @ ev.beta
         n1 = self.n1
         c1 = c[:n1]
@@ -250,7 +253,7 @@ class Problem:
             c1 = c1 - W.T @ u2
         else:
             u2 = np.zeros(0)
-        u1 = np.linalg.solve(L11.transpose(0, 2, 1), c1.reshape(self.m1, self.q1, 1)).ravel()
+        u1 = (Linv.transpose(0, 2, 1) @ c1.reshape(self.m1, self.q1, 1)).ravel()
         b = lam @ np.r_[u1, u2]
         return [b[o:o + t.m * t.q].reshape(t.m, t.q) for o, t in zip(self.offsets, self.terms)]
 
