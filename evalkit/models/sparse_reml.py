@@ -33,12 +33,15 @@ evaluation), because S is dense when factors cross (InstEval: 1,156 × 1,156 aft
 supernodal code handles both. Measured on InstEval (one BLAS thread, on a shared 2-core machine):
 CHOLMOD on the whole 4,128 × 4,128 matrix, as lme4 does, 0.25 s per evaluation; blocks then
 CHOLMOD on S, 0.11 s; a dense LAPACK Cholesky of S instead of CHOLMOD gave the same time there but
-cannot take 2,000 nested volunteers sparsely. Terms are searched in the order given; the caller
+cannot take 2,000 nested volunteers sparsely (100,000 mothers in 2,000 volunteers: 0.05–0.07 s per
+evaluation, the 100,000 2 × 2 blocks in closed form, :mod:`evalkit.models.small_blocks`). Terms are
+searched in the order given; the caller
 (:mod:`evalkit.models.multilevel`) puts the factor with most levels first, as lme4 orders them.
 
 The search: L-BFGS-B on θ with forward-difference gradients while steps still gain more than 1
 and central differences after, ending when three calls in a row gain less than 1e-7 (InstEval:
-120 evaluations; lme4's bobyqa needs a similar number, each costing a full sparse factorisation).
+120 evaluations against lme4's bobyqa 68, each of lme4's a full sparse factorisation; 100,000
+mothers: 123 against 189). Whole-fit timings: ``benchmarks/results/bench_multilevel.md``.
 Models with one grouping factor keep the closed-form engine of :mod:`evalkit.models.reml`, which
 is faster still (no sparse matrices at all).
 
@@ -66,6 +69,10 @@ import scipy.sparse as _sp
 from ..errors import FitError
 from . import reml as _reml
 from . import satterthwaite as _sat
+from .small_blocks import bmm as _bmm
+from .small_blocks import chol_inv as _chol_inv
+from .small_blocks import congruence as _congruence
+from .small_blocks import left as _left
 
 __all__ = ["Term", "Problem", "Evaluation", "TermsFit", "fit_terms"]
 
@@ -156,7 +163,7 @@ class Problem:
         W = A21 L11⁻ᵀ = Λr'(Z_r'Z_1)(Λ1 L11⁻ᵀ) with Λ1 L11⁻ᵀ block diagonal, and M M' = S =
         Λr'Z_r'Z_rΛr + I − W W' by CHOLMOD (analysed once, on a pattern holding S's at any θ).
         Returns (T1, L11, L11⁻¹, Λr, W, factor); the last three are None with one term.
-        (The blocks are handled as whole arrays: see ``_chol_inv``.)"""
+        (The blocks are handled as whole arrays: :mod:`evalkit.models.small_blocks`.)"""
         from sksparse.cholmod import analyze
 
         T1 = _reml.make_lambda(theta[:self.k1], self.q1, self.terms[0].layout[0])
@@ -255,43 +262,6 @@ class Problem:
         u1 = _bmm(Linv.transpose(0, 2, 1), c1.reshape(self.m1, self.q1, 1)).ravel()
         b = lam @ np.r_[u1, u2]
         return [b[o:o + t.m * t.q].reshape(t.m, t.q) for o, t in zip(self.offsets, self.terms)]
-
-
-# ---------------------------------------------------------------- many small blocks at once
-# numpy's stacked matmul, inv and cholesky loop over the blocks one by one (~0.1-0.3 µs each);
-# with 100,000 mothers that was most of an evaluation. These work on whole arrays instead.
-def _left(T: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """T @ B_j for every block j (T: q × q, B: m × q × c), as one BLAS product."""
-    return np.tensordot(T, B, axes=([1], [1])).transpose(1, 0, 2)
-
-
-def _congruence(T: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """T' B_j T for every block j."""
-    return _left(T.T, np.tensordot(B, T, axes=([2], [0])))
-
-
-def _bmm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """A_j @ B_j for every block j (A: m × q × q small q, B: m × q × c)."""
-    return sum(A[:, :, k, None] * B[:, None, k, :] for k in range(A.shape[2]))
-
-
-def _chol_inv(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower Cholesky factors L_j of A_j and their inverses, in closed form for q ≤ 2."""
-    q = A.shape[1]
-    if q == 1:
-        L = np.sqrt(A)
-        return L, 1.0 / L
-    if q == 2:
-        l11 = np.sqrt(A[:, 0, 0])
-        l21 = A[:, 1, 0] / l11
-        l22 = np.sqrt(A[:, 1, 1] - l21 * l21)
-        L = np.zeros_like(A)
-        Li = np.zeros_like(A)
-        L[:, 0, 0], L[:, 1, 0], L[:, 1, 1] = l11, l21, l22
-        Li[:, 0, 0], Li[:, 1, 0], Li[:, 1, 1] = 1.0 / l11, -l21 / (l11 * l22), 1.0 / l22
-        return L, Li
-    L = np.linalg.cholesky(A)
-    return L, np.linalg.inv(L)
 
 
 def _term_z(t: Term) -> _sp.csc_matrix:

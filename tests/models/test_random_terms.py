@@ -162,3 +162,18 @@ def test_richardson_two_steps_match_lmertests_four():
     dfs = [sat.satterthwaite_df(np.eye(2), fit.vcov_beta, *fit.raw.satterthwaite(richardson=r)[1::-1])
            for r in (2, 4)]
     np.testing.assert_allclose(dfs[0], dfs[1], rtol=1e-4)
+
+
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_small_block_factorisations_match_numpy(q):
+    from evalkit.models.small_blocks import bmm, chol_inv, congruence
+
+    rng = np.random.default_rng(q)
+    G = rng.normal(size=(50, q, q))
+    A = G @ G.transpose(0, 2, 1) + np.eye(q)
+    L, Li = chol_inv(A)
+    np.testing.assert_allclose(L, np.linalg.cholesky(A), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(Li, np.linalg.inv(np.linalg.cholesky(A)), rtol=1e-10, atol=1e-12)
+    T = np.tril(rng.normal(size=(q, q)))
+    np.testing.assert_allclose(congruence(T, A), T.T @ A @ T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bmm(Li, A), Li @ A, rtol=1e-12, atol=1e-12)
