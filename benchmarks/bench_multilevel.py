@@ -134,7 +134,7 @@ def write(rows: list[dict], args) -> None:
              f"{args.volunteers} --repeat {args.repeat}` (fastest of {args.repeat} kept on each side) on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; each fit in "
              "its own process, evalkit and R one after the other in the same run, on a shared "
              "2-core machine (other jobs running: absolute times are noisy, ratios less so).", "",
-             "| case | evalkit fit_mixed (s) | of which Satterthwaite df (s) | θ evaluations | "
+             "| case | evalkit fit_mixed (s) | Satterthwaite df alone, separate run (s) | θ evaluations | "
              "lme4::lmer (s) | lmerTest::lmer (s) | lme4 feval | speed-up vs lme4 | vs lmerTest | "
              "logLik evalkit − lme4 | evalkit peak RSS (MB) | R heap peak lme4 / lmerTest (MB) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
