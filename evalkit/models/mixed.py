@@ -15,9 +15,11 @@ from .._result import Result
 from ..errors import (ConvergenceWarning, FitError, SingularFitWarning, SpecificationError,
                       UnknownNameError)
 from . import kenward_roger as _kr
+from . import multilevel as _ml
 from . import reml as _reml
 from . import satterthwaite as _sat
 from .design import Design, build_design, new_matrices
+from .random_terms import is_term_syntax, parse_random
 from .tables import variance_table as _variance_table
 from .tables import wald_table as _wald_table
 
@@ -49,6 +51,8 @@ class MixedModel:
         object.__setattr__(self, "ddf", _kr.ddf_name(self.ddf))
 
     def describe(self) -> str:
+        if is_term_syntax(self.random):
+            return f"{self.outcome} ~ {self.fixed} + {self.random}, {'REML' if self.reml else 'ML'}"
         bar = "|" if self.correlated else "||"
         re = "1" if self.random.strip() in ("1", "") else f"1 + {self.random}" if not \
             self.random.strip().startswith("0") else self.random
@@ -79,6 +83,9 @@ class MixedResult(Result):
         Rows not used, by reason.
     raw : object
         The engine's own objects (fast engine: sufficient statistics and solution).
+    terms : tuple
+        With several random-effects terms (``random`` in lme4's syntax): one
+        :class:`evalkit.models.multilevel.TermData` per term; empty for one grouping factor.
     """
 
     spec: MixedModel
@@ -102,6 +109,7 @@ class MixedResult(Result):
     design: Design = field(repr=False)
     simplification: tuple = ()
     _contrast_df: object = field(default=None, repr=False)
+    terms: tuple = field(default=(), repr=False)
 
     # ------------------------------------------------------------------ tables
     @property
@@ -111,14 +119,32 @@ class MixedResult(Result):
 
     @cached_property
     def blups(self) -> pd.DataFrame:
-        """Predicted random effects (conditional modes), one row per subject."""
+        """Predicted random effects (conditional modes), one row per subject (with several terms:
+        the first term's; :attr:`ranef` has every factor's)."""
+        if self.terms:
+            return self.ranef[self.terms[0].term.group]
         b = self.raw.blups() if hasattr(self.raw, "blups") else self.raw["blups"]
         return pd.DataFrame(b, index=self.design.groups.rename(self.spec.subject),
                             columns=self.design.random_names)
 
     @cached_property
+    def ranef(self) -> dict:
+        """Predicted random effects per grouping factor: ``{group: DataFrame}``, one row per level
+        (lme4's ``ranef``)."""
+        if not self.terms:
+            return {self.spec.subject: self.blups}
+        return _ml.ranef(self.terms, self._term_blups)
+
+    @cached_property
+    def _term_blups(self) -> list:
+        return self.raw.blups()
+
+    @cached_property
     def kenward_roger(self) -> "_kr.KenwardRoger":
         """The Kenward–Roger adjusted covariance Φ_A and df machinery (REML fits; pbkrtest)."""
+        if self.terms:
+            raise SpecificationError("Kenward–Roger is not available for several random-effects "
+                                     "terms; use ddf='satterthwaite' (lmerTest's default)")
         return _kr.kenward_roger(self)
 
     def with_ddf(self, ddf: str) -> "MixedResult":
@@ -162,6 +188,13 @@ class MixedResult(Result):
     def predict(self, new: pd.DataFrame | None = None, *, include_random: bool = True) -> pd.Series:
         """Predictions for ``new`` (default: the fitted rows). With ``include_random``, subjects seen
         in the fit get their predicted random effects; unseen subjects get the population value."""
+        if self.terms:
+            X, _, index = ((self.design.X, None, self.design.rows) if new is None
+                           else new_matrices(self.design, new))
+            pred = X @ self.beta
+            if include_random:
+                pred = pred + _ml.random_part(self.terms, self._term_blups, self.design, new)
+            return pd.Series(pred, index=index, name="predicted")
         if new is None:
             X, Z, index = self.design.X, self.design.Z, self.design.rows
             subj = pd.Series(self.design.groups[self.design.group], index=index)
@@ -219,15 +252,45 @@ class MixedResult(Result):
         {'marginal': 0.206, 'conditional': 0.744}
         """
         var_f = float(np.var(self.design.X @ self.beta, ddof=1))
-        var_re = float(np.mean(np.einsum("ij,jk,ik->i", self.design.Z, self._re_cov, self.design.Z)))
+        var_re = float(self._re_variances().sum())
         var_e = self.sigma ** 2
         total = var_f + var_re + var_e
         return {"marginal": var_f / total, "conditional": (var_f + var_re) / total}
 
+    def _re_variances(self) -> np.ndarray:
+        """Each grouping factor's random-effect variance averaged over the fitted rows, mean(z'Σz)."""
+        if self.terms:
+            return _ml.term_variances(self.terms, self.raw.covariances())
+        return np.array([float(np.mean(np.einsum("ij,jk,ik->i", self.design.Z, self._re_cov,
+                                                 self.design.Z)))])
+
     def icc(self) -> float:
-        """Adjusted ICC: random-effect variance over random-effect plus residual variance."""
-        var_re = float(np.mean(np.einsum("ij,jk,ik->i", self.design.Z, self._re_cov, self.design.Z)))
+        """Adjusted ICC: random-effect variance (all factors) over it plus the residual variance."""
+        var_re = float(self._re_variances().sum())
         return var_re / (var_re + self.sigma ** 2)
+
+    def icc_by_level(self) -> pd.DataFrame:
+        """``group, variance, icc``: each grouping factor's (and the residual's) share of the
+        variance, the factor's variance averaged over the fitted rows (``mean(z'Σz)``).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import evalkit as ek
+        >>> rng = np.random.default_rng(7)
+        >>> mother = np.repeat(np.arange(120), 3); volunteer = mother // 6
+        >>> y = 40 + rng.normal(0, 2, 20)[volunteer] + rng.normal(0, 4, 120)[mother] + rng.normal(0, 3, 360)
+        >>> d = pd.DataFrame({"mother": mother, "volunteer": volunteer, "y": y})
+        >>> fit = ek.fit_mixed(d, outcome="y", fixed="1", random="(1 | mother) + (1 | volunteer)")
+        >>> fit.icc_by_level().round(2)
+               group  variance   icc
+        0     mother     11.18  0.51
+        1  volunteer      3.02  0.14
+        2   residual      7.86  0.36
+        """
+        groups = [td.term.group for td in self.terms] if self.terms else [self.spec.subject]
+        v = np.r_[self._re_variances(), self.sigma ** 2]
+        return pd.DataFrame({"group": groups + ["residual"], "variance": v, "icc": v / v.sum()})
 
     @property
     def table(self) -> pd.DataFrame:
@@ -235,7 +298,9 @@ class MixedResult(Result):
         return self.fixed
 
     def _header(self) -> list[str]:
-        return [self.spec.describe(), f"{self.n_obs} observations, {self.n_groups} subjects; "
+        groups = (", ".join(f"{td.term.group} {len(td.levels)}" for td in self.terms) if self.terms
+                  else f"{self.n_groups} subjects")
+        return [self.spec.describe(), f"{self.n_obs} observations, {groups}; "
                 f"{'converged' if self.converged else 'NOT converged'}"
                 f"{'; SINGULAR fit' if self.singular else ''}",
                 f"logLik {self.loglik:.3f}  AIC {self.aic:.2f}  BIC {self.bic:.2f}"]
@@ -252,7 +317,7 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
               correlated: bool = True, reml: bool = True, engine: str = "fast",
               reference: dict | None = None, centre=None, confidence: float = 0.95,
               simplify: bool = False, ddf: str = "satterthwaite") -> MixedResult:
-    """Fit a linear mixed model with one grouping factor.
+    """Fit a linear mixed model: one grouping factor, or several random-effects terms (lme4 syntax).
 
     Parameters
     ----------
@@ -265,7 +330,14 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
     subject : str, default "participant_id"
         The grouping column (one random-effects block per subject).
     random : str, default "1"
-        Random terms: ``"1"`` (intercept), ``"weeks"`` (intercept and slope), ``"0 + weeks"``.
+        The random effects of ``subject``: ``"1"`` (intercept), ``"weeks"`` (intercept and slope),
+        ``"0 + weeks"``. Or terms in lme4's syntax, each with its own grouping factor (``subject``
+        and ``correlated`` are then not used): ``"(1 + weeks | participant_id) + (1 |
+        volunteer_id)"``, nested ``"(1 | site/volunteer_id)"`` (site, and volunteer within site),
+        ``a:b`` for a combination of columns, ``||`` for uncorrelated terms; crossed factors are
+        separate terms (:func:`evalkit.models.random_terms.parse_random`). One term on one column
+        uses the same engine as the short form; several terms use
+        :mod:`evalkit.models.sparse_reml` (Satterthwaite df; Kenward–Roger is not available).
     correlated : bool, default True
         Estimate the correlation between random terms (lme4 ``|``), or not (``||``).
     reml : bool, default True
@@ -283,8 +355,9 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
         Columns to centre at their mean; the constants are kept for predictions.
     confidence : float, default 0.95
     simplify : bool, default False
-        On a singular fit, follow the ladder: drop the slope correlation, then the random slopes;
-        each step is recorded in ``result.simplification`` and in ``result.warnings``.
+        On a singular fit, follow the ladder: drop the slope correlation, then the random slopes
+        (with several terms: of the first singular term, then that term itself); each step is
+        recorded in ``result.simplification`` and in ``result.warnings``.
     ddf : {"satterthwaite", "kenward-roger"}, default "satterthwaite"
         How tests get their denominator df (lmerTest's ``ddf``). "kenward-roger": standard errors
         from the Kenward–Roger adjusted covariance Φ_A and Kenward–Roger df, as pbkrtest and
@@ -318,6 +391,20 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
     >>> print(repr(fit).splitlines()[0])
     MixedResult: wemwbs ~ weeks + (1 + weeks | id), REML
     """
+    if is_term_syntax(random):
+        terms = parse_random(random).terms
+        if len(terms) == 1 and len(terms[0].factor) == 1:
+            # one term on one column is the short form: keep its closed-form engine
+            subject, random, correlated = terms[0].factor[0], terms[0].expr, terms[0].correlated
+        else:
+            random = parse_random(random).text()
+            if engine != "fast":
+                raise SpecificationError(f"several random-effects terms need engine='fast'; the "
+                                         f"{engine} engine takes one grouping factor")
+            if ddf != "satterthwaite" and _kr.ddf_name(ddf) == "kenward-roger":
+                raise SpecificationError("ddf='kenward-roger' is not available for several "
+                                         "random-effects terms; use ddf='satterthwaite'")
+            subject = terms[0].group
     spec = MixedModel(outcome=outcome, fixed=fixed, subject=subject, random=random,
                       correlated=correlated, reml=reml, engine=engine,
                       reference=tuple(sorted((reference or {}).items())),
@@ -332,7 +419,7 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
     result = _fit(spec, data)
     steps = []
     while simplify and result.singular:
-        nxt = _simpler(result.spec)
+        nxt = _ml.simpler_spec(result) if result.terms else _simpler(result.spec)
         if nxt is None:
             break
         steps.append(f"singular fit of {result.spec.describe()}; refitted as {nxt.describe()}")
@@ -363,6 +450,9 @@ def _simpler(spec: MixedModel) -> MixedModel | None:
 
 
 def _fit(spec: MixedModel, data: pd.DataFrame) -> MixedResult:
+    if is_term_syntax(spec.random):
+        with _single_threaded_blas():
+            return MixedResult(spec=spec, **_ml.fit_terms_model(spec, data))
     design = build_design(data, outcome=spec.outcome, fixed=spec.fixed, subject=spec.subject,
                           random=spec.random, reference=dict(spec.reference), centre=list(spec.centre))
     if spec.engine == "statsmodels":
