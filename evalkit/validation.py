@@ -692,9 +692,9 @@ def _coerce_column(s, var, dictionary, file, lines, pid, probs, today, *, requir
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
     codes, uniq = pd.factorize(s, use_na_sentinel=False)
-    # from an array, then inferred: a Series built from an object Index infers its dtype only
-    # until pandas 3 (FutureWarning), and the rules below expect the inferred one
-    u = pd.Series(np.asarray(uniq)).infer_objects() if isinstance(uniq, pd.Index) else pd.Series(uniq)
+    # from the Index's array: a Series built from an object Index infers dates only until pandas 3
+    # (FutureWarning); from the array it infers exactly that (dates, not numbers) in every version
+    u = pd.Series(uniq.to_numpy() if isinstance(uniq, pd.Index) else uniq)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         u = pd.to_datetime(u)
     found: dict = {}
