@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 
 import numpy as np
@@ -223,14 +224,14 @@ def test_recognition_asks_when_something_does_not_fit():
     assert any("hold 1–4, but the instrument scores them 0–3" in q for q in partial.questions)
 
 
-def test_plain_number_record_ids_are_a_question(tmp_path):
+def test_plain_number_record_ids_are_a_note_not_a_question(tmp_path):
     from evalkit.redcap import draft_from_redcap
 
     numbered = write_project(tmp_path, n=8, seed=4, numeric_ids=True)
     draft, _ = draft_from_redcap(numbered["metadata"], records=numbered["records"])
-    asked = [(path, q) for path, q in draft.questions if "plain numbers" in q]
-    assert [path for path, _ in asked] == [("datasets", "participants", "variables",
-                                            "participant_id")]
+    assert not [q for _, q in draft.questions if "plain numbers" in q]
+    where = ("datasets", "participants", "variables", "participant_id")
+    assert "plain numbers" in draft.comments[where]
 
 
 PLAN = """\
@@ -295,3 +296,24 @@ def test_rows_apply_to_a_single_dataset_too(tmp_path):
     assert report.data["calls"]["participant_id"].tolist() == ["P1", "P2"]
     left = report.problems[report.problems["rule"] == "unassigned_row"]
     assert left["line"].tolist() == [3]
+
+
+@pytest.mark.slow      # ~11 s: the whole pipeline on a project numbered 1, 2, 3 … as REDCap does
+def test_numeric_record_ids_run_to_a_report_that_audits_clean(tmp_path):
+    project = write_project(tmp_path / "project", n=60, seed=3, numeric_ids=True)
+    folder = project["records"].parent
+    runner = CliRunner()
+    made = runner.invoke(cli, ["import-redcap", str(project["metadata"]), "--records",
+                               str(project["records"]), "--out", str(folder / "data_dictionary.yaml")])
+    assert made.exit_code == 0, made.output
+    (folder / "plan.yaml").write_text(PLAN, encoding="utf-8")
+    out = tmp_path / "report"
+    result = runner.invoke(cli, ["run", str(folder / "plan.yaml"), "--out", str(out),
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "NOT_FOR_PUBLICATION.txt").exists()
+    # the report does hold numbers equal to record numbers: they are counts, not identifiers
+    html = (out / "impact.html").read_text(encoding="utf-8")
+    assert set(re.findall(r"\b\d+\b", html)) & {str(i) for i in range(1, 61)}
+    audit = runner.invoke(cli, ["audit", str(out)])
+    assert audit.exit_code == 0, audit.output

@@ -256,11 +256,11 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
         ds["variables"][ID] = ident
         if scan.numeric_ids and not datasets_asked:
             datasets_asked.append(name)
-            draft.ask(("datasets", name, "variables", ID), "the record ids are plain numbers "
-                      "(REDCap's auto-numbering): the publication audit cannot tell them from the "
-                      "report's other numbers, so every report would be marked NOT FOR "
-                      "PUBLICATION; give records a study prefix (REDCap: custom record label or "
-                      "renamed records, e.g. MT-0001) and export again")
+            draft.check(("datasets", name, "variables", ID), "the record ids are plain numbers "
+                        "(REDCap's auto-numbering): the publication audit cannot tell them from "
+                        "counts, so it looks for them only where they would name someone (after "
+                        "'record' or 'ID', in an id column); a study prefix (MT-0001) lets it "
+                        "look everywhere")
         return ds
 
     groups: dict[str, list[str]] = {}
