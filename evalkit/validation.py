@@ -1234,7 +1234,8 @@ def _split_shared(src: _Source, datasets: list[Dataset], dd: DataDictionary,
     (problems, notes, rows set aside) is reported once too. A row no dataset selects is reported
     and counted as set aside, never dropped silently; a form REDCap marks Incomplete is a warning.
     """
-    from ._rows import FORM_STATUS, incomplete_forms, selection_columns, split_rows
+    from ._rows import (FORM_STATUS, incomplete_forms, repeated_events, selection_columns,
+                        split_rows)
 
     selections = {ds.name: ds.rows for ds in datasets}
     taken, left = split_rows(src.raw, selections)
@@ -1256,9 +1257,31 @@ def _split_shared(src: _Source, datasets: list[Dataset], dd: DataDictionary,
                   "dictionary, so it was not used; add a dataset whose `rows` select it (e.g. a "
                   "repeating instrument missing from the dictionary), or delete the row")
         set_aside.append({"line": line, "reason": "row of no dataset in the dictionary", "id": who})
-    out = []
+    out, told = [], set()
     for i, ds in enumerate(datasets):
         rows = taken[ds.name]
+        # a REDCap repeating event repeats record × event: say so, read its first instance only
+        later, first_of = repeated_events(src.raw, rows, id_header, mapped[ds.name])
+        repeated = []
+        for pos, first_pos in zip(later, first_of):
+            line, who = int(lines[pos]), (None if pd.isna(ids.iloc[pos]) else str(ids.iloc[pos]))
+            row = src.raw.iloc[pos]
+            what = ", ".join(f"{h} {_shown(row[h])}" for h in src.raw.columns
+                             if str(h).lower() in ("redcap_event_name", "redcap_repeat_instance"))
+            repeated.append({"line": line, "reason": "a further instance of a repeating event",
+                             "id": who})
+            if line in told:       # a row several datasets read is reported once
+                continue
+            told.add(line)
+            probs.add(file=src.file, rule="duplicate_key", line=line, participant_id=who,
+                      column="redcap_repeat_instance", value=what,
+                      message=f"line {line} ({what}) is a further instance of a REDCap repeating "
+                      f"event (its first instance is line {int(lines[first_pos])}); evalkit reads "
+                      "one row per participant × event, so only the first instance is used: make "
+                      "the event non-repeating (Project Setup → Repeating instruments and events) "
+                      "and move repeated data to a repeating instrument, or delete the extra "
+                      "instances")
+        rows = np.setdiff1d(rows, later) if len(later) else rows
         cols = [c for c in src.raw.columns if str(c) in mapped[ds.name] or (i == 0 and str(c) in orphans)]
         raw = src.raw.iloc[rows][cols].reset_index(drop=True)
         for pos, col, value in incomplete_forms(raw, cols):
@@ -1272,7 +1295,7 @@ def _split_shared(src: _Source, datasets: list[Dataset], dd: DataDictionary,
         out.append((ds, _Source(raw=raw, file=src.file, lines=lines[rows], fmt=src.fmt,
                                 decimal_comma=src.decimal_comma, value_labels=src.value_labels,
                                 read_problems=src.read_problems if i == 0 else [],
-                                set_aside=set_aside if i == 0 else [],
+                                set_aside=(set_aside if i == 0 else []) + repeated,
                                 notes=src.notes if i == 0 else [], header_line=src.header_line)))
     return out
 

@@ -322,3 +322,24 @@ def test_numeric_record_ids_run_to_a_report_that_audits_clean(tmp_path):
     assert set(re.findall(r"\b\d+\b", html)) & {str(i) for i in range(1, 61)}
     audit = runner.invoke(cli, ["audit", str(out)])
     assert audit.exit_code == 0, audit.output
+
+
+def test_a_repeating_event_is_named_as_such_not_as_a_duplicate(project, converted, tmp_path):
+    dd, _, _ = converted
+    raw = pd.read_csv(project["records"], dtype=str, keep_default_na=False)
+    plain = raw["redcap_repeat_instrument"].eq("")
+    # the 6-week event made repeating: every plain row gets instance 1, one record a second visit
+    raw.loc[plain & raw["redcap_event_name"].eq("6_weeks_arm_1"), "redcap_repeat_instance"] = "1"
+    first = raw.index[plain & raw["redcap_event_name"].eq("6_weeks_arm_1")][0]
+    again = raw.loc[[first]].assign(redcap_repeat_instance="2")
+    raw = pd.concat([raw, again], ignore_index=True)
+    raw.to_csv(tmp_path / "export.csv", index=False)
+    report = ek.validate([tmp_path / "export.csv"], dictionary=dd)
+    dup = report.problems[report.problems["rule"] == "duplicate_key"]
+    assert dup["line"].tolist() == [len(raw) + 1]          # the header is line 1
+    message = dup["message"].iat[0]
+    assert "further instance of a REDCap repeating event" in message
+    assert f"first instance is line {first + 2}" in message and "non-repeating" in message
+    assert dup["column"].iat[0] == "redcap_repeat_instance"
+    aside = report.exclusions[report.exclusions["reason"].str.contains("repeating event")]
+    assert aside["line"].tolist() == [len(raw) + 1]
