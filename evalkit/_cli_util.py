@@ -98,7 +98,8 @@ def _database_sources(options, dictionary) -> dict:
 
     >>> import evalkit as ek
     >>> dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
-    >>> _database_sources(['responses={url: "duckdb:///c.duckdb", table: forms}'], dd)["responses"].label
+    >>> found = _database_sources(['responses={url: "duckdb:///c.duckdb", table: forms}'], dd)
+    >>> found["responses"].label
     'duckdb:///c.duckdb table forms'
     """
     import yaml
@@ -114,7 +115,8 @@ def _database_sources(options, dictionary) -> dict:
     for option in options:
         name, eq, spec = option.partition("=")
         name = name.strip()
-        example = f'{name or "responses"}={{url: "sqlite:///cohort.db", table: {name or "responses"}}}'
+        shown = name or "responses"
+        example = f'{shown}={{url: "sqlite:///cohort.db", table: {shown}}}'
         if not eq or not name:
             _fail(f"--source {masked(option)}: give DATASET=SPEC, e.g. --source '{example}'")
         if name not in dictionary.datasets:

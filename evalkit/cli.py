@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from ._cli_util import _database_sources, _fail, _umask, _writable, _write  # noqa: F401  (used here and by commands)
+from ._cli_util import (_database_sources, _fail, _umask, _writable,  # noqa: F401  (used here
+                        _write)                                          # and by commands)
 from .errors import EvalkitError
 
 __all__ = ["main", "cli"]

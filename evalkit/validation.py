@@ -80,7 +80,8 @@ RULES = {
     "duplicate_key": "two rows share the same key (participant × wave)",
     "date_future": "a date lies in the future",
     "date_window": "a questionnaire date lies outside its wave's visit window",
-    "unknown_participant": "a participant has responses (or a logged session) but no row in the participants file",
+    "unknown_participant": "a participant has responses (or a logged session) but no row in the "
+                           "participants file",
     "no_responses": "a participant has no questionnaire responses at all",
     "unassigned_row": "a row of a shared file (a REDCap export) belongs to no dataset",
     "incomplete_form": "REDCap marks a form Incomplete (its answers are used as entered)",
@@ -1413,9 +1414,10 @@ def _check_participants(typed, files, dd, probs, excl, unusable=frozenset(), asi
                 file=files[lname], rule="unknown_participant", lines=sub["_line"].to_numpy(),
                 column=id_col, participant_ids=sub[id_col].to_numpy(), values=sub[id_col].to_numpy(),
                 messages=[f"participant {_short(p)} has a session logged but is not in "
-                          f"{files[pname]}; add her row there or correct the id" for p in sub[id_col]])
-            excl.add(lname, files[lname], log, stray, f"participant not in {Path(files[pname]).name}",
-                     id_col)
+                          f"{files[pname]}; add her row there or correct the id"
+                          for p in sub[id_col]])
+            excl.add(lname, files[lname], log, stray,
+                     f"participant not in {Path(files[pname]).name}", id_col)
             typed[lname] = log.loc[~stray]
     answered = set(typed[rname][id_col]) | aside_ids.get(rname, set())
     silent = ~people[id_col].isin(answered).to_numpy()

@@ -42,8 +42,8 @@ ALWAYS_RESTRICTED = ("participant_id", "date_of_birth", "dob")
 _TOKEN = re.compile(r"[^\W_]+")
 # words that name an identifier; a number right after one (a few separators between) names someone
 _ID_WORDS = r"(?:id|ids|record|participant|pid)"
-_AFTER_ID_WORD = re.compile(r"(?<![^\W_])" + _ID_WORDS + r"(?![^\W_])[\s_:=#'\"-]{0,3}(\d+)(?![^\W_])",
-                            re.IGNORECASE)
+_AFTER_ID_WORD = re.compile(r"(?<![^\W_])" + _ID_WORDS
+                            + r"(?![^\W_])[\s_:=#'\"-]{0,3}(\d+)(?![^\W_])", re.IGNORECASE)
 _ID_HEADER = re.compile(r"(?<![^\W_])" + _ID_WORDS + r"(?![^\W_])", re.IGNORECASE)
 
 
