@@ -50,6 +50,11 @@ class SessionLog(BaseModel):
             out += [("start", self.start, "date"), ("stop", self.stop, "date")]
         return [(k, c, t) for k, c, t in out if c is not None]
 
+    def added_names(self) -> list[tuple[str, str]]:
+        """``(key, column)`` of every total this declaration can add, dates included."""
+        return [(k, c) for k, c in (("sessions", self.sessions), ("started", self.started),
+                                    ("start", self.start), ("stop", self.stop)) if c is not None]
+
     def columns(self) -> dict[str, str]:
         """``{column: type}`` of the columns added."""
         return {c: t for _, c, t in self.added()}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+
 import pandas as pd
 import pytest
 import yaml
 
 import evalkit as ek
 from evalkit.errors import DictionaryError
-from tests.data.redcap import write_project
+from tests.data.redcap import HEADER, metadata_rows, write_project
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,22 @@ def test_init_drafts_a_plan_whose_engagement_reads_the_log(project, tmp_path):
     assert not [q for _, _, q in result.questions if "engagement" in q]
     loaded, _ = load_plan(result.plan)     # the plan checks its columns against the dictionary
     assert loaded.engagement.sessions == "sessions_attended"
+
+
+def test_a_project_field_named_like_a_total_is_kept_and_not_derived(tmp_path):
+    from evalkit.redcap import draft_from_redcap
+
+    rows = metadata_rows()
+    started = dict(rows[-1], **{"Variable / Field Name": "started", "Form Name": "enrolment",
+                                "Field Type": "yesno", "Field Label": "Took up support",
+                                "Choices, Calculations, OR Slider Labels": ""})
+    rows.insert(3, started)
+    project = write_project(tmp_path, n=6, seed=2)
+    with open(project["metadata"], "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, HEADER)
+        w.writeheader()
+        w.writerows(rows)
+    draft, _ = draft_from_redcap(project["metadata"], records=project["records"])
+    assert draft.data["datasets"]["sessions"]["session_log"] == {"date": "session_date",
+                                                                 "started": None}
+    assert ek.DataDictionary.from_dict(draft.data).variable("started").type == "boolean"

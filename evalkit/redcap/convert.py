@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from .._draft import Draft
+from ..session_log import SessionLog
 from ..errors import DictionaryError
 from ..instruments.recognise import recognise
 from .metadata import MISSING_LABEL, Field, read_metadata
@@ -329,6 +330,11 @@ def _session_log(draft: Draft, ds: dict, form: str, fields: list[Field], dataset
         return
     dates = [n for n, v in ds["variables"].items() if v.get("type") == "date"]
     ds["session_log"] = {"date": dates[0] if dates else None}
+    # a field of the project with a total's name (a 'started' yes/no) is the data's own: keep it
+    declared = {v for d in datasets.values() for v in d["variables"]}
+    for key, name in SessionLog().added_names():
+        if name in declared:
+            ds["session_log"][key] = None
     why = (f"repeating form {form!r} is named like a session log: each instance is one session, "
            "summed per participant into sessions_attended and started")
     draft.check(("datasets", form, "session_log"), why + (
