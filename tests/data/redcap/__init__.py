@@ -139,8 +139,8 @@ def write_project(folder, *, n: int = 60, seed: int = 3, numeric_ids: bool = Fal
                   "closure_complete"])
     rows, truth, sessions, incomplete = [], [], {}, []
     for i, (pid, p) in enumerate(people.iterrows(), 1):
-        # a study prefix, as REDCap's custom record naming gives: a plain number (REDCap's
-        # auto-numbering) cannot be told apart from other numbers by the publication audit
+        # a study prefix, as REDCap's custom record naming gives, or REDCap's auto-numbering
+        # (which the publication audit looks for only where a number names someone)
         record = str(i) if numeric_ids else f"MT-{i:04d}"
         start = pd.Timestamp(p["referred_on"])
         mine = resp[resp["participant_id"] == pid].set_index("wave")
