@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 import click
 
-__all__ = ["_fail", "_writable", "_write", "_umask"]
+__all__ = ["_fail", "_writable", "_write", "_umask", "_database_sources"]
 
 
 def _fail(exc: Exception | str) -> None:
@@ -86,3 +87,52 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _database_sources(options, dictionary) -> dict:
+    """``--source DATASET=SPEC`` options -> ``{dataset: SqlSource}``; exit 2 on a bad one.
+
+    SPEC is what the plan's ``data.files`` holds for a database dataset, a YAML mapping:
+    ``responses={url: "sqlite:///cohort.db", table: responses}``. Relative database files are
+    relative to the current folder. A password in SPEC is never echoed (``***``).
+
+    >>> import evalkit as ek
+    >>> dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
+    >>> found = _database_sources(['responses={url: "duckdb:///c.duckdb", table: forms}'], dd)
+    >>> found["responses"].label
+    'duckdb:///c.duckdb table forms'
+    """
+    import yaml
+
+    from .errors import EvalkitError
+    from .io_sql import SqlSource
+
+    def masked(text: str) -> str:
+        # the text may not parse as a URL at all: hide whatever sits between user: and @
+        return re.sub(r"(//[^/:@\s'\"]*:)[^@\s]*@", r"\1***@", text)
+
+    out = {}
+    for option in options:
+        name, eq, spec = option.partition("=")
+        name = name.strip()
+        shown = name or "responses"
+        example = f'{shown}={{url: "sqlite:///cohort.db", table: {shown}}}'
+        if not eq or not name:
+            _fail(f"--source {masked(option)}: give DATASET=SPEC, e.g. --source '{example}'")
+        if name not in dictionary.datasets:
+            _fail(f"--source {name}: no dataset {name!r} in the data dictionary; its datasets are "
+                  f"{', '.join(dictionary.datasets)}")
+        if name in out:
+            _fail(f"--source {name}: given twice; give each dataset once")
+        try:
+            mapping = yaml.safe_load(spec)
+        except yaml.YAMLError:
+            mapping = None
+        if not isinstance(mapping, dict) or "url" not in mapping:
+            _fail(f"--source {name}: {masked(spec)!r} is not a mapping with a url; write it as "
+                  f"in a plan, e.g. --source '{example}' (or query: \"select ...\")")
+        try:
+            out[name] = SqlSource.from_mapping(mapping, base_dir=Path.cwd())
+        except EvalkitError as exc:
+            _fail(f"--source {name}: {exc}")
+    return out

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ._headers import _header_key
 
-__all__ = ["split_rows", "selection_columns", "incomplete_forms"]
+__all__ = ["split_rows", "selection_columns", "incomplete_forms", "repeated_events"]
 
 #: REDCap's form status codes (the ``<form>_complete`` fields).
 FORM_STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
@@ -81,3 +81,40 @@ def incomplete_forms(raw: pd.DataFrame, columns) -> list[tuple[int, str, str]]:
         for pos in np.flatnonzero((cells == "0").to_numpy(bool)):
             out.append((int(pos), str(col), "0"))
     return out
+
+
+def repeated_events(raw: pd.DataFrame, rows: np.ndarray, id_header, read: set):
+    """``(later, first)`` positions: instances after the first of a REDCap repeating event.
+
+    A repeating *event* (not instrument) exports each instance as a row with
+    ``redcap_repeat_instance`` filled and ``redcap_repeat_instrument`` blank, so a dataset keyed by
+    participant × wave sees one record × event several times. Validation reports the later
+    instances as what they are instead of as anonymous duplicate keys. Datasets that read the
+    instance column themselves (``read``: their keys include it) are left alone.
+
+    >>> raw = pd.DataFrame({"record_id": ["1", "1", "1"],
+    ...                     "redcap_event_name": ["visit_arm_1"] * 3,
+    ...                     "redcap_repeat_instance": ["1", "2", "3"]})
+    >>> [x.tolist() for x in repeated_events(raw, np.arange(3), "record_id", set())]
+    [[1, 2], [0, 0]]
+    """
+    by_key = {_header_key(c): c for c in raw.columns}
+    inst = by_key.get(_header_key("redcap_repeat_instance"))
+    event = by_key.get(_header_key("redcap_event_name"))
+    instrument = by_key.get(_header_key("redcap_repeat_instrument"))
+    none = np.array([], dtype=int)
+    if inst is None or id_header is None or str(inst) in read or not len(rows):
+        return none, none
+    sub = raw.iloc[rows]
+    repeating = _text(sub[inst]).ne("")
+    if instrument is not None:
+        repeating &= _text(sub[instrument]).eq("")
+    if not repeating.any():
+        return none, none
+    keys = [id_header] + ([event] if event is not None else [])
+    frame = pd.DataFrame({str(k): _text(sub[k]).to_numpy() for k in keys})
+    frame["pos"] = rows
+    frame = frame[repeating.to_numpy()]
+    first = frame.groupby([str(k) for k in keys], sort=False)["pos"].transform("first")
+    later = (frame["pos"] != first).to_numpy()
+    return frame["pos"].to_numpy()[later], first.to_numpy()[later]

@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from ._cli_util import _fail, _umask, _writable, _write  # noqa: F401  (used here and by commands)
+from ._cli_util import (_database_sources, _fail, _umask, _writable,  # noqa: F401  (used here
+                        _write)                                          # and by commands)
 from .errors import EvalkitError
 
 __all__ = ["main", "cli"]
@@ -76,18 +77,22 @@ def simulate(n: int, seed: int, missing: str, out: Path) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--dictionary", "-d", "dictionary", type=click.Path(path_type=Path), required=True,
               help="The data dictionary YAML describing the files.")
+@click.option("--source", "sources", multiple=True, metavar="DATASET=SPEC",
+              help="A dataset read from a database, SPEC written as in a plan's data.files: "
+                   "'responses={url: \"sqlite:///cohort.db\", table: responses}' (or query: "
+                   "\"select ...\"); repeat for each.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
               help="Write the list of problems as JSON to this file ('-' for standard output).")
 @click.option("--flow", "flow_out", type=click.Path(path_type=Path), default=None,
               help="Write the participant flow table (CSV) to this file.")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Reference date for the 'date in the future' rule (default: today).")
-def validate(files: tuple[Path, ...], dictionary: Path, json_out: Path | None, flow_out: Path | None,
-             today) -> None:
-    """Check data FILES against the data dictionary and list every problem.
+def validate(files: tuple[Path, ...], dictionary: Path, sources: tuple[str, ...],
+             json_out: Path | None, flow_out: Path | None, today) -> None:
+    """Check data FILES (and database --source datasets) against the data dictionary.
 
     Each problem names the file, line (header = line 1), column, participant, value and the rule
     broken, with how to fix it. Exits 1 when there are problems, 0 when the data are clean; 2 when
@@ -104,8 +109,13 @@ def validate(files: tuple[Path, ...], dictionary: Path, json_out: Path | None, f
             _fail(f"--json and --flow both name {flow_out}; give two different files")
         _writable(flow_out, "--flow", example="flow.csv")
     dd = _load_dictionary(dictionary)
+    if not files and not sources:
+        _fail("give the data FILES to check, or a database dataset with --source DATASET=SPEC")
+    inputs = [str(f) for f in files]
+    if sources:   # named by dataset, as a plan names them; files keep their own names
+        inputs = {**{f: f for f in inputs}, **_database_sources(sources, dd)}
     try:
-        report = run_validate([str(f) for f in files], dictionary=dd,
+        report = run_validate(inputs, dictionary=dd,
                               today=today.date() if today else _dt.date.today())
     except EvalkitError as exc:
         _fail(exc)

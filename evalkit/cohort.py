@@ -10,6 +10,7 @@ import pandas as pd
 from ._compat import renamed
 from .dictionary import DataDictionary
 from .errors import SpecificationError
+from .session_log import add_session_totals
 
 __all__ = ["build_cohort", "to_wide", "to_long"]
 
@@ -69,6 +70,8 @@ def build_cohort(data, *, dictionary: DataDictionary, all_waves: bool = True) ->
     id_col, wave_col, date_col = dictionary.id_column, dictionary.wave_column, dictionary.date_column
     resp = report.data[rname].drop(columns="_line")
     people = report.data[pname].drop(columns="_line")
+    # session logs (one row per session) become each mother's totals: sessions, first/last, started
+    people = add_session_totals(people, report.data, dictionary)
 
     wave_names = [w.name for w in dictionary.waves]
     wave_type = pd.CategoricalDtype(wave_names, ordered=True)

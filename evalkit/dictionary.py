@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ._config import _dotted, _problem_report, _pydantic_problems, _read_yaml
 from ._headers import _header_key
 from .errors import DictionaryError, UnknownNameError
+from .session_log import SessionLog
 
 __all__ = ["DataDictionary", "Dataset", "Variable", "ItemSet", "Wave", "ROLES", "TYPES"]
 
@@ -237,6 +238,7 @@ class Dataset(_Frozen):
     variables: dict[str, Variable]
     sheet: str | int | None = None
     rows: dict[str, tuple[str, ...]] | None = None
+    session_log: SessionLog | None = None
 
     def variable(self, name: str) -> Variable:
         try:
@@ -264,6 +266,10 @@ class _RawDataset(_Frozen):
                                   "blank)")
     variables: dict[str, Any] = Field(default_factory=dict)
     item_sets: list[Any] = Field(default_factory=list)
+    session_log: dict[str, Any] | None = Field(
+        default=None, description="one row per session: summed per participant into "
+                                  "sessions_attended, first/last_session_on, started "
+                                  "(see evalkit.session_log)")
 
     @field_validator("rows", mode="before")
     @classmethod
@@ -542,17 +548,22 @@ class DataDictionary:
                 problem(ds_path, "no variable has role 'id'; mark the participant identifier with role: id")
             _check_missing_codes(variables, var_paths, global_missing, problem)
             _check_aliases(dname, variables, var_paths, problem)
+            log = None
+            if rds is not None and rds.session_log is not None:
+                log = _session_log(dname, rds.session_log, keys, variables, lines, problems)
             datasets[dname] = Dataset(name=dname, file=rds.file if rds else str(dspec.get("file")),
                                       description=rds.description if rds else None,
                                       keys=tuple(keys), variables=variables,
                                       sheet=rds.sheet if rds else None,
                                       rows=({k: tuple(v) for k, v in rds.rows.items()}
-                                            if rds and rds.rows is not None else None))
+                                            if rds and rds.rows is not None else None),
+                                      session_log=log)
 
         ids = {v.name for ds in datasets.values() for v in ds.by_role("id")}
         if len(ids) > 1:
             problem(("datasets",), f"datasets disagree on the participant identifier: {sorted(ids)}; "
                                    "use one name")
+        _check_session_columns(datasets, problem)
         if problems or raw is None:
             raise _dictionary_error(where, problems)
         waves.sort(key=lambda w: w.week)
@@ -672,6 +683,42 @@ def _check_missing_codes(variables: dict[str, Variable], paths: dict[str, tuple]
         problem(path + ("missing_codes",) if own and not in_set else path,
                 f"{codes_txt} (from {whose}) {verb} also a valid value of {name}, within {valid}: "
                 f"a real answer {clash[0]} would be read as missing; {fix}")
+
+
+def _session_log(dname: str, spec, keys: list, variables: dict, lines, problems):
+    """The dataset's ``session_log`` declaration, checked against its variables (or None)."""
+    path = ("datasets", dname, "session_log")
+    log, _ = _validated(SessionLog, spec, path, lines, problems)
+    if log is None:
+        return None
+    ids = [v.name for v in variables.values() if v.role == "id"]
+    if list(keys) == ids:
+        problems.append((_dotted(path), _line_of(path, lines), f"dataset {dname!r} has one row per "
+                         f"participant (keys: {keys}), but a session log has one row per session; "
+                         "give its keys the session's number too (e.g. [participant_id, "
+                         "redcap_repeat_instance]) or remove session_log"))
+    if log.date is not None and (log.date not in variables or variables[log.date].type != "date"):
+        problems.append((_dotted(path + ("date",)), _line_of(path + ("date",), lines),
+                         f"{log.date!r} is not a date variable of dataset {dname!r}; name the "
+                         "column holding each session's date, or write date: null"))
+    return log
+
+
+def _check_session_columns(datasets: dict, problem) -> None:
+    """The columns session logs add must not clash with declared ones, nor with each other."""
+    declared = {v for ds in datasets.values() for v in ds.variables}
+    added: dict[str, str] = {}
+    for dname, ds in datasets.items():
+        if ds.session_log is None:
+            continue
+        for key, col, _ in ds.session_log.added():
+            other = f"variable {col!r} is declared" if col in declared else (
+                f"session log {added[col]!r} adds {col!r} too" if col in added else None)
+            if other:
+                problem(("datasets", dname, "session_log", key), f"session log {dname!r} would add "
+                        f"a column {col!r} to the participants, but {other}; rename it here "
+                        f"({key}: {col}_logged) or write {key}: null to take it from the data")
+            added[col] = dname
 
 
 def _fmt_pair(pair) -> str:

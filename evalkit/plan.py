@@ -46,6 +46,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from ._config import _dotted, _nearest_line, _problem_report, _pydantic_problems, _read_yaml
 from .dictionary import DataDictionary
 from .errors import DictionaryError, PlanError
+from .session_log import derived_columns
 from .plan_power import UNION_PARTS, PowerSection
 
 __all__ = ["AnalysisPlan", "load_plan"]
@@ -540,7 +541,8 @@ class AnalysisPlan(_Section):
                     bad(("data", "files", name), f"{name!r} is not a dataset of the data dictionary"
                         f"{_suggest(name, dictionary.datasets)}; datasets are "
                         f"{sorted(dictionary.datasets)}")
-        derived = {"weeks", "wave_week"}
+        # build_cohort adds these: weeks from dates, and the totals of every session log
+        derived = {"weeks", "wave_week"} | set(derived_columns(dictionary))
 
         def need(path: tuple, column: str | None) -> None:
             if column is not None and column not in names and column not in derived:

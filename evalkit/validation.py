@@ -80,7 +80,8 @@ RULES = {
     "duplicate_key": "two rows share the same key (participant × wave)",
     "date_future": "a date lies in the future",
     "date_window": "a questionnaire date lies outside its wave's visit window",
-    "unknown_participant": "a participant has responses but no row in the participants file",
+    "unknown_participant": "a participant has responses (or a logged session) but no row in the "
+                           "participants file",
     "no_responses": "a participant has no questionnaire responses at all",
     "unassigned_row": "a row of a shared file (a REDCap export) belongs to no dataset",
     "incomplete_form": "REDCap marks a form Incomplete (its answers are used as entered)",
@@ -1236,7 +1237,8 @@ def _split_shared(src: _Source, datasets: list[Dataset], dd: DataDictionary,
     (problems, notes, rows set aside) is reported once too. A row no dataset selects is reported
     and counted as set aside, never dropped silently; a form REDCap marks Incomplete is a warning.
     """
-    from ._rows import FORM_STATUS, incomplete_forms, selection_columns, split_rows
+    from ._rows import (FORM_STATUS, incomplete_forms, repeated_events, selection_columns,
+                        split_rows)
 
     selections = {ds.name: ds.rows for ds in datasets}
     taken, left = split_rows(src.raw, selections)
@@ -1258,9 +1260,31 @@ def _split_shared(src: _Source, datasets: list[Dataset], dd: DataDictionary,
                   "dictionary, so it was not used; add a dataset whose `rows` select it (e.g. a "
                   "repeating instrument missing from the dictionary), or delete the row")
         set_aside.append({"line": line, "reason": "row of no dataset in the dictionary", "id": who})
-    out = []
+    out, told = [], set()
     for i, ds in enumerate(datasets):
         rows = taken[ds.name]
+        # a REDCap repeating event repeats record × event: say so, read its first instance only
+        later, first_of = repeated_events(src.raw, rows, id_header, mapped[ds.name])
+        repeated = []
+        for pos, first_pos in zip(later, first_of):
+            line, who = int(lines[pos]), (None if pd.isna(ids.iloc[pos]) else str(ids.iloc[pos]))
+            row = src.raw.iloc[pos]
+            what = ", ".join(f"{h} {_shown(row[h])}" for h in src.raw.columns
+                             if str(h).lower() in ("redcap_event_name", "redcap_repeat_instance"))
+            repeated.append({"line": line, "reason": "a further instance of a repeating event",
+                             "id": who})
+            if line in told:       # a row several datasets read is reported once
+                continue
+            told.add(line)
+            probs.add(file=src.file, rule="duplicate_key", line=line, participant_id=who,
+                      column="redcap_repeat_instance", value=what,
+                      message=f"line {line} ({what}) is a further instance of a REDCap repeating "
+                      f"event (its first instance is line {int(lines[first_pos])}); evalkit reads "
+                      "one row per participant × event, so only the first instance is used: make "
+                      "the event non-repeating (Project Setup → Repeating instruments and events) "
+                      "and move repeated data to a repeating instrument, or delete the extra "
+                      "instances")
+        rows = np.setdiff1d(rows, later) if len(later) else rows
         cols = [c for c in src.raw.columns if str(c) in mapped[ds.name] or (i == 0 and str(c) in orphans)]
         raw = src.raw.iloc[rows][cols].reset_index(drop=True)
         for pos, col, value in incomplete_forms(raw, cols):
@@ -1274,7 +1298,7 @@ def _split_shared(src: _Source, datasets: list[Dataset], dd: DataDictionary,
         out.append((ds, _Source(raw=raw, file=src.file, lines=lines[rows], fmt=src.fmt,
                                 decimal_comma=src.decimal_comma, value_labels=src.value_labels,
                                 read_problems=src.read_problems if i == 0 else [],
-                                set_aside=set_aside if i == 0 else [],
+                                set_aside=(set_aside if i == 0 else []) + repeated,
                                 notes=src.notes if i == 0 else [], header_line=src.header_line)))
     return out
 
@@ -1380,6 +1404,23 @@ def _check_participants(typed, files, dd, probs, excl, unusable=frozenset(), asi
                       f"row there or correct the id" for p in sub[id_col]])
         excl.add(rname, files[rname], resp, unknown, f"participant not in {Path(files[pname]).name}", id_col)
         typed[rname] = resp.loc[~unknown]
+    for lname, ds in dd.datasets.items():
+        if ds.session_log is None or lname not in typed or lname in unusable:
+            continue
+        log = typed[lname]
+        # a session of a mother the participants' table does not know would vanish from her totals
+        stray = ~log[id_col].isin(known).to_numpy()
+        if stray.any():
+            sub = log.loc[stray]
+            probs.add_many(
+                file=files[lname], rule="unknown_participant", lines=sub["_line"].to_numpy(),
+                column=id_col, participant_ids=sub[id_col].to_numpy(), values=sub[id_col].to_numpy(),
+                messages=[f"participant {_short(p)} has a session logged but is not in "
+                          f"{files[pname]}; add her row there or correct the id"
+                          for p in sub[id_col]])
+            excl.add(lname, files[lname], log, stray,
+                     f"participant not in {Path(files[pname]).name}", id_col)
+            typed[lname] = log.loc[~stray]
     answered = set(typed[rname][id_col]) | aside_ids.get(rname, set())
     silent = ~people[id_col].isin(answered).to_numpy()
     if silent.any():

@@ -323,3 +323,53 @@ def test_a_plans_database_source_mistake_is_one_clear_problem(entry, message):
         AnalysisPlan.from_dict({"programme": "x", "outcomes": [{"instrument": "wemwbs"}],
                                 "data": {"dictionary": "d.yaml", "files": {"responses": entry}}})
     assert len(caught.value.problems) == 1 and message in str(caught.value)
+
+
+# ---------------------------------------------------------------------- evalkit validate --source
+def _cli_validate(args):
+    from click.testing import CliRunner
+
+    from evalkit.cli import cli
+
+    return CliRunner().invoke(cli, ["validate", "--dictionary", str(ek.example_dictionary_path()),
+                                    "--today", "2026-01-01", *args])
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "sqlite"])
+def test_cli_validate_reads_database_sources_as_a_plan_names_them(kind, cohort, dd, tmp_path,
+                                                                  request):
+    sources = _source(kind, cohort, dd, tmp_path, request)
+    spec = lambda n: f'{n}={{url: "{sources[n]["url"]}", table: {n}}}'  # noqa: E731
+    from_files = _cli_validate([str(cohort / f"{n}.csv") for n in DATASETS])
+    both = _cli_validate(["--source", spec("participants"), "--source", spec("responses")])
+    mixed = _cli_validate([str(cohort / "participants.csv"), "--source", spec("responses")])
+    assert from_files.exit_code == both.exit_code == mixed.exit_code == 1   # the one bad value
+    for result in (both, mixed):
+        assert "table responses" in result.output and "epds_3" in result.output
+        assert "Traceback" not in result.output
+    # the same records read, the same participants
+    tail = lambda r: r.output.strip().splitlines()[-1]  # noqa: E731
+    assert tail(from_files) == tail(both) == tail(mixed)
+
+
+@pytest.mark.parametrize("option, words", [
+    ("responses", "give DATASET=SPEC"),
+    ("answers={url: 'duckdb://', table: t}", "no dataset 'answers'"),
+    ("responses=cohort.db", "is not a mapping with a url"),
+    ("responses={url: 'duckdb://', tabel: t}", "unknown option(s) 'tabel'"),
+    ("responses={url: 'duckdb://', table: t, query: 'select 1'}", "exactly one of `table`"),
+])
+def test_cli_validate_source_mistakes_exit_2_with_the_fix(option, words):
+    result = _cli_validate(["--source", option])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_validate_without_input_or_with_a_bad_database_never_shows_the_password(tmp_path):
+    assert "give the data FILES" in _cli_validate([]).output
+    secret = f'responses={{url: "postgresql+psycopg://me:s3cret@127.0.0.1:1/db", table: t}}'
+    result = _cli_validate(["--source", secret])
+    assert result.exit_code == 1 and "unreadable_file" in result.output, result.output
+    assert "s3cret" not in result.output and "me:***@" in result.output
+    bad = _cli_validate(["--source", "responses={url: 'postgresql://me:s3cret@h/db'"])
+    assert bad.exit_code == 2 and "s3cret" not in bad.output, bad.output

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import evalkit as ek
@@ -223,14 +225,14 @@ def test_recognition_asks_when_something_does_not_fit():
     assert any("hold 1–4, but the instrument scores them 0–3" in q for q in partial.questions)
 
 
-def test_plain_number_record_ids_are_a_question(tmp_path):
+def test_plain_number_record_ids_are_a_note_not_a_question(tmp_path):
     from evalkit.redcap import draft_from_redcap
 
     numbered = write_project(tmp_path, n=8, seed=4, numeric_ids=True)
     draft, _ = draft_from_redcap(numbered["metadata"], records=numbered["records"])
-    asked = [(path, q) for path, q in draft.questions if "plain numbers" in q]
-    assert [path for path, _ in asked] == [("datasets", "participants", "variables",
-                                            "participant_id")]
+    assert not [q for _, q in draft.questions if "plain numbers" in q]
+    where = ("datasets", "participants", "variables", "participant_id")
+    assert "plain numbers" in draft.comments[where]
 
 
 PLAN = """\
@@ -246,19 +248,25 @@ sensitivity: {multiple_imputation: null}
 """
 
 
-@pytest.mark.slow      # ~20 s: the whole pipeline on a 60-record project
-def test_export_runs_to_both_reports(project, tmp_path):
+def _import_and_run(project, plan: str, out):
+    """``evalkit import-redcap`` on the project, then ``evalkit run`` of ``plan`` into ``out``."""
     folder = project["records"].parent
     runner = CliRunner()
     made = runner.invoke(cli, ["import-redcap", str(project["metadata"]), "--records",
                                str(project["records"]), "--out", str(folder / "data_dictionary.yaml")])
     assert made.exit_code == 0, made.output
-    (folder / "plan.yaml").write_text(PLAN, encoding="utf-8")
-    out = tmp_path / "report"
+    (folder / "plan.yaml").write_text(plan, encoding="utf-8")
     result = runner.invoke(cli, ["run", str(folder / "plan.yaml"), "--out", str(out),
                                  "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "not done" not in result.output
+    return result
+
+
+@pytest.mark.slow      # ~20 s: the whole pipeline on a 60-record project
+def test_export_runs_to_both_reports(project, tmp_path):
+    out = tmp_path / "report"
+    _import_and_run(project, PLAN, out)
     html = (out / "impact.html").read_text(encoding="utf-8") + \
         (out / "technical.html").read_text(encoding="utf-8")
     assert "EPDS" in html and "WEMWBS" in html and "12_weeks" in html
@@ -295,3 +303,47 @@ def test_rows_apply_to_a_single_dataset_too(tmp_path):
     assert report.data["calls"]["participant_id"].tolist() == ["P1", "P2"]
     left = report.problems[report.problems["rule"] == "unassigned_row"]
     assert left["line"].tolist() == [3]
+
+
+@pytest.mark.slow      # ~20 s: init's drafted plan on a project numbered 1, 2, 3 … as REDCap does
+def test_numeric_record_ids_run_to_a_report_that_audits_clean(tmp_path):
+    from evalkit.init import init_project
+
+    project = write_project(tmp_path / "project", n=60, seed=3, numeric_ids=True)
+    drafted = init_project([project["metadata"], project["records"]], out=tmp_path / "draft")
+    plan = yaml.safe_load(drafted.plan.read_text(encoding="utf-8"))
+    # engagement from the repeating session log, summed per mother (evalkit.session_log)
+    assert plan["engagement"]["sessions"] == "sessions_attended"
+    plan["programme"] = "Mothers Together"            # the one question without a default
+    drafted.plan.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["run", str(drafted.plan), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "not done" not in result.output
+    assert not (out / "NOT_FOR_PUBLICATION.txt").exists()
+    sessions = pd.read_csv(out / "tables" / "sessions.csv")
+    assert int(sessions["n"].iloc[0]) == sum(1 for k in project["sessions"].values() if k)
+    # the report does hold numbers equal to record numbers: they are counts, not identifiers
+    html = (out / "impact.html").read_text(encoding="utf-8")
+    assert set(re.findall(r"\b\d+\b", html)) & {str(i) for i in range(1, 61)}
+
+
+def test_a_repeating_event_is_named_as_such_not_as_a_duplicate(project, converted, tmp_path):
+    dd, _, _ = converted
+    raw = pd.read_csv(project["records"], dtype=str, keep_default_na=False)
+    plain = raw["redcap_repeat_instrument"].eq("")
+    # the 6-week event made repeating: every plain row gets instance 1, one record a second visit
+    raw.loc[plain & raw["redcap_event_name"].eq("6_weeks_arm_1"), "redcap_repeat_instance"] = "1"
+    first = raw.index[plain & raw["redcap_event_name"].eq("6_weeks_arm_1")][0]
+    again = raw.loc[[first]].assign(redcap_repeat_instance="2")
+    raw = pd.concat([raw, again], ignore_index=True)
+    raw.to_csv(tmp_path / "export.csv", index=False)
+    report = ek.validate([tmp_path / "export.csv"], dictionary=dd)
+    dup = report.problems[report.problems["rule"] == "duplicate_key"]
+    assert dup["line"].tolist() == [len(raw) + 1]          # the header is line 1
+    message = dup["message"].iat[0]
+    assert "further instance of a REDCap repeating event" in message
+    assert f"first instance is line {first + 2}" in message and "non-repeating" in message
+    assert dup["column"].iat[0] == "redcap_repeat_instance"
+    aside = report.exclusions[report.exclusions["reason"].str.contains("repeating event")]
+    assert aside["line"].tolist() == [len(raw) + 1]

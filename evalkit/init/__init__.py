@@ -37,6 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataReadError, SpecificationError
+from ..session_log import SessionLog
 from .columns import Profile
 from .draft_dictionary import DraftedData, draft_dictionary
 from .draft_plan import draft_plan
@@ -99,8 +100,15 @@ def _from_redcap(metadata: Path, others: list[Path]) -> DraftedData:
     datasets = draft.data["datasets"]
     people = datasets.get("participants", {}).get("variables", {})
     columns = {name: Profile(header=name, name=name, type=spec["type"], n=0, unique=False,
-                             levels=list(spec.get("levels") or []))
+                             levels=list(spec.get("levels") or []),
+                             labels=dict(spec.get("levels") or {}))
                for name, spec in people.items()}
+    for ds in datasets.values():
+        # a session log's totals join the participants: the plan's engagement section reads them
+        if "session_log" in ds:
+            for _, name, kind in SessionLog(**ds["session_log"]).added():
+                columns.setdefault(name, Profile(header=name, name=name, type=kind, n=0,
+                                                 unique=False))
     return DraftedData(draft=draft, files={"export": Path(records)} if records else {},
                        people="participants" if "participants" in datasets else None,
                        responses="responses" if "responses" in datasets else None,

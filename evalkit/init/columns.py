@@ -42,6 +42,7 @@ class Profile:
     unique: bool                   # no value twice
     range: tuple | None = None     # numbers: (min, max) without the missing codes
     levels: list = field(default_factory=list)
+    labels: dict = field(default_factory=dict)   # level -> label, where the source declares them
     missing: list = field(default_factory=list)
     date_format: str | None = None
     identifying: bool = False

@@ -78,8 +78,10 @@ def draft_plan(d: DraftedData, *, dictionary: Path, out_dir: Path) -> Draft:
     found = {role: next((c for c in d.columns if rx.search(c) and d.columns[c].type in kinds[role]),
                         None) for role, rx in _ENGAGEMENT.items()}
     if all(found.values()) and d.columns[found["reason"]].type == "category":
-        reasons = [str(v) for v in d.columns[found["reason"]].levels]
-        gone = [r for r in reasons if _DISENGAGED.search(r.lower())]
+        reason = d.columns[found["reason"]]
+        reasons = [str(v) for v in reason.levels]
+        # REDCap codes its choices (4 = "Disengaged"): the label says what a code means
+        gone = [r for r in reasons if _DISENGAGED.search(f"{r} {reason.labels.get(r, '')}".lower())]
         plan.data["engagement"] = {**found, "disengaged": gone or reasons[:1],
                                    "by": group or found["started"]}
         plan.check(("engagement",), "columns named like uptake, sessions, first and last "

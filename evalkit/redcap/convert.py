@@ -7,7 +7,10 @@ naming the export as its file and selecting its rows (see :mod:`evalkit._rows`):
   event's row; the data access group becomes ``site``;
 - ``responses``: the forms filled at several events, or holding questionnaire items, one row per
   record × event; ``redcap_event_name`` is the ``wave`` (``baseline_arm_1`` -> ``baseline``);
-- one dataset per repeating instrument (session logs), one row per instance.
+- one dataset per repeating instrument, one row per instance; the first one named like a session
+  log (``sessions``, ``visits``, ``contacts`` …) is declared a ``session_log``
+  (:mod:`evalkit.session_log`), so each mother's sessions, first and last session and whether she
+  started are known to the plan's engagement section.
 
 Every guess is marked ``# check`` with its evidence; what cannot be decided is a question.
 """
@@ -18,6 +21,7 @@ import re
 from pathlib import Path
 
 from .._draft import Draft
+from ..session_log import SessionLog
 from ..errors import DictionaryError
 from ..instruments.recognise import recognise
 from .metadata import MISSING_LABEL, Field, read_metadata
@@ -256,11 +260,11 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
         ds["variables"][ID] = ident
         if scan.numeric_ids and not datasets_asked:
             datasets_asked.append(name)
-            draft.ask(("datasets", name, "variables", ID), "the record ids are plain numbers "
-                      "(REDCap's auto-numbering): the publication audit cannot tell them from the "
-                      "report's other numbers, so every report would be marked NOT FOR "
-                      "PUBLICATION; give records a study prefix (REDCap: custom record label or "
-                      "renamed records, e.g. MT-0001) and export again")
+            draft.check(("datasets", name, "variables", ID), "the record ids are plain numbers "
+                        "(REDCap's auto-numbering): the publication audit cannot tell them from "
+                        "counts, so it looks for them only where they would name someone (after "
+                        "'record' or 'ID', in an id column); a study prefix (MT-0001) lets it "
+                        "look everywhere")
         return ds
 
     groups: dict[str, list[str]] = {}
@@ -310,7 +314,33 @@ def draft_from_redcap(metadata, *, records=None, study: str | None = None,
         ds["variables"][INSTANCE] = {"type": "integer", "role": "admin", "required": True,
                                      "label": "Instance of the repeating form"}
         _add_form(draft, ds, form, form, fields, "admin", item_fields, record_id, scan.columns)
+        _session_log(draft, ds, form, fields, datasets)
     return draft, evidence
+
+
+_SESSIONS = re.compile(r"session|visit|contact|appointment|attend", re.IGNORECASE)
+
+
+def _session_log(draft: Draft, ds: dict, form: str, fields: list[Field], datasets: dict) -> None:
+    """A repeating form named like a session log is summed per participant (the plan's dose).
+
+    Only the first such form: two logs would add the same columns (the user can rename them).
+    """
+    if not _SESSIONS.search(form) or any("session_log" in d for d in datasets.values()):
+        return
+    dates = [n for n, v in ds["variables"].items() if v.get("type") == "date"]
+    ds["session_log"] = {"date": dates[0] if dates else None}
+    # a field of the project with a total's name (a 'started' yes/no) is the data's own: keep it
+    declared = {v for d in datasets.values() for v in d["variables"]}
+    for key, name in SessionLog().added_names():
+        if name in declared:
+            ds["session_log"][key] = None
+    why = (f"repeating form {form!r} is named like a session log: each instance is one session, "
+           "summed per participant into sessions_attended and started")
+    draft.check(("datasets", form, "session_log"), why + (
+        f", its first date field {dates[0]!r} giving first_session_on and last_session_on; "
+        "select only attended sessions with rows if the log records missed ones too"
+        if dates else "; it has no date field, so first and last session dates are not known"))
 
 
 def _add_form(draft: Draft, ds: dict, dname: str, form: str, fields: list[Field], role: str,

@@ -12,7 +12,8 @@
 """
 
 from .columns import SD, Count, Free, Label, Linked, Mean, Rounded, Share, Stat
-from .identifiers import ALWAYS_RESTRICTED, find_identifiers, restricted_columns
+from .identifiers import (ALWAYS_RESTRICTED, find_identifiers, published_identifiers,
+                          restricted_columns)
 from .policy import LOG_COLUMNS, SUMMARY_COLUMNS, DisclosureControl
 from .keys import MISSING_LEVEL, Key, level_code
 from .protected import SUPPRESSED, SafeTable, display
@@ -24,6 +25,7 @@ __all__ = [
     "SafeTable",
     "display",
     "find_identifiers",
+    "published_identifiers",
     "restricted_columns",
     "LOG_COLUMNS",
     "SUMMARY_COLUMNS",

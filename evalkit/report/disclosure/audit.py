@@ -19,7 +19,8 @@ programming (HiGHS, through highspy), the tightest interval the published number
 * a linked cell (a confidence limit) published while its estimate is hidden;
 * published numbers that contradict the declared relations;
 * a file in the folder that the manifest does not list, an undeclared numeric column;
-* an identifier, a date or long free text in any published file.
+* an identifier, a date or long free text in any published file (numeric identifiers only where
+  they name someone: :mod:`.identifiers` says why).
 
 A hidden count may be zero (zeros inside a group smaller than T are hidden with the group), so
 the only bound a reader has on it, beyond the relations, is that it is not negative. ``evalkit audit REPORT_DIR`` runs this on a finished folder; ``evalkit
@@ -56,6 +57,7 @@ from pathlib import Path
 import pandas as pd
 
 from ...errors import SpecificationError
+from .identifiers import published_identifiers
 from .keys import Key
 from .system import LinearSystem
 
@@ -113,7 +115,7 @@ def audit_folder(folder, *, manifest: dict | None = None, threshold: int | None 
         Default: the threshold in the declarations.
     identifiers : iterable of str, optional
         Participant identifiers to look for in every file (in addition to the identifier pattern
-        the declarations may carry).
+        the declarations may carry); see :func:`.published_identifiers` for numeric ones.
 
     Returns
     -------
@@ -409,8 +411,6 @@ def _scan_files(folder: Path, manifest: dict, declared, identifiers, findings) -
             m = ident.search(text)
             if m:
                 findings.append((rel, "", "", "a participant identifier is published"))
-        if ids:
-            from .identifiers import find_identifiers
-
-            if find_identifiers(text, ids):
-                findings.append((rel, "", "", "a participant identifier is published"))
+        # numeric identifiers only where they name someone (see .identifiers): a count is not one
+        if ids and published_identifiers(text, ids, table=rel.endswith(".csv")):
+            findings.append((rel, "", "", "a participant identifier is published"))

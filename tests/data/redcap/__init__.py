@@ -5,8 +5,9 @@ data dictionary (``metadata.csv``: REDCap's 18 columns, one row per field) and a
 export (``export.csv``, raw values): three events (``baseline_arm_1``, ``6_weeks_arm_1``,
 ``12_weeks_arm_1``) with EPDS (``epds_1`` …) and WEMWBS (``wemwbs_01`` …, so the names differ from
 evalkit's) at each, an enrolment form at baseline with identifiers, a checkbox field and the
-delivery mode, a repeating ``sessions`` form (one row per session), data access groups as sites and
-``<form>_complete`` columns (a few forms left Incomplete).
+delivery mode, a repeating ``sessions`` form (one row per session), a ``closure`` form (why support
+ended) on the enrolment event, data access groups as sites and ``<form>_complete`` columns (a few
+forms left Incomplete).
 
 To look at the files::
 
@@ -33,6 +34,8 @@ EVENTS = {"baseline": "baseline_arm_1", "mid": "6_weeks_arm_1", "end": "12_weeks
 WEEKS = {"baseline": 0, "mid": 6, "end": 12}
 MODES = {"one_to_one": "1", "group": "2", "both": "3"}
 NEEDS = ["housing", "money", "feeding"]
+EXITS = {"Completed": "1", "Feeling better": "2", "Referred on": "3", "Disengaged": "4",
+         "Did not start": "5"}
 # how many forms are left Incomplete (0) in the export: each must be reported as a warning
 INCOMPLETE = 2
 
@@ -75,6 +78,9 @@ def metadata_rows() -> list[dict]:
                     "1, One-to-one | 2, Group | 99, Prefer not to say"),
              _field("session_minutes", "sessions", "text", "Minutes", validation="integer",
                     lo="0", hi="240")]
+    # a case-closure form on the enrolment event, filled when support ends
+    rows += [_field("exit_reason", "closure", "radio", "Why support ended",
+                    " | ".join(f"{k}, {label}" for label, k in EXITS.items()))]
     return rows
 
 
@@ -129,11 +135,12 @@ def write_project(folder, *, n: int = 60, seed: int = 3, numeric_ids: bool = Fal
                 "referred_on", "age", "delivery_mode"] + [f"support_needs___{i}" for i in (1, 2, 3)]
                + ["first_baby", "ethnicity_note", "enrolment_complete", "epds_date", *epds,
                   "epds_complete", "wemwbs_date", *wem, "wemwbs_complete", "session_date",
-                  "session_type", "session_minutes", "sessions_complete"])
+                  "session_type", "session_minutes", "sessions_complete", "exit_reason",
+                  "closure_complete"])
     rows, truth, sessions, incomplete = [], [], {}, []
     for i, (pid, p) in enumerate(people.iterrows(), 1):
-        # a study prefix, as REDCap's custom record naming gives: a plain number (REDCap's
-        # auto-numbering) cannot be told apart from other numbers by the publication audit
+        # a study prefix, as REDCap's custom record naming gives, or REDCap's auto-numbering
+        # (which the publication audit looks for only where a number names someone)
         record = str(i) if numeric_ids else f"MT-{i:04d}"
         start = pd.Timestamp(p["referred_on"])
         mine = resp[resp["participant_id"] == pid].set_index("wave")
@@ -149,6 +156,9 @@ def write_project(folder, *, n: int = 60, seed: int = 3, numeric_ids: bool = Fal
                            referred_on=start.strftime("%Y-%m-%d"), age=_text(p["age"]),
                            delivery_mode=MODES.get(p["delivery_mode"], ""),
                            first_baby=_text(p["first_baby"]), enrolment_complete="2",
+                           exit_reason=EXITS[p["exit_reason"].replace("_", " ").capitalize()
+                                             .replace("Not started", "Did not start")],
+                           closure_complete="2",
                            **{f"support_needs___{k}": _text(bool(v)) for k, v in
                               zip((1, 2, 3), needs)})
             if wave in mine.index:

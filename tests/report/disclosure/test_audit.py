@@ -460,3 +460,25 @@ def test_a_file_the_manifest_does_not_list(tmp_path):
     report = committed_report(pub, tmp_path / "report")
     write(report, "notes.txt", "written after the run\n")
     assert_finding(audit_folder(report), "a file the manifest does not list", table="notes.txt")
+
+
+def test_numeric_identifiers_are_not_counts_but_are_caught_where_they_name_someone(reach):
+    # REDCap numbers records 1, 2, 3 …: the published counts 73, 40 and 30 are record numbers too
+    pub, folder = reach
+    ids = [str(i) for i in range(1, 74)]
+    write(folder, "impact.html", "<p>73 mothers; 40 in the north at week 12.</p>\n")
+    assert_clean(audit_folder(folder, manifest=pub.manifest(), identifiers=ids))
+    write(folder, "impact.html", "<p>Case study: record 12 said it helped.</p>\n")
+    found = audit_folder(folder, manifest=pub.manifest(), identifiers=ids)
+    assert_finding(found, "identifier", table="impact.html")
+    write(folder, "impact.html", "<p>Report.</p>\n")
+    path = folder / "tables/reach.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0] + ",record_id"] + [f"{line},7" for line in lines[1:]])
+                    + "\n", encoding="utf-8")
+    found = audit_folder(folder, manifest=pub.manifest(), identifiers=ids)
+    assert_finding(found, "identifier", table="tables/reach.csv")
+    # identifiers with letters are still matched as tokens anywhere (here: in a label cell)
+    tamper(folder, "tables/reach.csv", 1, "site", "MT-0040")
+    found = audit_folder(folder, manifest=pub.manifest(), identifiers=["MT-0040"])
+    assert_finding(found, "identifier", table="tables/reach.csv")
