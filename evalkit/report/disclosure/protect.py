@@ -229,8 +229,11 @@ def protect_publication(pub) -> None:
                  and ("count", (items[e]["key"],)) in items
                  and ("count", (items[e]["key"],)) not in todo]
         integer = {e: items[e]["kind"] in ("count", "rounded") for e in todo}
+        # the verifying round trusts only solutions of this round's LP, and for a count asks
+        # them to span T + 2: the auditor rounds LP bounds inwards to whole numbers, which narrows
+        # a span seen in (fractional) solutions by less than 2
         fresh = system.bounds(fixed, intervals, todo, integer=integer,
-                              enough=None if verifying else {e: t for e in todo})
+                              enough={e: t + 2 if verifying and integer[e] else t for e in todo})
         all_bounds.update(fresh)
         bnds = all_bounds
         bad = []
@@ -278,8 +281,8 @@ def protect_publication(pub) -> None:
                       items[e]["value"], bnds[e])
         if not bad and not verifying:
             # targets settled in earlier rounds and widths seen in earlier solutions are
-            # shortcuts: before anything is published every target is solved for again, exactly
-            # and from scratch (the auditor's question), and what that finds is hidden like the rest
+            # shortcuts: before anything is published every target is solved for again from
+            # scratch (the auditor's question), and what that finds is hidden like the rest
             verifying = True
             settled.clear()
             all_bounds.clear()
