@@ -149,12 +149,18 @@ def hidden_count(upper, threshold: int) -> str:
 
 
 def lower_first(label: str) -> str:
-    """A label inside a sentence: its first letter lower-cased unless it starts an acronym.
+    """A label inside a sentence: its first letter lower-cased unless it starts an acronym or
+    the label is a proper name (another capitalised word follows: "Index of Multiple Deprivation").
 
     >>> lower_first("End of support"), lower_first("WEMWBS at end"), lower_first("IMD quintile")
     ('end of support', 'WEMWBS at end', 'IMD quintile')
+    >>> lower_first("Index of Multiple Deprivation quintile"), lower_first("Born in the UK")
+    ('Index of Multiple Deprivation quintile', 'born in the UK')
     """
     label = str(label)
+    later = label.split()[1:]
+    if any(w[:1].isupper() and not w.isupper() for w in later):
+        return label
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
