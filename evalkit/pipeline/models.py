@@ -295,7 +295,8 @@ def random_notation(spec) -> str:
         return r
     if r in ("", "1"):
         return f"(1 | {spec.subject})"
-    terms = r if r.startswith("0") else f"1 + {r}"
+    # "1 + weeks" (a one-term plan in lme4 syntax, fitted in the short form) has its intercept
+    terms = r if r.split("+")[0].strip() in ("0", "1") else f"1 + {r}"
     return f"({terms} {'|' if spec.correlated else '||'} {spec.subject})"
 
 
@@ -347,7 +348,10 @@ def describe_fit(ctx: RunContext, fit, *, planned: tuple | None = None) -> dict:
     """What was fitted, in notation and in words (no number about people)."""
     from dataclasses import replace
 
-    random, correlated = planned or (ctx.plan.model.random, True)
+    # a secondary model (context scan, Johnson-Neyman, imputation) plans the mother's term only
+    m = ctx.plan.model
+    whole = "|" in str(fit.spec.random) or not m.several_terms
+    random, correlated = planned or (m.random if whole else m.mother_random(ctx.id), True)
     try:
         planned_spec = replace(fit.spec, random=random, correlated=correlated)
     except TypeError:               # a spec without those fields: as fitted
