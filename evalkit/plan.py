@@ -172,6 +172,9 @@ class ModelSection(_Section):
     from lme4's on unbalanced data -- measured up to 3.3 % with 30 mothers, under 1 % with a few
     hundred or more). Report with ``fast``."""
     simplify: bool = True
+    variance_bootstrap: int = Field(200, ge=0)
+    """Parametric-bootstrap refits for the 95% CIs of the variation by level (volunteers, sites)
+    when ``random`` has several terms (:mod:`evalkit.models.variance_share`); 0: no CI."""
     ddf: Literal["auto", "satterthwaite", "kenward-roger"] = "auto"
     """Denominator df of the mixed models' tests and intervals: ``kenward-roger`` (adjusted standard
     errors and df, pbkrtest; the small-sample method), ``satterthwaite`` (lmerTest's default), or

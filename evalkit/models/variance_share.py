@@ -90,7 +90,7 @@ def variance_shares(fit, data: pd.DataFrame, *, n_boot: int = 200, seed: int = 1
     ...      + rng.normal(0, 3, 360))
     >>> d = pd.DataFrame({"mother": mother, "volunteer": volunteer, "y": y})
     >>> fit = ek.fit_mixed(d, outcome="y", fixed="1", random="(1 | mother) + (1 | volunteer)")
-    >>> t = variance_shares(fit, d, n_boot=20, seed=3)
+    >>> t = variance_shares(fit, d, n_boot=10, seed=3)
     >>> t[["group", "levels", "share"]].round(2)
            group  levels  share
     0     mother   120.0   0.51
