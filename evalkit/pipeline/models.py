@@ -311,7 +311,7 @@ def random_text(spec, *, time: str | None = None, unit: str = "mother") -> str:
     """
     r = str(spec.random).strip()
     if "|" in r:
-        return f"random effects {r}"
+        return _terms_text(r, time=time, unit=unit)
     if r in ("", "1"):
         return f"a random intercept for each {unit}"
     names = [t.strip() for t in r.split("+") if t.strip() not in ("0", "1", "")]
@@ -322,6 +322,27 @@ def random_text(spec, *, time: str | None = None, unit: str = "mother") -> str:
         return f"{slopes} for each {unit} (no random intercept)"
     return (f"a random intercept and {slopes} for each {unit}, "
             f"{'correlated' if spec.correlated else 'uncorrelated'}")
+
+
+def _terms_text(r: str, *, time: str | None, unit: str) -> str:
+    """lme4 terms in words; the first term's factor is the ``unit`` (the mother).
+
+    >>> _terms_text("(1 + weeks | id) + (1 | volunteer_id)", time="weeks", unit="mother")
+    'a random intercept and a random slope for time for each mother, correlated; and a random intercept for each volunteer'
+    """
+    from ..models.mixed import MixedModel
+    from ..models.random_terms import parse_random
+
+    parts = []
+    for k, term in enumerate(parse_random(r).terms):
+        who = unit if k == 0 else " within ".join(
+            re.sub(r"_id$", "", f).replace("_", " ") for f in reversed(term.factor))
+        expr = term.expr.strip()
+        names = [p.strip() for p in expr.split("+")]
+        short = " + ".join(names[1:]) if names[0] == "1" and len(names) > 1 else expr
+        parts.append(random_text(MixedModel("y", "1", term.group, random=short,
+                                            correlated=term.correlated), time=time, unit=who))
+    return "; and ".join(parts)
 
 
 def df_method(fit) -> tuple[str, str]:
