@@ -50,7 +50,8 @@ def one(seed: int, n: int, refits: int) -> dict:
     fit = ek.fit_mixed(d, outcome="wemwbs", fixed="weeks", random=RANDOM)
     shares = variance_shares(fit, d, n_boot=refits, seed=seed).set_index("group")
     weeks = d.loc[fit.design.rows, "weeks"].astype(float)
-    truth = (sim.truth.random_effects["volunteer_sd"]["wemwbs"] / 12) ** 2 * float((weeks ** 2).mean())
+    slope_sd = sim.truth.random_effects["volunteer_sd"]["wemwbs"] / 12   # per week
+    truth = slope_sd ** 2 * float((weeks ** 2).mean())
     row = shares.loc["volunteer_id"]
     return {"seed": seed, "truth": truth, "estimate": row.variance, "ci_low": row.variance_ci_low,
             "ci_high": row.variance_ci_high, "refits": int(row.refits),

@@ -42,7 +42,8 @@ def assign_volunteers(rng: np.random.Generator, *, started: np.ndarray, site: np
     ``mode`` codes 0 = one-to-one, 1 = group, 2 = both, -1 = not started. Returns a dict with
     ``vol_index`` (the recorded volunteer per mother, -1 if none), ``volunteer_id`` (its label),
     ``group_index`` (-1 if none), ``facilitators`` (one array of volunteer indices per group),
-    ``one_to_one`` (mothers paired with a volunteer), ``volunteer_site``, ``labels``, ``n_volunteers``, ``n_groups`` and ``weights``: a dense
+    ``one_to_one`` (mothers paired with a volunteer), ``volunteer_site``, ``labels``,
+    ``n_volunteers``, ``n_groups`` and ``weights``: a dense
     mothers x volunteers matrix whose row ``i`` gives the weight of each volunteer in mother
     ``i``'s volunteer effect (rows of starters sum to 1; other rows are 0).
 
@@ -91,7 +92,8 @@ def assign_volunteers(rng: np.random.Generator, *, started: np.ndarray, site: np
     volunteer[started] = labels[vol_index[started]]
     return {"vol_index": vol_index, "volunteer_id": volunteer, "group_index": group_index,
             "one_to_one": one_to_one,
-            "facilitators": facilitators, "volunteer_site": np.array(volunteer_site, dtype=np.int64),
+            "facilitators": facilitators,
+            "volunteer_site": np.array(volunteer_site, dtype=np.int64),
             "labels": labels, "n_volunteers": n_vol, "n_groups": len(facilitators),
             "weights": weights}
 
@@ -141,7 +143,8 @@ def contacts_frame(vol: dict[str, Any], *, participant_id: np.ndarray) -> pd.Dat
         fac = vol["facilitators"][g]
         share = (0.5 if vol["one_to_one"][i] else 1.0) / len(fac)
         rows.extend((participant_id[i], vol["labels"][v], "group", g + 1, share) for v in fac)
-    frame = pd.DataFrame(rows, columns=["participant_id", "volunteer_id", "role", "group", "weight"])
+    frame = pd.DataFrame(rows, columns=["participant_id", "volunteer_id", "role", "group",
+                                        "weight"])
     frame["group"] = frame["group"].astype("Int64")
     return frame.sort_values(["participant_id", "role", "volunteer_id"], kind="stable",
                              ignore_index=True)

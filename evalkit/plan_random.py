@@ -27,7 +27,8 @@ def check_random(text: str) -> str:
     >>> check_random("(1 + weeks | participant_id) + (1 | volunteer_id")
     Traceback (most recent call last):
     ...
-    ValueError: random=... a '(' is not closed; ... e.g. (1 + weeks | participant_id) + (1 | volunteer_id)
+    ValueError: random=... a '(' is not closed; ... e.g. (1 + weeks | participant_id)
+    + (1 | volunteer_id)
     """
     if not text.strip():
         raise ValueError(f"model.random is empty; write weeks (a random intercept and slope for "

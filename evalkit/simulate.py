@@ -38,6 +38,10 @@ the §7.5 table (WEMWBS +5 / +3.5 / +6.5 for one-to-one / group / both, +2 witho
 −3.5 / −2.5 / −4.5, −1.5 without support), and the direct context coefficients are set so that the
 *total* moderation (direct part plus the part through the mechanisms) equals the stated truths.
 Site effects are drawn and then centred and scaled, so four sites never shift the marginals.
+``v_y[volunteer_i]`` is the volunteer effect of the volunteers she met: her one-to-one volunteer's,
+the mean of her group's facilitators (groups of about 6 mothers run by 3 volunteers of the site),
+or half of each in ``both`` (:mod:`evalkit._sim_volunteers`; per-volunteer truth in
+``.volunteers``, who met whom in ``.volunteer_contacts``).
 
 Mechanisms are latent for starters only (``M`` above; a-paths by mode from §7.6, shifted by
 isolation and cultural mismatch for feeling understood, first baby for normalisation, and mismatch

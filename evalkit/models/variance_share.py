@@ -5,8 +5,8 @@ with lme4 terms) and returns, for each grouping factor and the residual, its var
 of the total (the model's :meth:`~evalkit.models.mixed.MixedResult.icc_by_level`: the factor's
 variance averaged over the fitted rows, over the sum of all of them), with percentile intervals
 from a *parametric bootstrap*: new outcomes are drawn from the fitted model (fixed part, random
-effects from each term's fitted covariance, normal residuals) on the same rows, the model is refitted
-with ``ek.fit_mixed`` each time (the structure as fitted, no simplification), and the interval is
+effects from each term's fitted covariance, normal residuals) on the same rows, the model is
+refitted with ``ek.fit_mixed`` each time (the structure as fitted, no simplification), and the interval is
 the 2.5th to 97.5th percentile of the refits' shares. Chosen over a profile interval because the
 share is a ratio of all the variance parameters (a profile would need a constrained fit per
 point), and because a share near zero needs an interval that respects the boundary: a refit can
@@ -41,7 +41,8 @@ def _term_covariance(fit, index: int) -> np.ndarray:
     corr = np.eye(q)
     for a in range(q):
         for b in range(a + 1, q):
-            r = cor.get(f"{td.names[a]}:{td.names[b]}", cor.get(f"{td.names[b]}:{td.names[a]}", 0.0))
+            ab, ba = f"{td.names[a]}:{td.names[b]}", f"{td.names[b]}:{td.names[a]}"
+            r = cor.get(ab, cor.get(ba, 0.0))
             corr[a, b] = corr[b, a] = r if td.term.correlated else 0.0
     return corr * np.outer(sd, sd)
 

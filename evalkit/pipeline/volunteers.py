@@ -86,13 +86,14 @@ def _restricted(ctx: RunContext, inst: str, fit, groups: list, level_blups) -> N
     """Per-volunteer (per-site) BLUPs and caterpillar plots: restricted folder only."""
     from ..report.figures.caterpillar import caterpillar_figure
 
-    label = ctx.facts["outcomes"][inst].get("axis") or inst
+    short = ctx.facts["outcomes"][inst].get("label") or inst
     frames = []
     for group in groups:
         blups = level_blups(fit, group).assign(outcome=inst, group=group)
         frames.append(blups)
-        fig = caterpillar_figure(blups, label=label, unit=unit_words(group).split(" ")[0][:-1],
-                                 name=f"caterpillar_{_stem(group)}")
+        unit = unit_words(group).split(" ")[0][:-1]
+        fig = caterpillar_figure(blups, label=f"Predicted {unit} effect ({short} points)",
+                                 unit=unit, name=f"caterpillar_{_stem(group)}")
         try:
             ctx.writer.restricted_bytes(f"caterpillar_{_stem(group)}.png", fig.to_png())
         finally:

@@ -469,8 +469,11 @@ def _methods(ctx) -> list[str]:
             if "random_effects" in fit.data.columns else []
         adjust = {"bh": "Benjamini–Hochberg", "holm": "Holm", "bonferroni": "Bonferroni",
                   "none": "no"}.get(str(plan.contexts.adjust), str(plan.contexts.adjust))
+        same = ("the mother's random effects only (the volunteer and site terms are fitted in "
+                "the average-change and primary models)" if plan.model.several_terms
+                else "the same random effects")
         out.append(f"Effects by context: for each context, {ctx.time} × context was fitted as a "
-                   "separate mixed model with the same random effects (simplified where the fit "
+                   f"separate mixed model with {same} (simplified where the fit "
                    "was singular; as fitted: " + ", ".join(shapes) + "). Levels too small to "
                    f"estimate (groups of fewer than {ctx.min_group} mothers) were left out of "
                    "their context's model; numeric "

@@ -1,5 +1,6 @@
 """Variation between volunteers (issue 15): a protected technical table, one impact sentence, and
-per-volunteer estimates in the restricted folder only (the shared small run has a volunteer term)."""
+per-volunteer estimates in the restricted folder only (the shared small run has a volunteer
+term)."""
 
 from __future__ import annotations
 
