@@ -13,7 +13,7 @@ __all__ = ["variation_view", "variation_methods", "variation_sentence", "COLUMNS
 COLUMNS = {"level": "Level", "levels": "Number", "variance": "Variance",
            "variance_ci_low": "95% CI from", "variance_ci_high": "to",
            "share": "Share of the variance", "share_ci_low": "95% CI from",
-           "share_ci_high": "to", "status": "Note"}
+           "share_ci_high": "to", "refits": "Bootstrap refits used", "status": "Note"}
 
 
 def _table(ctx, inst: str):

@@ -66,6 +66,7 @@ def test_variation_table_is_registered_and_shown(small_run, restricted):
     parser = _Captions()
     parser.feed(page)
     assert CAPTION in parser.captions
+    assert "Bootstrap refits used" in page and "Share of the variance" in page
     assert "parametric bootstrap: 10 sets of scores" in page
 
 
