@@ -48,6 +48,8 @@ from .dictionary import DataDictionary
 from .errors import DictionaryError, PlanError
 from .session_log import derived_columns
 from .plan_power import UNION_PARTS, PowerSection
+from .plan_random import (check_random, grouping_columns, mother_random, order_problems,
+                          several_terms)
 
 __all__ = ["AnalysisPlan", "load_plan"]
 
@@ -158,6 +160,11 @@ class TimeSection(_Section):
 class ModelSection(_Section):
     fixed: str = "weeks * delivery_mode"
     random: str = "weeks"
+    """The random effects: the short form gives the mother's own (``weeks``: intercept and slope;
+    ``1``: intercept), or terms in lme4's syntax with their grouping factors, the mother's first:
+    ``(1 + weeks | participant_id) + (1 | volunteer_id)`` (:mod:`evalkit.plan_random`). Several
+    terms are fitted in the primary models of change; the context scan, Johnson–Neyman and the
+    imputation models keep the mother's term only (:meth:`mother_random`)."""
     group: str | None = "delivery_mode"
     population: Literal["started", "all"] = "started"
     engine: Literal["fast", "statsmodels"] = "fast"
@@ -166,6 +173,9 @@ class ModelSection(_Section):
     from lme4's on unbalanced data -- measured up to 3.3 % with 30 mothers, under 1 % with a few
     hundred or more). Report with ``fast``."""
     simplify: bool = True
+    variance_bootstrap: int = Field(200, ge=0)
+    """Parametric-bootstrap refits for the 95% CIs of the variation by level (volunteers, sites)
+    when ``random`` has several terms (:mod:`evalkit.models.variance_share`); 0: no CI."""
     ddf: Literal["auto", "satterthwaite", "kenward-roger"] = "auto"
     """Denominator df of the mixed models' tests and intervals: ``kenward-roger`` (adjusted standard
     errors and df, pbkrtest; the small-sample method), ``satterthwaite`` (lmerTest's default), or
@@ -173,18 +183,47 @@ class ModelSection(_Section):
     participants, Satterthwaite otherwise. Used for the primary models of each outcome; the
     statsmodels engine has z tests only."""
 
+    @field_validator("random")
+    @classmethod
+    def _random_terms(cls, v):
+        return check_random(v)
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_terms(cls, v, info: ValidationInfo):
+        if v == "statsmodels" and several_terms(info.data.get("random")):
+            raise ValueError("engine: statsmodels takes one grouping factor, but model.random has "
+                             "several terms; use engine: fast, or keep only the mother's term")
+        return v
+
     @field_validator("ddf")
     @classmethod
     def _ddf_engine(cls, v, info: ValidationInfo):
         if v == "kenward-roger" and info.data.get("engine") == "statsmodels":
             raise ValueError("ddf: kenward-roger needs engine: fast (the statsmodels engine reports "
                              "z tests)")
+        if v == "kenward-roger" and several_terms(info.data.get("random")):
+            raise ValueError("ddf: kenward-roger is not available with several random-effects "
+                             "terms in model.random; use ddf: satterthwaite (or auto)")
         return v
 
+    @property
+    def several_terms(self) -> bool:
+        """Whether ``random`` has more than one random-effects term (e.g. volunteers as well)."""
+        return several_terms(self.random)
+
+    def mother_random(self, id_column: str) -> str:
+        """The mother's own random effects (for the secondary models); see
+        :func:`evalkit.plan_random.mother_random`."""
+        return mother_random(self.random, id_column)
+
     def ddf_for(self, participants: int) -> str:
-        """The df method for a model of ``participants`` (``auto`` resolved)."""
+        """The df method for a model of ``participants`` (``auto`` resolved; Satterthwaite when
+        the model has several random-effects terms, the only method available for them)."""
         if self.ddf != "auto":
             return self.ddf
+        if self.several_terms:
+            return "satterthwaite"
         return "kenward-roger" if participants < KENWARD_ROGER_BELOW else "satterthwaite"
 
 
@@ -559,6 +598,10 @@ class AnalysisPlan(_Section):
                     f"{dictionary.variable(c).type} variable, but Johnson-Neyman needs a numeric "
                     "moderator (integer or number); scan it under contexts.variables instead")
         need(("model", "group"), self.model.group)
+        for column in grouping_columns(self.model.random):
+            need(("model", "random"), column)
+        for message in order_problems(self.model.random, id_column=dictionary.id_column):
+            bad(("model", "random"), message)
         need(("time", "column"), self.time.column)
         if self.mechanisms is not None and isinstance(self.mechanisms.items, list):
             for i, c in enumerate(self.mechanisms.items):

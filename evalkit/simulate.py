@@ -38,6 +38,10 @@ the §7.5 table (WEMWBS +5 / +3.5 / +6.5 for one-to-one / group / both, +2 witho
 −3.5 / −2.5 / −4.5, −1.5 without support), and the direct context coefficients are set so that the
 *total* moderation (direct part plus the part through the mechanisms) equals the stated truths.
 Site effects are drawn and then centred and scaled, so four sites never shift the marginals.
+``v_y[volunteer_i]`` is the volunteer effect of the volunteers she met: her one-to-one volunteer's,
+the mean of her group's facilitators (groups of about 6 mothers run by 3 volunteers of the site),
+or half of each in ``both`` (:mod:`evalkit._sim_volunteers`; per-volunteer truth in
+``.volunteers``, who met whom in ``.volunteer_contacts``).
 
 Mechanisms are latent for starters only (``M`` above; a-paths by mode from §7.6, shifted by
 isolation and cultural mismatch for feeling understood, first baby for normalisation, and mismatch
@@ -88,6 +92,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
+from ._sim_volunteers import (FACILITATORS, GROUP_SIZE, MOTHERS_PER_VOLUNTEER, assign_volunteers,
+                              contacts_frame, volunteers_frame)
 from .errors import SpecificationError
 
 __all__ = ["simulate_cohort", "SimulatedCohort", "SimulationTruth",
@@ -323,6 +329,16 @@ class SimulationTruth:
         (per 12 weeks, same shape ``g(t)`` as the natural course), the AR(1) occasion residual
         (``ar1_rho`` between adjacent waves), the volunteer effect on the net effect, and the
         measurement-error SD of the observed total.
+    volunteers : dict
+        How mothers meet volunteers: ``mothers_per_volunteer`` (design, per site),
+        ``group_size`` (mothers per group course), ``facilitators_per_group``, the ``weights``
+        of the paired volunteer and of the group's facilitators (mean) in a mother's volunteer
+        effect by mode, and, realised, ``n_volunteers``, ``n_groups``, the SD of the mothers'
+        volunteer effects on 12-week change (``effect_sd_among_starters``, per outcome, smaller
+        than ``random_effects.volunteer_sd`` because a group averages its facilitators) and
+        ``share_of_change_variance``: the variance of those effects over the variance of the
+        starters' true 12-week change, per outcome (what a model's volunteer share of the
+        variation in change estimates).
     sites : dict
         Site → ``takeup_logit`` and ``outcome_factor`` (normal draws, centred and scaled to SD 0.5
         and 1, so four sites never shift the marginals), the site's ``baseline_effect`` in points
@@ -369,6 +385,7 @@ class SimulationTruth:
     baseline: dict
     baseline_effects: dict
     random_effects: dict
+    volunteers: dict
     sites: dict
     takeup: dict
     mode_probabilities: dict
@@ -405,12 +422,22 @@ class SimulatedCohort:
         ``dose_factor``, ``isolation_z``, ``deprived``, ``cultural_mismatch``, ``complex_needs``,
         ``trajectory_z`` (standardised own trajectory that drives drop-out), the latent baseline
         totals ``baseline_<outcome>`` and the volunteer effect on WEMWBS.
+    volunteers : pandas.DataFrame
+        One row per volunteer (the truth, not a data file): ``volunteer_id``, ``site``,
+        ``effect_wemwbs`` and ``effect_epds`` (her effect on a mother's 12-week change, points, in
+        each instrument's direction), ``mothers_one_to_one`` and ``groups`` run.
+    volunteer_contacts : pandas.DataFrame
+        One row per mother and volunteer she met (starters): ``participant_id``, ``volunteer_id``,
+        ``role`` (``one_to_one`` or ``group``), ``group`` (course number) and ``weight`` of that
+        volunteer in her volunteer effect (see :mod:`evalkit._sim_volunteers`).
     """
 
     participants: pd.DataFrame
     responses: pd.DataFrame
     truth: SimulationTruth
     latent: pd.DataFrame
+    volunteers: pd.DataFrame
+    volunteer_contacts: pd.DataFrame
 
     def write(self, out_dir: str | Path, *, truth: bool = True) -> tuple[Path, Path]:
         """Write ``responses.csv`` and ``participants.csv`` (and ``truth.json``) into ``out_dir``.
@@ -509,7 +536,12 @@ def simulate_cohort(n: int = 600, *, seed: int = 1, missing: str = "routine") ->
     participants = _participants_frame(ctx, eng)
     latent = _latent_frame(ctx, person, eng, net)
     truth = _truth(n, seed, missing, site, person, eng, net, present)
-    return SimulatedCohort(participants=participants, responses=resp, truth=truth, latent=latent)
+    vol = eng["volunteers"]
+    effects = np.outer(eng["vol_effect"], BENEFIT[:2] * VOLUNTEER_SD)
+    return SimulatedCohort(
+        participants=participants, responses=resp, truth=truth, latent=latent,
+        volunteers=volunteers_frame(vol, effects=effects, sites=SITES, outcomes=OUTCOMES[:2]),
+        volunteer_contacts=contacts_frame(vol, participant_id=ctx["participant_id"]))
 
 
 # ====================================================================== argument checks
@@ -680,29 +712,17 @@ def _engagement(rng, ctx, site, person) -> dict[str, Any]:
     last_on = first_on + span.astype("timedelta64[D]")
     support_end_week = ((last_on - baseline_on).astype(np.int64)) / 7.0
 
-    # volunteers nested in site: about one per 2.5 starters, each with at least one mother
-    volunteer = np.full(n, None, dtype=object)
-    vol_index = np.full(n, -1, dtype=np.int64)
-    n_vol_site = []
-    for s in range(len(SITES)):
-        members = np.flatnonzero(started & (ctx["site"] == s))
-        k = int(max(1, round(len(members) / 2.5))) if len(members) else 0
-        n_vol_site.append(k)
-        if k:
-            slot = rng.permutation(len(members)) % k
-            vol_index[members] = sum(n_vol_site[:-1]) + slot
-    n_vol = sum(n_vol_site)
-    width = max(3, len(str(n_vol)))
-    labels = np.array([f"V{i:0{width}d}" for i in range(1, n_vol + 1)], dtype=object)
-    volunteer[started] = labels[vol_index[started]]
-    vol_effect = rng.standard_normal(max(n_vol, 1))
+    # volunteers nested in site; one-to-one pairs and group courses run by several volunteers
+    vol = assign_volunteers(rng, started=started, site=ctx["site"], mode=mode, n_sites=len(SITES))
+    vol_effect = rng.standard_normal(max(vol["n_volunteers"], 1))
 
     return {"started": started, "mode": mode, "group_exposed": group_exposed, "mech": mech,
             "traj_z": traj_z, "hazard": hazard, "left": left, "frac": frac, "exit_reason": reason,
             "sessions": sessions, "baseline_on": baseline_on,
             "first_session_on": first_on, "last_session_on": last_on,
-            "support_end_week": support_end_week, "volunteer_id": volunteer,
-            "vol_index": vol_index, "vol_effect": vol_effect, "n_volunteers": n_vol}
+            "support_end_week": support_end_week, "volunteer_id": vol["volunteer_id"],
+            "vol_index": vol["vol_index"], "vol_effect": vol_effect,
+            "n_volunteers": vol["n_volunteers"], "volunteers": vol}
 
 
 # ====================================================================== effect of support
@@ -737,7 +757,9 @@ def _net_effects(ctx, eng) -> dict[str, np.ndarray]:
     des = _design_effects()
     started, mode = eng["started"], eng["mode"]
     dose = np.clip(1 + DOSE_SLOPE * (eng["sessions"] - DOSE_REF), *DOSE_BOUNDS)
-    vol = np.where(started, eng["vol_effect"][np.maximum(eng["vol_index"], 0)], 0.0)
+    # her volunteer effect: paired volunteer, mean of her group's facilitators, or half of each
+    weights = eng["volunteers"]["weights"]
+    vol = weights @ eng["vol_effect"][:weights.shape[1]] if weights.shape[1] else np.zeros(n)
     net = np.zeros((n, 3))
     mech = np.nan_to_num(eng["mech"])
     for i, y in enumerate(OUTCOMES):
@@ -1054,6 +1076,7 @@ def _truth(n, seed, missing, site, person, eng, net, present) -> SimulationTruth
             "site_sd": dict(zip(OUTCOMES, SITE_OUTCOME_SD.tolist())),
             "measurement_sd_at_baseline_mean": meas_sd,
         },
+        volunteers=_volunteer_truth(eng, net, change),
         sites={s: {"takeup_logit": _r(site["takeup_logit"][i]),
                    "outcome_factor": _r(site["outcome_factor"][i]),
                    "baseline_effect": {y: _r(site["outcome_factor"][i] * SITE_OUTCOME_SD[j]
@@ -1070,6 +1093,27 @@ def _truth(n, seed, missing, site, person, eng, net, present) -> SimulationTruth
                  "respond": copy.deepcopy(RESPOND[missing])},
         realised=real,
     )
+
+
+def _volunteer_truth(eng, net, change) -> dict:
+    started = eng["started"]
+    effect = np.outer(net["vol"], BENEFIT[:2] * VOLUNTEER_SD)[started]
+    var_change = change[started, :2].var(axis=0) if started.sum() > 1 else np.full(2, np.nan)
+    sd = effect.std(axis=0) if started.any() else np.full(2, np.nan)
+    return {
+        "mothers_per_volunteer": MOTHERS_PER_VOLUNTEER, "group_size": GROUP_SIZE,
+        "facilitators_per_group": FACILITATORS,
+        "weights": {"one_to_one": {"paired": 1.0, "group": 0.0},
+                    "group": {"paired": 0.0, "group": 1.0},
+                    "both": {"paired": 0.5, "group": 0.5}},
+        "n_volunteers": int(eng["n_volunteers"]),
+        "n_groups": int(eng["volunteers"]["n_groups"]),
+        "effect_sd_among_starters": {y: (_r(sd[j]) if np.isfinite(sd[j]) else None)
+                                     for j, y in enumerate(OUTCOMES[:2])},
+        "share_of_change_variance": {y: (_r(sd[j] ** 2 / var_change[j])
+                                         if np.isfinite(var_change[j]) and var_change[j] > 0
+                                         else None) for j, y in enumerate(OUTCOMES[:2])},
+    }
 
 
 def _rating_noise_var(target: float, sigma: float, lo: int = 0, hi: int = 4) -> float:

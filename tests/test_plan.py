@@ -187,3 +187,55 @@ def test_data_files_name_datasets_of_the_dictionary(tmp_path):
     with pytest.raises(PlanError, match=r"data\.files\.respones \(line 4\): 'respones' is not a "
                                         r"dataset of the data dictionary \(did you mean 'responses'\?\)"):
         load_plan(_write(tmp_path, text))
+
+
+# ---------------------------------------------------------------------- model.random in lme4 syntax
+VOLUNTEERS = "(1 + weeks | participant_id) + (1 | volunteer_id)"
+
+
+def test_random_terms_in_lme4_syntax_load(tmp_path):
+    plan = AnalysisPlan.from_yaml(_write(tmp_path, _plan_text(
+        tmp_path, f'model:\n  random: "{VOLUNTEERS}"\n')))
+    assert plan.model.random == VOLUNTEERS and plan.model.several_terms
+    assert plan.model.mother_random("participant_id") == "weeks"
+    assert plan.model.ddf_for(300) == "satterthwaite", "Kenward-Roger is not available for them"
+    short = AnalysisPlan.from_yaml(_write(tmp_path, _plan_text(tmp_path)))
+    assert not short.model.several_terms and short.model.ddf_for(300) == "kenward-roger"
+
+
+@pytest.mark.parametrize("random, words", [
+    ("(1 + weeks | participant_id) + (1 volunteer_id)", "'(1 volunteer_id)' has no '|'"),
+    ("(1 + weeks | participant_id) + (1 | volunteer_id", "is not closed"),
+    ("(1 + weeks)", "has parentheses but no '|'"),
+    ("(1 | site/)", "is not a grouping factor"),
+])
+def test_unreadable_random_terms_are_named_with_line_and_fix(tmp_path, random, words):
+    found, err = _problems(tmp_path, f'model:\n  fixed: weeks\n  random: "{random}"\n')
+    assert set(found) == {"model.random"}, found
+    assert words in found["model.random"]
+    assert "e.g. (" in found["model.random"], "says how to write it"
+    assert err.problems[0][1] == 10, "the line of model.random"
+
+
+@pytest.mark.parametrize("extra, path, words", [
+    ("  engine: statsmodels\n", "model.engine", "use engine: fast"),
+    ("  ddf: kenward-roger\n", "model.ddf", "use ddf: satterthwaite"),
+])
+def test_several_terms_need_the_fast_engine_and_satterthwaite(tmp_path, extra, path, words):
+    found, _ = _problems(tmp_path, f'model:\n  random: "{VOLUNTEERS}"\n{extra}')
+    assert set(found) == {path} and words in found[path], found
+
+
+@pytest.mark.parametrize("random, words", [
+    ("(1 + weeks | participant_id) + (1 | volunter_id)",
+     "'volunter_id' is not a variable in the data dictionary (did you mean 'volunteer_id'?)"),
+    ("(1 | volunteer_id) + (1 + weeks | participant_id)",
+     "the first term must be the mother's, (... | participant_id): move "
+     "(1 + weeks | participant_id) to the front"),
+    ("(1 | site/volunteer_id)", "no term groups by the mother (participant_id); start "
+     "model.random with (1 + weeks | participant_id)"),
+])
+def test_random_grouping_factors_are_checked_against_the_dictionary(tmp_path, random, words):
+    found, err = _problems(tmp_path, f'model:\n  random: "{random}"\n', against_dictionary=True)
+    assert found == {"model.random": words}
+    assert err.problems[0][1] == 9

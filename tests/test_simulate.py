@@ -439,3 +439,50 @@ def test_every_truth_field_is_documented():
     doc = SimulationTruth.__doc__
     undocumented = [f.name for f in dataclasses.fields(SimulationTruth) if f.name not in doc]
     assert undocumented == []
+
+
+# ---------------------------------------------------------------------- volunteers and groups
+def test_group_mothers_meet_several_volunteers_of_their_site(cohort):
+    c, p = cohort.volunteer_contacts, cohort.participants.set_index("participant_id")
+    weight = c.groupby("participant_id")["weight"].sum()
+    assert np.allclose(weight, 1.0), "a mother's volunteer weights sum to 1"
+    mode = p.loc[weight.index, "delivery_mode"]
+    met = c.groupby("participant_id")["volunteer_id"].nunique()
+    assert (met[mode == "one_to_one"] == 1).all()
+    assert (met[mode == "group"] >= 2).mean() > 0.95, "groups are run by several volunteers"
+    assert (met[mode == "both"] >= 3).mean() > 0.95
+    # the recorded volunteer is one she met, and every volunteer she met works in her site
+    recorded = c.merge(p[["volunteer_id"]].reset_index(), on=["participant_id", "volunteer_id"])
+    assert set(recorded["participant_id"]) == set(weight.index)
+    vsite = cohort.volunteers.set_index("volunteer_id")["site"]
+    assert (vsite[c["volunteer_id"]].to_numpy() == p.loc[c["participant_id"], "site"].to_numpy()).all()
+    sizes = c[c.role == "group"].groupby("group")["participant_id"].nunique()
+    assert 4 <= sizes.mean() <= 6, "§7 table: about 6 families per group course"
+
+
+def test_volunteer_effect_truth_is_exposed_and_consistent(cohort):
+    t, vols, c, lat = cohort.truth, cohort.volunteers, cohort.volunteer_contacts, cohort.latent
+    assert t.volunteers["n_volunteers"] == len(vols) == t.realised["n_volunteers"]
+    assert t.volunteers["n_groups"] == c["group"].nunique()
+    # each mother's latent volunteer effect is the weighted mean of the volunteers she met
+    eff = c.merge(vols[["volunteer_id", "effect_wemwbs"]], on="volunteer_id")
+    mine = (eff["weight"] * eff["effect_wemwbs"]).groupby(eff["participant_id"]).sum()
+    latent = lat.set_index("participant_id")["volunteer_effect_wemwbs"]
+    assert np.allclose(latent[mine.index], mine)
+    assert (latent.drop(mine.index) == 0).all(), "no volunteer effect without support"
+    # the volunteer SD is the §7.1 default (0.1 outcome-SD) and the draws match it
+    sd = t.random_effects["volunteer_sd"]["wemwbs"]
+    assert sd == pytest.approx(0.85)
+    assert vols["effect_wemwbs"].std() == pytest.approx(sd, rel=0.1)
+    assert (np.sign(vols["effect_wemwbs"]) == -np.sign(vols["effect_epds"])).all()
+    share = t.volunteers["share_of_change_variance"]["wemwbs"]
+    starters = lat.loc[cohort.participants["started"].to_numpy()]
+    assert share == pytest.approx(starters["volunteer_effect_wemwbs"].var(ddof=0)
+                                  / starters["true_change_wemwbs"].var(ddof=0), abs=1e-4)
+
+
+def test_volunteer_structure_is_deterministic():
+    a, b = ek.simulate_cohort(n=200, seed=8), ek.simulate_cohort(n=200, seed=8)
+    pd.testing.assert_frame_equal(a.volunteer_contacts, b.volunteer_contacts)
+    pd.testing.assert_frame_equal(a.volunteers, b.volunteers)
+    assert not ek.simulate_cohort(n=200, seed=9).volunteers.equals(a.volunteers)

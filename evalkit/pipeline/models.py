@@ -295,7 +295,8 @@ def random_notation(spec) -> str:
         return r
     if r in ("", "1"):
         return f"(1 | {spec.subject})"
-    terms = r if r.startswith("0") else f"1 + {r}"
+    # "1 + weeks" (a one-term plan in lme4 syntax, fitted in the short form) has its intercept
+    terms = r if r.split("+")[0].strip() in ("0", "1") else f"1 + {r}"
     return f"({terms} {'|' if spec.correlated else '||'} {spec.subject})"
 
 
@@ -310,7 +311,7 @@ def random_text(spec, *, time: str | None = None, unit: str = "mother") -> str:
     """
     r = str(spec.random).strip()
     if "|" in r:
-        return f"random effects {r}"
+        return _terms_text(r, time=time, unit=unit)
     if r in ("", "1"):
         return f"a random intercept for each {unit}"
     names = [t.strip() for t in r.split("+") if t.strip() not in ("0", "1", "")]
@@ -321,6 +322,27 @@ def random_text(spec, *, time: str | None = None, unit: str = "mother") -> str:
         return f"{slopes} for each {unit} (no random intercept)"
     return (f"a random intercept and {slopes} for each {unit}, "
             f"{'correlated' if spec.correlated else 'uncorrelated'}")
+
+
+def _terms_text(r: str, *, time: str | None, unit: str) -> str:
+    """lme4 terms in words; the first term's factor is the ``unit`` (the mother).
+
+    >>> _terms_text("(1 + weeks | id) + (1 | volunteer_id)", time="weeks", unit="mother")
+    'a random intercept and a random slope for time for each mother, correlated; and a random intercept for each volunteer'
+    """
+    from ..models.mixed import MixedModel
+    from ..models.random_terms import parse_random
+
+    parts = []
+    for k, term in enumerate(parse_random(r).terms):
+        who = unit if k == 0 else " within ".join(
+            re.sub(r"_id$", "", f).replace("_", " ") for f in reversed(term.factor))
+        expr = term.expr.strip()
+        names = [p.strip() for p in expr.split("+")]
+        short = " + ".join(names[1:]) if names[0] == "1" and len(names) > 1 else expr
+        parts.append(random_text(MixedModel("y", "1", term.group, random=short,
+                                            correlated=term.correlated), time=time, unit=who))
+    return "; and ".join(parts)
 
 
 def df_method(fit) -> tuple[str, str]:
@@ -347,7 +369,10 @@ def describe_fit(ctx: RunContext, fit, *, planned: tuple | None = None) -> dict:
     """What was fitted, in notation and in words (no number about people)."""
     from dataclasses import replace
 
-    random, correlated = planned or (ctx.plan.model.random, True)
+    # a secondary model (context scan, Johnson-Neyman, imputation) plans the mother's term only
+    m = ctx.plan.model
+    whole = "|" in str(fit.spec.random) or not m.several_terms
+    random, correlated = planned or (m.random if whole else m.mother_random(ctx.id), True)
     try:
         planned_spec = replace(fit.spec, random=random, correlated=correlated)
     except TypeError:               # a spec without those fields: as fitted

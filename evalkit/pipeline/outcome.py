@@ -37,8 +37,13 @@ def run(ctx: RunContext, o) -> None:
         ctx.not_done(f"{inst}: models of change", why)
         ctx.sections[f"{inst}_models"] = f"Change in {label} could not be modelled: {why}."
         return
+    overall = None          # the average-change model, if it could be fitted
     with ctx.step(f"{inst}: average change"):
-        _average_change(ctx, inst, facts)
+        overall = _average_change(ctx, inst, facts)
+    if o is ctx.plan.primary_outcome and ctx.plan.model.several_terms and overall is not None:
+        from . import volunteers
+        with ctx.step(f"{inst}: variation between volunteers"):
+            volunteers.run(ctx, inst, overall, ctx.analysis, ctx.model_population(inst))
     with ctx.step(f"{inst}: primary model"):
         _primary(ctx, inst, label, facts, spec)
     rules = spec.change
@@ -106,7 +111,7 @@ def _fit(ctx: RunContext, data, inst, fixed):
     return fit
 
 
-def _average_change(ctx: RunContext, inst: str, facts: dict) -> None:
+def _average_change(ctx: RunContext, inst: str, facts: dict):
     from ..models.moderation import change_from_baseline
 
     pop = ctx.model_population(inst)
@@ -121,6 +126,7 @@ def _average_change(ctx: RunContext, inst: str, facts: dict) -> None:
         importance=20)
     facts["overall"] = {"formula": fit.spec.describe(), "notes": list(fit.warnings)
                         + list(fit.simplification)}
+    return fit
 
 
 def _primary(ctx: RunContext, inst: str, label: str, facts: dict, spec) -> None:

@@ -37,7 +37,8 @@ def scan(ctx: RunContext, inst: str, label: str, facts: dict) -> None:
             coded[c] = coded[c].map(lambda v, col=c: ctx.code(col, v))
     fits = {}
     table = context_scan(coded, outcome=[inst], by=chosen, subject=ctx.id, time=ctx.time,
-                         random=ctx.plan.model.random, change=ctx.plan.time.change,
+                         random=ctx.plan.model.mother_random(ctx.id),
+                         change=ctx.plan.time.change,
                          min_n=ctx.min_group, adjust=ctx.plan.contexts.adjust, wave=ctx.wave,
                          baseline_wave=ctx.plan.time.baseline_wave,
                          end_wave=ctx.plan.time.end_wave, fits=fits)
@@ -150,7 +151,7 @@ def johnson_neyman(ctx: RunContext, inst: str, label: str, moderator: str) -> No
     m = ctx.plan.model
     pop = ctx.model_population(inst)
     fit = fit_mixed(ctx.analysis, outcome=inst, fixed=f"{ctx.time} * {moderator}", subject=ctx.id,
-                    random=m.random, engine=m.engine, simplify=m.simplify)
+                    random=m.mother_random(ctx.id), engine=m.engine, simplify=m.simplify)
     jn = jn_fit(fit, effect=ctx.time, by=moderator, change=ctx.plan.time.change)
     ctx.yes_no(f"has:{moderator}", ctx.people[moderator].notna())
     with_value = pop & {f"has:{moderator}": "yes"}

@@ -24,7 +24,8 @@ import pandas as pd
 from .._result import Result
 from ..errors import AuditFailed
 from ..plan import AnalysisPlan, load_plan
-from . import attrition, data, engagement, flow, mechanisms, outcome, reach, sensitivity
+from . import (attrition, data, engagement, flow, mechanisms, outcome, reach, sensitivity,
+               volunteers)
 from .context import RunContext
 from .write import ReportWriter
 
@@ -163,8 +164,11 @@ def run_plan(plan: str | Path | AnalysisPlan, *, out: str | Path | None = None,
     with ReportWriter(out) as writer:
         # restricted outputs of an earlier run must not pass for this run's (old flags, old
         # problems): each run writes its own afresh
-        for name in _RESTRICTED_OUTPUTS:
+        for name in _RESTRICTED_OUTPUTS + volunteers.RESTRICTED_FILES:
             (writer.paths.restricted / name).unlink(missing_ok=True)
+        if writer.paths.restricted.is_dir():
+            for old in writer.paths.restricted.glob("caterpillar_*.png"):
+                old.unlink(missing_ok=True)
         ctx = RunContext(plan=plan, dd=dd, writer=writer, progress=progress)
         data.run(ctx)
         flow.run(ctx)

@@ -39,8 +39,8 @@ def run(ctx: RunContext) -> None:
         return
 
     def fit(d):
-        return fit_mixed(d, outcome=inst, fixed=tcol, subject=ctx.id, random=m.random,
-                         engine=m.engine, simplify=m.simplify)
+        return fit_mixed(d, outcome=inst, fixed=tcol, subject=ctx.id,
+                         random=m.mother_random(ctx.id), engine=m.engine, simplify=m.simplify)
 
     def estimate(f):
         return change_from_baseline(f, time=tcol, change=change).assign(term="change")

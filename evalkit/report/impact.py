@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from . import format as fmt
 from . import narrative as nv
+from .variation import variation_sentence
 
 __all__ = ["impact_context", "main_points", "findings", "limitations", "plain_warning",
            "methods_text"]
@@ -61,7 +62,8 @@ def impact_context(ctx, *, outcomes: list, flow) -> dict:
     if primary is not None:
         summary = primary["figures"].get("trajectory")
     return {"main_points": pts, "summary_figure": summary, "finding": findings(ctx, outcomes, flow),
-            "limitations": limitations(ctx, flow), "impact_methods": methods_text(ctx)}
+            "limitations": limitations(ctx, flow), "impact_methods": methods_text(ctx),
+            "variation_sentence": variation_sentence(ctx)}
 
 
 # ---------------------------------------------------------------------------- flow cells

@@ -21,6 +21,7 @@ from pathlib import Path, PureWindowsPath
 
 from . import format as fmt
 from .disclosure.columns import Count, Label, Linked, Rounded, Share
+from .variation import variation_methods, variation_view
 
 __all__ = ["technical_context", "technical_view", "plan_json", "mi_note"]
 
@@ -231,6 +232,7 @@ def _outcome(ctx, inst: str) -> dict:
                           info=models.get("primary"), notes=primary_notes),
         "jn": [],
         "context": None,
+        "variation": variation_view(ctx, inst),
     }
     for moderator in ctx.plan.contexts.johnson_neyman:
         name = f"{inst}_jn_{moderator}"
@@ -452,6 +454,9 @@ def _methods(ctx) -> list[str]:
             s = _model_sentence(ctx, f"{inst}_{key}", models.get(key), what)
             if s:
                 out.append(s)
+    variation = variation_methods(ctx)
+    if variation:
+        out.append(variation)
     change = plan.time.change
     if out:
         out.append(f"Change is the model-based difference in mean score between week "
@@ -464,8 +469,11 @@ def _methods(ctx) -> list[str]:
             if "random_effects" in fit.data.columns else []
         adjust = {"bh": "Benjamini–Hochberg", "holm": "Holm", "bonferroni": "Bonferroni",
                   "none": "no"}.get(str(plan.contexts.adjust), str(plan.contexts.adjust))
+        same = ("the mother's random effects only (the volunteer and site terms are fitted in "
+                "the average-change and primary models)" if plan.model.several_terms
+                else "the same random effects")
         out.append(f"Effects by context: for each context, {ctx.time} × context was fitted as a "
-                   "separate mixed model with the same random effects (simplified where the fit "
+                   f"separate mixed model with {same} (simplified where the fit "
                    "was singular; as fitted: " + ", ".join(shapes) + "). Levels too small to "
                    f"estimate (groups of fewer than {ctx.min_group} mothers) were left out of "
                    "their context's model; numeric "

@@ -118,7 +118,8 @@ def test_each_mixed_model_says_what_was_fitted(technical, inst, model, caption):
     spec = _spec(parser, f"{label}: {caption}: what was fitted")
     fit = _csv(folder, f"model_{inst}_{model}_fit").iloc[0]
     # the random-effects structure as fitted (after any simplification), in lme4 notation
-    assert re.fullmatch(r"\(1( \+ weeks)? \|\|? participant_id\)", fit["random_effects"])
+    assert re.fullmatch(r"\(1( \+ weeks)? \|\|? participant_id\)( \+ \(1 \| volunteer_id\))?",
+                        fit["random_effects"])
     assert spec["Random effects, as fitted"].startswith(fit["random_effects"] + ": a random")
     assert "for each mother" in spec["Random effects, as fitted"]
     assert spec["Outcome ~ fixed effects"] == fit["fixed"] and fit["fixed"].startswith(inst)
@@ -160,7 +161,8 @@ def test_impact_methods_facts_describe_the_headline_model(small_run):
         m = result.facts["outcomes"][inst]["methods"]
         fit = _csv(folder, f"model_{inst}_overall_fit").iloc[0]
         assert m["random_effects"] == fit["random_effects"]
-        assert m["random_effects_text"].endswith(("correlated", "uncorrelated", "each mother"))
+        assert m["random_effects_text"].endswith(("correlated", "uncorrelated", "each mother",
+                                                  "each volunteer"))
         assert m["df_method"] == fit["df_method"]
         assert m["average_change"]["random_effects"] == fit["random_effects"]
         assert set(m) >= {"primary", "models", "simplified", "df_method_text", "estimation"}

@@ -1,0 +1,100 @@
+"""Coverage of the volunteer-variance 95% CI over seeded simulated cohorts (issue 15: >= 93 %).
+
+Run: .venv/bin/python benchmarks/bench_volunteer_coverage.py [--cohorts 200] [--n 800]
+     [--refits 200] [--jobs 2] [--max-minutes 10] [--force]
+
+For each seeded cohort: score WEMWBS, keep the mothers in one-to-one support (the structure a
+``(... | volunteer_id)`` term describes exactly: one volunteer each; group mothers meet several
+volunteers, see ``evalkit._sim_volunteers``) over the support period (baseline, mid, end), and fit
+``wemwbs ~ weeks`` with ``(1 + weeks | participant_id) + (0 + weeks | volunteer_id)``: the simulator
+puts the volunteer effect on change, so the volunteer term is a slope. The interval is
+:func:`evalkit.models.variance_share.variance_shares`' parametric-bootstrap CI of the volunteer
+level's variance, which (as ``icc_by_level``) is the slope variance averaged over the fitted rows,
+``var_slope * mean(weeks^2)``; the truth is the same quantity from the simulator's volunteer SD on
+12-week change, ``(truth.random_effects.volunteer_sd.wemwbs / 12)^2 * mean(weeks^2)``.
+
+Measured (2026-12-02, shared 2-core machine): the full run (200 cohorts x 200 refits, about 90 s
+CPU per cohort) was not done. A pilot, ``--cohorts 20 --refits 50`` (n = 800, 345 s CPU): coverage
+20/20, but uninformative: every lower limit was 0 and the upper limits 4.0 to 10.6 against a truth
+of about 0.28, and 14 of 20 estimates were 0 (singular). With about 1.5 one-to-one mothers per
+volunteer, a volunteer slope variance of 0.1 outcome-SD is hardly separable from the mothers' own
+slopes; the issue's >= 93 % target is met trivially here, and a useful check needs more mothers
+per volunteer (or a larger volunteer SD) than the evidence's defaults.
+
+The script first times one cohort and prints the estimated total; it stops there when that is over
+``--max-minutes`` unless ``--force`` is given (each cohort is ``--refits`` + 1 multi-term fits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import pandas as pd
+from joblib import Parallel, delayed
+
+RANDOM = "(1 + weeks | participant_id) + (0 + weeks | volunteer_id)"
+
+
+def one(seed: int, n: int, refits: int) -> dict:
+    import evalkit as ek
+    from evalkit.models.variance_share import variance_shares
+    from evalkit.scoring import score_dictionary
+
+    warnings.simplefilter("ignore")
+    sim = ek.simulate_cohort(n=n, seed=seed)
+    dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
+    rep = ek.validate({"participants": sim.participants, "responses": sim.responses}, dictionary=dd)
+    frame = ek.build_cohort(rep, dictionary=dd)
+    scores = score_dictionary(rep, dictionary=dd).scores
+    scores["wave"] = scores["wave"].astype(str)
+    frame["wave"] = frame["wave"].astype(str)
+    frame = frame.merge(scores[["participant_id", "wave", "wemwbs"]],
+                        on=["participant_id", "wave"], how="left")
+    keep = (frame["delivery_mode"].astype(str).eq("one_to_one")
+            & frame["wave"].isin(["baseline", "mid", "end"]))
+    d = frame.loc[keep].dropna(subset=["wemwbs"]).copy()
+    fit = ek.fit_mixed(d, outcome="wemwbs", fixed="weeks", random=RANDOM)
+    shares = variance_shares(fit, d, n_boot=refits, seed=seed).set_index("group")
+    weeks = d.loc[fit.design.rows, "weeks"].astype(float)
+    slope_sd = sim.truth.random_effects["volunteer_sd"]["wemwbs"] / 12   # per week
+    truth = slope_sd ** 2 * float((weeks ** 2).mean())
+    row = shares.loc["volunteer_id"]
+    return {"seed": seed, "truth": truth, "estimate": row.variance, "ci_low": row.variance_ci_low,
+            "ci_high": row.variance_ci_high, "refits": int(row.refits),
+            "covered": bool(row.variance_ci_low <= truth <= row.variance_ci_high),
+            "volunteers": int(row.levels)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cohorts", type=int, default=200)
+    p.add_argument("--n", type=int, default=800, help="mothers referred per cohort")
+    p.add_argument("--refits", type=int, default=200)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--seed", type=int, default=15000, help="first cohort's seed")
+    p.add_argument("--max-minutes", type=float, default=10.0)
+    p.add_argument("--force", action="store_true")
+    a = p.parse_args()
+    start = time.perf_counter()
+    first = one(a.seed, a.n, a.refits)
+    per = time.perf_counter() - start
+    total = per * a.cohorts / max(a.jobs, 1)
+    print(f"first cohort: {first}")
+    print(f"one cohort: {per:.1f} s; {a.cohorts} cohorts on {a.jobs} jobs: about "
+          f"{total / 60:.1f} min")
+    if total / 60 > a.max_minutes and not a.force:
+        print(f"over --max-minutes {a.max_minutes:g}: not run (use --force, fewer --refits or "
+              "--cohorts)")
+        return
+    rest = Parallel(n_jobs=a.jobs)(delayed(one)(a.seed + i, a.n, a.refits)
+                                   for i in range(1, a.cohorts))
+    res = pd.DataFrame([first, *rest])
+    print(res.describe().round(4).to_string())
+    print(f"coverage of the volunteer variance: {res.covered.mean():.3f} over {len(res)} cohorts "
+          f"(target >= 0.93); {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

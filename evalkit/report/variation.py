@@ -1,0 +1,97 @@
+"""Variation between volunteers (and sites) in the reports: a technical table, its methods text and
+the impact report's one sentence, all from the protected table ``<outcome>_variation_by_level``
+(:mod:`evalkit.pipeline.volunteers`); per-volunteer estimates never reach the report folder.
+"""
+
+from __future__ import annotations
+
+from . import format as fmt
+
+__all__ = ["variation_view", "variation_methods", "variation_sentence", "COLUMNS"]
+
+#: Columns of the technical table and their headers.
+COLUMNS = {"level": "Level", "levels": "Number", "variance": "Variance",
+           "variance_ci_low": "95% CI from", "variance_ci_high": "to",
+           "share": "Share of the variance", "share_ci_low": "95% CI from",
+           "share_ci_high": "to", "refits": "Bootstrap refits used", "status": "Note"}
+
+
+def _table(ctx, inst: str):
+    info = ctx.facts.get("outcomes", {}).get(inst, {}).get("variation")
+    if not info:
+        return None, None
+    return info, ctx.pub.tables.get(info["table"])
+
+
+def variation_view(ctx, inst: str) -> dict | None:
+    """The technical table of an outcome's variation by level (None when it was not made)."""
+    from .technical import technical_view
+
+    _, table = _table(ctx, inst)
+    return technical_view(table, COLUMNS)
+
+
+def variation_methods(ctx) -> str | None:
+    """The methods paragraph of the variation by level (None when it was not estimated)."""
+    inst = ctx.plan.primary_outcome.instrument
+    info, table = _table(ctx, inst)
+    if table is None:
+        return None
+    refits = ctx.plan.model.variance_bootstrap
+    ci = (f"95% CIs are the 2.5th and 97.5th percentiles of a parametric bootstrap: "
+          f"{fmt.count(refits)} sets of scores were drawn from the fitted model (seed "
+          f"{ctx.plan.seed}) and the model refitted to each (refits that did not converge are "
+          "left out; the table gives how many were used)" if refits else
+          "no confidence intervals were computed (model.variance_bootstrap: 0)")
+    return (f"Variation between volunteers (and sites): the average-change model of "
+            f"{ctx.facts['outcomes'][inst].get('label', inst)} with the plan's random effects "
+            f"({ctx.plan.model.random}) splits the variance of the scores into each grouping "
+            "factor's share (its variance averaged over the scores in the model, over the sum "
+            f"of all levels' and the residual variance: the intraclass correlation by level); "
+            f"{ci}. Each volunteer's predicted effect and a caterpillar plot of them are in the "
+            "restricted folder only, for supervision and training, not for publication.")
+
+
+def variation_sentence(ctx) -> str | None:
+    """One plain sentence on how much of the variation lies between volunteers (and sites), with
+    its 95% CI, from the protected table; None when the model has no such term or a number is
+    not shown.
+
+    Examples
+    --------
+    >>> print(_sentence([("volunteers", 0.081, 0.02, 0.15)], "wellbeing"))
+    About 8% of the differences between mothers' wellbeing scores lay between volunteers (95% CI 2% to 15%).
+    >>> print(_sentence([("volunteers", 0.081, 0.02, 0.15), ("sites", 0.004, 0.0, 0.03)],
+    ...                 "wellbeing"))
+    About 8% of the differences between mothers' wellbeing scores lay between volunteers (95% CI 2% to 15%) and <1% between sites (95% CI 0% to 3%).
+    """
+    inst = ctx.plan.primary_outcome.instrument
+    info, table = _table(ctx, inst)
+    if table is None:
+        return None
+    data, parts = table.data, []
+    for i, level in enumerate(data["level"]):
+        group = next((g for g in info["groups"] if str(level).endswith(f"({g})")), None)
+        if group is None:
+            continue
+        cells = [_shown(table, i, c) for c in ("share", "share_ci_low", "share_ci_high")]
+        if any(c is None for c in cells):
+            return None           # a number the table does not show is not said in words
+        parts.append((info["words"][group], *cells))
+    words = ctx.facts["outcomes"][inst].get("words") or inst
+    return _sentence(parts, words) if parts else None
+
+
+def _shown(table, i: int, column: str):
+    hidden = column in table.hidden.columns and bool(table.hidden[column].iat[i])
+    value = table.data[column].iat[i]
+    return None if hidden or fmt.is_missing(value) else float(value)
+
+
+def _sentence(parts: list, words: str) -> str:
+    bits = [f"{fmt.percent(s)} between {unit} (95% CI {fmt.percent(lo)} to {fmt.percent(hi)})"
+            for unit, s, lo, hi in parts]
+    first, rest = bits[0].split(" between ", 1)
+    tail = "" if len(bits) == 1 else ", ".join([""] + bits[1:-1]) + f" and {bits[-1]}"
+    return (f"About {first} of the differences between mothers' {words} scores lay between "
+            f"{rest}{tail}.")

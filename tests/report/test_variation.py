@@ -1,0 +1,113 @@
+"""Variation between volunteers (issue 15): a protected technical table, one impact sentence, and
+per-volunteer estimates in the restricted folder only (the shared small run has a volunteer
+term)."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from evalkit.report import variation
+from evalkit.report.disclosure import Count
+
+TABLE = "wemwbs_variation_by_level"
+CAPTION = ("Variation between volunteers (and sites): each level's share of the variance of the "
+           "scores (average-change model)")
+_DATA_URI = re.compile(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+")
+
+
+class _Captions(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.captions, self._in = [], False
+
+    def handle_starttag(self, tag, attrs):
+        self._in = tag == "caption"
+
+    def handle_endtag(self, tag):
+        self._in = False
+
+    def handle_data(self, data):
+        if self._in:
+            self.captions.append(data)
+
+
+@pytest.fixture(scope="module")
+def restricted(small_run):
+    folder, _ = small_run
+    return folder / "report-restricted"
+
+
+def test_variation_table_is_registered_and_shown(small_run, restricted):
+    folder, result = small_run
+    table = result.publication[TABLE]
+    assert list(table.data["level"]) == ["mothers (participant_id)", "volunteers (volunteer_id)",
+                                         "residual (scores within a mother)"]
+    # every column has a role; the number of volunteers is a count of its own unit
+    levels = table.columns["levels"]
+    assert isinstance(levels, Count) and levels.keys[1].unit == "volunteer_id"
+    blups = pd.read_csv(restricted / "level_blups.csv")
+    n_volunteers = blups["level"].nunique()
+    assert table.data["levels"].iat[1] == n_volunteers >= 5
+    shares = table.data["share"].astype(float)
+    assert shares.sum() == pytest.approx(1.0)
+    low, high = table.data["share_ci_low"].astype(float), table.data["share_ci_high"].astype(float)
+    assert (low <= shares + 1e-12).all() and (shares <= high + 1e-12).all()
+    assert (table.data["refits"] > 0).all() and (table.data["refits"] <= 10).all()
+    # the published CSV and the manifest carry it like every other table
+    manifest = json.loads((folder / "report" / "manifest.json").read_text(encoding="utf-8"))
+    assert TABLE in json.dumps(manifest)
+    page = (folder / "report" / "technical.html").read_text(encoding="utf-8")
+    parser = _Captions()
+    parser.feed(page)
+    assert CAPTION in parser.captions
+    assert "Bootstrap refits used" in page and "Share of the variance" in page
+    assert "parametric bootstrap: 10 sets of scores" in page
+
+
+def test_impact_report_says_it_in_one_sentence(small_run):
+    folder, result = small_run
+    page = (folder / "report" / "impact.html").read_text(encoding="utf-8")
+    found = re.findall(r"About [^<.]*? of the differences between mothers&#39; [^<]*? scores lay "
+                       r"between volunteers \(95% CI [^)]+\)\.", page)
+    assert len(found) == 1, found
+    share = result.publication[TABLE].data["share"].iat[1]
+    assert f"About {variation.fmt.percent(share)} of" in found[0]
+
+
+def test_no_sentence_without_a_volunteer_term():
+    class Table:
+        data = pd.DataFrame({"level": ["mothers (participant_id)", "residual"]})
+
+    class Ctx:
+        plan = type("P", (), {"primary_outcome": type("O", (), {"instrument": "wemwbs"})})
+        facts = {"outcomes": {"wemwbs": {"words": "wellbeing"}}}
+        pub = type("Pub", (), {"tables": {TABLE: Table()}})
+
+    assert variation.variation_sentence(Ctx()) is None, "no variation facts: no sentence"
+    assert variation.variation_methods(Ctx()) is None
+
+
+def test_volunteer_estimates_only_in_the_restricted_folder(small_run, restricted):
+    folder, _ = small_run
+    blups = pd.read_csv(restricted / "level_blups.csv")
+    assert set(blups.columns) >= {"level", "blup", "ci_low", "ci_high"}
+    assert (restricted / "caterpillar_volunteer_id.png").read_bytes()[:4] == b"\x89PNG"
+    for name in ("level_blups.csv", "caterpillar_volunteer_id.png"):
+        assert stat.S_IMODE((restricted / name).stat().st_mode) == 0o600
+    ids = sorted(set(blups["level"].astype(str)))
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, ids)) + r")\b")
+    leaks = []
+    for path in (folder / "report").rglob("*"):
+        if path.is_dir() or path.suffix in (".png", ".pdf"):
+            continue
+        text = _DATA_URI.sub("", path.read_text(encoding="utf-8", errors="replace"))
+        leaks += [f"{path.name}: {m}" for m in pattern.findall(text)[:3]]
+    assert leaks == [], "a volunteer id reached the report folder"
+    manifest = (folder / "report" / "manifest.json").read_text(encoding="utf-8")
+    assert "level_blups" not in manifest and "caterpillar_" not in manifest
