@@ -25,18 +25,16 @@ Which Cholesky, and why (measured)
 ----------------------------------
 The first term's levels are eliminated block by block, as MixedModels.jl does: its part of
 ``Λ'Z'ZΛ + I`` is block diagonal (one q₁ × q₁ block per level — a mother, a student), so its
-Cholesky factor is a batch of small dense factorisations, ``W = A₂₁ L₁₁⁻ᵀ`` is sparse, and only
-the Schur complement ``S = A₂₂ − W W'`` onto the other terms needs a general factorisation. That
-one is CHOLMOD's (scikit-sparse; symbolic analysis once, numeric refactorisation in place each
-evaluation), because S is dense when factors cross (InstEval: 1,156 × 1,156 after eliminating
-2,972 students) and sparse when they nest (mothers in volunteers: diagonal), and CHOLMOD's
-supernodal code handles both. Measured on InstEval (one BLAS thread, on a shared 2-core machine):
-CHOLMOD on the whole 4,128 × 4,128 matrix, as lme4 does, 0.25 s per evaluation; blocks then
-CHOLMOD on S, 0.11 s; a dense LAPACK Cholesky of S instead of CHOLMOD gave the same time there but
-cannot take 2,000 nested volunteers sparsely (100,000 mothers in 2,000 volunteers: 0.05–0.07 s per
-evaluation, the 100,000 2 × 2 blocks in closed form, :mod:`evalkit.models.small_blocks`). Terms are
-searched in the order given; the caller
-(:mod:`evalkit.models.multilevel`) puts the factor with most levels first, as lme4 orders them.
+Cholesky factor is a batch of small dense factorisations (in closed form for q₁ ≤ 2,
+:mod:`evalkit.models.small_blocks`), and only the Schur complement S onto the other terms needs a
+general factorisation: diagonal when they nest in the first factor (mothers in volunteers), dense
+LAPACK when small (InstEval: 1,156 rows after eliminating 2,972 students), CHOLMOD when large and
+scikit-sparse is installed — the choice and its measurements are in :mod:`evalkit.models.schur`.
+(The first version used CHOLMOD on S always, rebuilding S with scipy's sparse products each
+evaluation: 0.11 s per evaluation on InstEval and 3.5 ms on 500 mothers, most of the latter
+scipy's per-call overhead; now 0.07 s and 0.8 ms on the same loaded machine.)
+Terms are searched in the order given; the caller (:mod:`evalkit.models.multilevel`) puts the
+factor with most levels first, as lme4 orders them.
 
 The search: L-BFGS-B on θ with forward-difference gradients while steps still gain more than 1
 and central differences after, ending when three calls in a row gain less than 1e-7 (InstEval:
@@ -69,6 +67,7 @@ import scipy.sparse as _sp
 from ..errors import FitError
 from . import reml as _reml
 from . import satterthwaite as _sat
+from . import schur as _schur
 from .small_blocks import bmm as _bmm
 from .small_blocks import chol_inv as _chol_inv
 from .small_blocks import congruence as _congruence
@@ -134,15 +133,13 @@ class Problem:
             for b in range(self.q1):
                 self.B1[:, a, b] = np.bincount(first.codes, first.Z[:, a] * first.Z[:, b],
                                                minlength=self.m1)
-        self.ZtZ_r1 = self.ZtZ[self.n1:, :self.n1].tocsr()
-        self.ZtZ_rr = self.ZtZ[self.n1:, self.n1:].tocsc()
         zxy = np.column_stack([self.ZtX, self.Zty])
         self.zxy1 = zxy[:self.n1].reshape(self.m1, self.q1, -1)
         self.zxy_r = zxy[self.n1:]
-        self.lam_r, lind_r, _, _ = _lambda_pattern(self.terms[1:])
-        self.lind_r = lind_r + self.k1
-        self.eye_r = _sp.identity(self.Q - self.n1, format="csc")
-        self._factor = None
+        lam_r, lind_r, _, _ = _lambda_pattern(self.terms[1:])
+        self.schur = (_schur.Schur(self.ZtZ[self.n1:, :self.n1], self.ZtZ[self.n1:, self.n1:],
+                                   m1=self.m1, q1=self.q1, lam_r=lam_r, lind_r=lind_r + self.k1)
+                      if self.Q > self.n1 else None)
         self._cache: dict = {}
 
     @property
@@ -160,53 +157,33 @@ class Problem:
 
     def _factorise(self, theta: np.ndarray):
         """L = [[L11, 0], [W, M]]: L11 the first term's q1 × q1 blocks (T1'B_jT1 + I = L11_j L11_j'),
-        W = A21 L11⁻ᵀ = Λr'(Z_r'Z_1)(Λ1 L11⁻ᵀ) with Λ1 L11⁻ᵀ block diagonal, and M M' = S =
-        Λr'Z_r'Z_rΛr + I − W W' by CHOLMOD (analysed once, on a pattern holding S's at any θ).
-        Returns (T1, L11, L11⁻¹, Λr, W, factor); the last three are None with one term.
-        (The blocks are handled as whole arrays: :mod:`evalkit.models.small_blocks`.)"""
-        from sksparse.cholmod import analyze
-
+        W = Λr'(Z_r'Z_1)G with G = blockdiag(T1 L11_j⁻ᵀ), and M M' = S = Λr'Z_r'Z_rΛr + I − W W'
+        (:mod:`evalkit.models.schur`). Returns (T1, L11⁻¹, G, factor of S or None with one
+        term). The blocks are handled as whole arrays: :mod:`evalkit.models.small_blocks`."""
         T1 = _reml.make_lambda(theta[:self.k1], self.q1, self.terms[0].layout[0])
         A11 = _congruence(T1, self.B1) + np.eye(self.q1)
         L11, Linv = _chol_inv(A11)
-        if self.Q == self.n1:
-            return T1, L11, Linv, None, None, None
-        lamr = self.lam_r.copy()
-        lamr.data = theta[self.lind_r]
-        blocks = _left(T1, Linv.transpose(0, 2, 1))
-        M1 = _sp.bsr_matrix((blocks, np.arange(self.m1), np.arange(self.m1 + 1)),
-                            shape=(self.n1, self.n1))
-        W = (lamr.T @ (self.ZtZ_r1 @ M1)).tocsr()
-        S = (lamr.T @ self.ZtZ_rr @ lamr + self.eye_r - W @ W.T).tocsc()
-        if self._factor is None:
-            self._factor = analyze(self._schur_pattern(), mode="auto")
-        self._factor.cholesky_inplace(S)
-        return T1, L11, Linv, lamr, W, self._factor
-
-    def _schur_pattern(self) -> _sp.csc_matrix:
-        """S at a θ with every entry non-zero: its pattern contains that of S at any θ."""
-        lamr = self.lam_r.copy()
-        lamr.data = np.ones(len(lamr.data))
-        M1 = _sp.bsr_matrix((np.ones((self.m1, self.q1, self.q1)), np.arange(self.m1),
-                             np.arange(self.m1 + 1)), shape=(self.n1, self.n1))
-        W = lamr.T @ (self.ZtZ_r1 @ M1)
-        return (lamr.T @ self.ZtZ_rr @ lamr + self.eye_r + W @ W.T).tocsc()
+        G = _left(T1, Linv.transpose(0, 2, 1))
+        if self.schur is None:
+            return T1, L11, Linv, G, None
+        return T1, L11, Linv, G, self.schur.factor(_bmm(G, G.transpose(0, 2, 1)), theta)
 
     def evaluate(self, theta: np.ndarray) -> Evaluation:
         theta = np.asarray(theta, float)
         key = theta.tobytes()
         if key in self._cache:       # Satterthwaite's steps in σ alone reuse an evaluation
             return self._cache[key]
-        T1, L11, Linv, lamr, W, f = self._factorise(theta)
+        T1, L11, Linv, G, f = self._factorise(theta)
         n1 = self.n1
         ldL2 = 2.0 * float(np.sum(np.log(np.diagonal(L11, axis1=1, axis2=2))))
-        c1 = _bmm(Linv, _left(T1.T, self.zxy1)).reshape(n1, -1)   # L11⁻¹Λ1'Z_1'[X y], by block
+        c1 = _bmm(Linv, _left(T1.T, self.zxy1))                  # L11⁻¹Λ1'Z_1'[X y], by block
         if f is not None:
             ldL2 += f.logdet()
-            c2 = f.solve_L(f.apply_P(lamr.T @ self.zxy_r - W @ c1), use_LDLt_decomposition=False)
-            sol = np.vstack([c1, c2])
+            wc1 = self.schur.zz_r1 @ _bmm(G, c1).reshape(n1, -1)       # W c1 = Λr'(Z_r'Z_1)G c1
+            c2 = f.solve_L(self.schur.lam_t(theta, self.zxy_r - wc1))
+            sol = np.vstack([c1.reshape(n1, -1), c2])
         else:
-            sol = c1
+            sol = c1.reshape(n1, -1)
         rzx, cu = sol[:, :-1], sol[:, -1]
         rxtrx = self.XtX - rzx.T @ rzx
         cb_rhs = self.Xty - rzx.T @ cu
@@ -249,14 +226,15 @@ class Problem:
 
     def conditional_modes(self, ev: Evaluation) -> list:
         """b = Λ u with u = P'L'⁻¹(c_u − R_ZX β), split per term as (levels × q) arrays."""
-        _, _, Linv, _, W, f = self._factorise(ev.theta)
+        _, _, Linv, G, f = self._factorise(ev.theta)
         lam = self.lambda_at(ev.theta)
         c = ev.cu - ev.rzx @ ev.beta
         n1 = self.n1
         c1 = c[:n1]
         if f is not None:
-            u2 = np.asarray(f.apply_Pt(f.solve_Lt(c[n1:], use_LDLt_decomposition=False))).ravel()
-            c1 = c1 - W.T @ u2
+            u2 = np.ravel(f.solve_Lt(c[n1:]))
+            wt = self.schur.zz_r1.T @ self.schur.lam(ev.theta, u2)         # W'u2, by block
+            c1 = c1 - _bmm(G.transpose(0, 2, 1), wt.reshape(self.m1, self.q1, 1)).ravel()
         else:
             u2 = np.zeros(0)
         u1 = _bmm(Linv.transpose(0, 2, 1), c1.reshape(self.m1, self.q1, 1)).ravel()
