@@ -112,6 +112,10 @@ class Schur:
         self._perm = full.data.astype(np.int64) - 1
         self._analysis = None
 
+    def cost(self) -> float:
+        """A rough count of one factorisation's floating-point work: the map K, then S's factor."""
+        return 2.0 * self.K.nnz + (self.nr if self.is_diag and self.lam_diag else self.nr ** 3 / 3)
+
     def lam_t(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Λr'x."""
         if self.lam_diag:

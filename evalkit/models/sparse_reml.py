@@ -61,13 +61,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as _la
-import scipy.optimize as _opt
 import scipy.sparse as _sp
 
 from ..errors import FitError
 from . import reml as _reml
 from . import satterthwaite as _sat
 from . import schur as _schur
+from . import theta_search as _search
 from .small_blocks import bmm as _bmm
 from .small_blocks import chol_inv as _chol_inv
 from .small_blocks import congruence as _congruence
@@ -145,6 +145,10 @@ class Problem:
     @property
     def n_theta(self) -> int:
         return len(self.lower)
+
+    def cost(self) -> float:
+        """A rough count of one evaluation's floating-point work (it chooses the optimiser)."""
+        return 100.0 * self.m1 * self.q1 ** 3 + (0.0 if self.schur is None else self.schur.cost())
 
     def start(self) -> np.ndarray:
         """lme4's default start: 1 on each diagonal, 0 below it."""
@@ -274,10 +278,6 @@ def _lambda_pattern(terms: list):
     return lam, np.array(lind), np.array(lower, float), offsets
 
 
-class _Flat(Exception):
-    """The criterion stopped improving: the search is over."""
-
-
 @dataclass(frozen=True)
 class TermsFit:
     """A fitted multi-term model: θ, σ, β, Var(β), the criterion and Satterthwaite's pieces."""
@@ -324,7 +324,7 @@ class TermsFit:
 
 
 def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
-              start: np.ndarray | None = None) -> TermsFit:
+              start: np.ndarray | None = None, optimizer: str | None = None) -> TermsFit:
     """Fit θ for several random-effects terms by (RE)ML, as lme4's ``lmer``.
 
     Parameters
@@ -338,6 +338,8 @@ def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
     reml : bool, default True
     start : numpy.ndarray, optional
         Starting θ (lme4's default: 1 on the diagonals, 0 elsewhere).
+    optimizer : {None, "COBYQA", "L-BFGS-B"}
+        None chooses by the work of one evaluation (:mod:`evalkit.models.theta_search`).
 
     Returns
     -------
@@ -361,65 +363,18 @@ def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
     work = Problem(X, y, [Term(t.Z / sc, t.codes, t.m, t.correlated)
                           for t, sc in zip(terms, scales)], reml=reml)
     row_scale = np.concatenate([sc[[r for r, _ in t.layout[0]]] for t, sc in zip(terms, scales)])
-    prob = Problem(X, y, terms, reml=reml)
+    # intercept-only terms need no scaling: the search's problem is the user's (its set-up, the
+    # Schur complement's pattern, is a second or more on InstEval)
+    same = all(np.all(sc == 1.0) for sc in scales)
+    prob = work if same else Problem(X, y, terms, reml=reml)
     x0 = work.start() if start is None else np.asarray(start, float) * row_scale
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in prob.lower]
-    evals = [0]
-
-    best = {"f": np.inf, "x": x0, "stale": 0}
-
-    def fun(theta):
-        evals[0] += 1
-        return work.deviance(theta)
-
-    def fun_grad(theta):
-        f0 = fun(theta)
-        # Past the optimum L-BFGS-B's line searches chase rounding, inside one iteration (on
-        # InstEval the optimum was reached after 170 evaluations and 200 more were spent there):
-        # three calls in a row that lower the criterion by less than 1e-7 (logLik 5e-8, far
-        # inside the 1e-4 that matters) end the search at the best point.
-        far = best["f"] - f0 > 1.0
-        best["stale"] = best["stale"] + 1 if best["f"] - f0 < 1e-7 else 0
-        if f0 < best["f"]:
-            best["f"], best["x"] = f0, np.array(theta, float)
-        if best["stale"] >= 3:
-            raise _Flat
-        # Central differences: the criterion is smooth in θ (also through θ_diag = 0, where it
-        # is even); the step balances rounding (ε·|f|/h: the criterion is ~10⁵ on InstEval, so
-        # h = 1e-6 leaves 0.05 of noise and the line searches stall) against truncation (h²).
-        # While a step still gains more than 1 the gradient only has to point downhill: forward
-        # differences, half the evaluations.
-        g = np.empty_like(theta)
-        for i in range(len(theta)):
-            h = 1e-4 * max(1.0, abs(theta[i]))
-            e = np.zeros_like(theta)
-            e[i] = h
-            g[i] = ((fun(theta + e) - f0) / h if far
-                    else (fun(theta + e) - fun(theta - e)) / (2 * h))
-        return f0, g
-
-    try:
-        res = _opt.minimize(fun_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                            options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 500})
-        x, message, nit, success = res.x, str(res.message), int(res.nit), bool(res.success)
-    except _Flat:
-        x, message, nit, success = best["x"], "criterion flat to 1e-7", -1, True
-    # Judged by the gradient at the optimum, not the optimiser's message: with ftol this tight
-    # L-BFGS-B often ends on a failed line search ("ABNORMAL") at the optimum itself, because
-    # the last decrease is below the criterion's rounding. The projected gradient (components
-    # pushing against a bound at 0 are no failure) must be below lme4's 0.002.
-    best["f"], best["stale"] = -np.inf, 0      # central differences for the verdict
-    _, g = fun_grad(x)
-    at_bound = np.isfinite(work.lower) & (x <= work.lower + 1e-10) & (g > 0)
-    grad = float(np.max(np.abs(np.where(at_bound, 0.0, g)), initial=0.0))
-    converged = bool(success or grad < 2e-3)
+    x, info = _search.search(work, x0, optimizer=optimizer)
+    converged = info.pop("converged")
     theta = np.where(np.isfinite(prob.lower), np.maximum(x, 0.0), x) / row_scale
     ev = prob.evaluate(theta)
     dev = prob.criterion(ev)
     nu = prob.n - prob.p if reml else prob.n
     sigma = float(np.sqrt(ev.pwrss / nu))
     vcov = sigma ** 2 * np.linalg.inv(ev.rxtrx)
-    info = {"optimizer": "L-BFGS-B", "message": message, "evaluations": evals[0],
-            "iterations": nit, "max_gradient": grad}
     return TermsFit(problem=prob, theta=theta, sigma=sigma, beta=ev.beta, vcov=vcov, deviance=dev,
                     converged=converged, info=info, evaluation=ev)
