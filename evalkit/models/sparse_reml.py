@@ -36,10 +36,9 @@ scipy's per-call overhead; now 0.07 s and 0.8 ms on the same loaded machine.)
 Terms are searched in the order given; the caller (:mod:`evalkit.models.multilevel`) puts the
 factor with most levels first, as lme4 orders them.
 
-The search: L-BFGS-B on θ with forward-difference gradients while steps still gain more than 1
-and central differences after, ending when three calls in a row gain less than 1e-7 (InstEval:
-120 evaluations against lme4's bobyqa 68, each of lme4's a full sparse factorisation; 100,000
-mothers: 123 against 189). Whole-fit timings: ``benchmarks/results/bench_multilevel.md``.
+The search over θ (COBYQA or L-BFGS-B, chosen by the work of one evaluation, and lme4's
+gradient check at the end) is :mod:`evalkit.models.theta_search`'s. Whole-fit timings:
+``benchmarks/results/bench_multilevel.md``.
 Models with one grouping factor keep the closed-form engine of :mod:`evalkit.models.reml`, which
 is faster still (no sparse matrices at all).
 
