@@ -256,24 +256,28 @@ def _term_z(t: Term) -> _sp.csc_matrix:
 def _lambda_pattern(terms: list):
     """Λ's sparsity pattern (CSC), the θ index of each stored entry, θ's lower bounds and the
     column offset of each term."""
-    indptr, indices, lind, lower, offsets = [0], [], [], [], []
+    none = np.zeros(0, dtype=np.int64)               # so that no terms give an empty pattern
+    counts, indices, lind, lower, offsets = [none], [none], [none], [], []
     col0 = k0 = 0
     for t in terms:
         pos, low = t.layout
         offsets.append(col0)
-        by_col = [[(r, k0 + i) for i, (r, c) in enumerate(pos) if c == cc] for cc in range(t.q)]
-        for level in range(t.m):
-            base = col0 + level * t.q
-            for cc in range(t.q):
-                for r, k in by_col[cc]:
-                    indices.append(base + r)
-                    lind.append(k)
-                indptr.append(len(indices))
+        # one level's columns (rows and θ indices, column by column), repeated over the levels
+        # as whole arrays: a loop over 100,000 mothers took 0.9 s per problem
+        tmpl = [(r, k0 + i, cc) for cc in range(t.q) for i, (r, c) in enumerate(pos) if c == cc]
+        rows = np.array([r for r, _, _ in tmpl])
+        base = col0 + np.arange(t.m)[:, None] * t.q
+        indices.append((base + rows[None, :]).ravel())
+        lind.append(np.tile([k for _, k, _ in tmpl], t.m))
+        per_col = np.bincount([cc for _, _, cc in tmpl], minlength=t.q)
+        counts.append(np.tile(per_col, t.m))
         col0 += t.m * t.q
         k0 += len(pos)
         lower.extend(low)
-    lam = _sp.csc_matrix((np.ones(len(indices)), np.array(indices), np.array(indptr)),
-                         shape=(col0, col0))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    indices = np.concatenate(indices)
+    lind = np.concatenate(lind)
+    lam = _sp.csc_matrix((np.ones(len(indices)), indices, indptr), shape=(col0, col0))
     return lam, np.array(lind), np.array(lower, float), offsets
 
 
