@@ -161,7 +161,7 @@ class Problem:
     def _factorise(self, theta: np.ndarray):
         """L = [[L11, 0], [W, M]]: L11 the first term's q1 × q1 blocks (T1'B_jT1 + I = L11_j L11_j'),
         W = Λr'(Z_r'Z_1)G with G = blockdiag(T1 L11_j⁻ᵀ), and M M' = S = Λr'Z_r'Z_rΛr + I − W W'
-        (:mod:`evalkit.models.schur`). Returns (T1, L11⁻¹, G, factor of S or None with one
+        (:mod:`evalkit.models.schur`). Returns (T1, L11, L11⁻¹, G, factor of S or None with one
         term). The blocks are handled as whole arrays: :mod:`evalkit.models.small_blocks`."""
         T1 = _reml.make_lambda(theta[:self.k1], self.q1, self.terms[0].layout[0])
         A11 = _congruence(T1, self.B1) + np.eye(self.q1)
@@ -182,8 +182,8 @@ class Problem:
         c1 = _bmm(Linv, _left(T1.T, self.zxy1))                  # L11⁻¹Λ1'Z_1'[X y], by block
         if f is not None:
             ldL2 += f.logdet()
-            wc1 = self.schur.zz_r1 @ _bmm(G, c1).reshape(n1, -1)       # W c1 = Λr'(Z_r'Z_1)G c1
-            c2 = f.solve_L(self.schur.lam_t(theta, self.zxy_r - wc1))
+            zgc = self.schur.zz_r1 @ _bmm(G, c1).reshape(n1, -1)       # W c1 = Λr' (Z_r'Z_1 G c1)
+            c2 = f.solve_L(self.schur.lam_t(theta, self.zxy_r - zgc))
             sol = np.vstack([c1.reshape(n1, -1), c2])
         else:
             sol = c1.reshape(n1, -1)
