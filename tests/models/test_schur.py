@@ -80,3 +80,16 @@ def test_diagonal_schur_complement_in_closed_form():
     assert prob.criterion(ev) == pytest.approx(dev, rel=1e-12)
     np.testing.assert_allclose(np.concatenate([x.ravel() for x in prob.conditional_modes(ev)]), b,
                                rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 30])
+def test_level_pairs_in_chunks_are_every_lower_pair_once(chunk):
+    """Pairs of Z_r'Z_1 entries sharing a first-factor level, built a few levels at a time."""
+    rng = np.random.default_rng(0)
+    lev = np.sort(rng.integers(0, 50, 400))
+    r, a, v = rng.integers(0, 30, 400), rng.integers(0, 2, 400), rng.normal(size=400)
+    keys, bcol, vals = schur._level_pairs(r, lev, a, v, 2, 30, chunk=chunk)
+    want = sorted((r[e] * 30 + r[f], lev[e] * 4 + a[e] * 2 + a[f], v[e] * v[f])
+                  for e in range(400) for f in range(400) if lev[e] == lev[f] and r[e] >= r[f])
+    got = sorted(zip(keys.tolist(), bcol.tolist(), vals.tolist()))
+    assert got == want
