@@ -46,7 +46,11 @@ def _group_labels(frame: pd.DataFrame, factor: tuple) -> pd.Series:
     """The grouping factor's label per row: the column, or ``a:b`` for a combination."""
     if len(factor) == 1:
         return frame[factor[0]]
-    return frame[list(factor)].astype(str).agg(":".join, axis=1)
+    # column-wise string concatenation: a row-wise agg took 1.4 s on InstEval's 73,421 rows
+    out = frame[factor[0]].astype(str)
+    for col in factor[1:]:
+        out = out + ":" + frame[col].astype(str)
+    return out
 
 
 def _on_design_scale(design: Design, frame: pd.DataFrame) -> pd.DataFrame:

@@ -25,23 +25,20 @@ Which Cholesky, and why (measured)
 ----------------------------------
 The first term's levels are eliminated block by block, as MixedModels.jl does: its part of
 ``Λ'Z'ZΛ + I`` is block diagonal (one q₁ × q₁ block per level — a mother, a student), so its
-Cholesky factor is a batch of small dense factorisations, ``W = A₂₁ L₁₁⁻ᵀ`` is sparse, and only
-the Schur complement ``S = A₂₂ − W W'`` onto the other terms needs a general factorisation. That
-one is CHOLMOD's (scikit-sparse; symbolic analysis once, numeric refactorisation in place each
-evaluation), because S is dense when factors cross (InstEval: 1,156 × 1,156 after eliminating
-2,972 students) and sparse when they nest (mothers in volunteers: diagonal), and CHOLMOD's
-supernodal code handles both. Measured on InstEval (one BLAS thread, on a shared 2-core machine):
-CHOLMOD on the whole 4,128 × 4,128 matrix, as lme4 does, 0.25 s per evaluation; blocks then
-CHOLMOD on S, 0.11 s; a dense LAPACK Cholesky of S instead of CHOLMOD gave the same time there but
-cannot take 2,000 nested volunteers sparsely (100,000 mothers in 2,000 volunteers: 0.05–0.07 s per
-evaluation, the 100,000 2 × 2 blocks in closed form, :mod:`evalkit.models.small_blocks`). Terms are
-searched in the order given; the caller
-(:mod:`evalkit.models.multilevel`) puts the factor with most levels first, as lme4 orders them.
+Cholesky factor is a batch of small dense factorisations (in closed form for q₁ ≤ 2,
+:mod:`evalkit.models.small_blocks`), and only the Schur complement S onto the other terms needs a
+general factorisation: diagonal when they nest in the first factor (mothers in volunteers), dense
+LAPACK when small (InstEval: 1,156 rows after eliminating 2,972 students), CHOLMOD when large and
+scikit-sparse is installed — the choice and its measurements are in :mod:`evalkit.models.schur`.
+(The first version used CHOLMOD on S always, rebuilding S with scipy's sparse products each
+evaluation: 0.11 s per evaluation on InstEval and 3.5 ms on 500 mothers, most of the latter
+scipy's per-call overhead; now 0.07 s and 0.8 ms on the same loaded machine.)
+Terms are searched in the order given; the caller (:mod:`evalkit.models.multilevel`) puts the
+factor with most levels first, as lme4 orders them.
 
-The search: L-BFGS-B on θ with forward-difference gradients while steps still gain more than 1
-and central differences after, ending when three calls in a row gain less than 1e-7 (InstEval:
-120 evaluations against lme4's bobyqa 68, each of lme4's a full sparse factorisation; 100,000
-mothers: 123 against 189). Whole-fit timings: ``benchmarks/results/bench_multilevel.md``.
+The search over θ (COBYQA or L-BFGS-B, chosen by the work of one evaluation, and lme4's
+gradient check at the end) is :mod:`evalkit.models.theta_search`'s. Whole-fit timings:
+``benchmarks/results/bench_multilevel.md``.
 Models with one grouping factor keep the closed-form engine of :mod:`evalkit.models.reml`, which
 is faster still (no sparse matrices at all).
 
@@ -63,12 +60,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as _la
-import scipy.optimize as _opt
 import scipy.sparse as _sp
 
 from ..errors import FitError
 from . import reml as _reml
 from . import satterthwaite as _sat
+from . import schur as _schur
+from . import theta_search as _search
 from .small_blocks import bmm as _bmm
 from .small_blocks import chol_inv as _chol_inv
 from .small_blocks import congruence as _congruence
@@ -134,20 +132,22 @@ class Problem:
             for b in range(self.q1):
                 self.B1[:, a, b] = np.bincount(first.codes, first.Z[:, a] * first.Z[:, b],
                                                minlength=self.m1)
-        self.ZtZ_r1 = self.ZtZ[self.n1:, :self.n1].tocsr()
-        self.ZtZ_rr = self.ZtZ[self.n1:, self.n1:].tocsc()
         zxy = np.column_stack([self.ZtX, self.Zty])
         self.zxy1 = zxy[:self.n1].reshape(self.m1, self.q1, -1)
         self.zxy_r = zxy[self.n1:]
-        self.lam_r, lind_r, _, _ = _lambda_pattern(self.terms[1:])
-        self.lind_r = lind_r + self.k1
-        self.eye_r = _sp.identity(self.Q - self.n1, format="csc")
-        self._factor = None
+        lam_r, lind_r, _, _ = _lambda_pattern(self.terms[1:])
+        self.schur = (_schur.Schur(self.ZtZ[self.n1:, :self.n1], self.ZtZ[self.n1:, self.n1:],
+                                   m1=self.m1, q1=self.q1, lam_r=lam_r, lind_r=lind_r + self.k1)
+                      if self.Q > self.n1 else None)
         self._cache: dict = {}
 
     @property
     def n_theta(self) -> int:
         return len(self.lower)
+
+    def cost(self) -> float:
+        """A rough count of one evaluation's floating-point work (it chooses the optimiser)."""
+        return 100.0 * self.m1 * self.q1 ** 3 + (0.0 if self.schur is None else self.schur.cost())
 
     def start(self) -> np.ndarray:
         """lme4's default start: 1 on each diagonal, 0 below it."""
@@ -160,53 +160,33 @@ class Problem:
 
     def _factorise(self, theta: np.ndarray):
         """L = [[L11, 0], [W, M]]: L11 the first term's q1 × q1 blocks (T1'B_jT1 + I = L11_j L11_j'),
-        W = A21 L11⁻ᵀ = Λr'(Z_r'Z_1)(Λ1 L11⁻ᵀ) with Λ1 L11⁻ᵀ block diagonal, and M M' = S =
-        Λr'Z_r'Z_rΛr + I − W W' by CHOLMOD (analysed once, on a pattern holding S's at any θ).
-        Returns (T1, L11, L11⁻¹, Λr, W, factor); the last three are None with one term.
-        (The blocks are handled as whole arrays: :mod:`evalkit.models.small_blocks`.)"""
-        from sksparse.cholmod import analyze
-
+        W = Λr'(Z_r'Z_1)G with G = blockdiag(T1 L11_j⁻ᵀ), and M M' = S = Λr'Z_r'Z_rΛr + I − W W'
+        (:mod:`evalkit.models.schur`). Returns (T1, L11, L11⁻¹, G, factor of S or None with one
+        term). The blocks are handled as whole arrays: :mod:`evalkit.models.small_blocks`."""
         T1 = _reml.make_lambda(theta[:self.k1], self.q1, self.terms[0].layout[0])
         A11 = _congruence(T1, self.B1) + np.eye(self.q1)
         L11, Linv = _chol_inv(A11)
-        if self.Q == self.n1:
-            return T1, L11, Linv, None, None, None
-        lamr = self.lam_r.copy()
-        lamr.data = theta[self.lind_r]
-        blocks = _left(T1, Linv.transpose(0, 2, 1))
-        M1 = _sp.bsr_matrix((blocks, np.arange(self.m1), np.arange(self.m1 + 1)),
-                            shape=(self.n1, self.n1))
-        W = (lamr.T @ (self.ZtZ_r1 @ M1)).tocsr()
-        S = (lamr.T @ self.ZtZ_rr @ lamr + self.eye_r - W @ W.T).tocsc()
-        if self._factor is None:
-            self._factor = analyze(self._schur_pattern(), mode="auto")
-        self._factor.cholesky_inplace(S)
-        return T1, L11, Linv, lamr, W, self._factor
-
-    def _schur_pattern(self) -> _sp.csc_matrix:
-        """S at a θ with every entry non-zero: its pattern contains that of S at any θ."""
-        lamr = self.lam_r.copy()
-        lamr.data = np.ones(len(lamr.data))
-        M1 = _sp.bsr_matrix((np.ones((self.m1, self.q1, self.q1)), np.arange(self.m1),
-                             np.arange(self.m1 + 1)), shape=(self.n1, self.n1))
-        W = lamr.T @ (self.ZtZ_r1 @ M1)
-        return (lamr.T @ self.ZtZ_rr @ lamr + self.eye_r + W @ W.T).tocsc()
+        G = _left(T1, Linv.transpose(0, 2, 1))
+        if self.schur is None:
+            return T1, L11, Linv, G, None
+        return T1, L11, Linv, G, self.schur.factor(_bmm(G, G.transpose(0, 2, 1)), theta)
 
     def evaluate(self, theta: np.ndarray) -> Evaluation:
         theta = np.asarray(theta, float)
         key = theta.tobytes()
         if key in self._cache:       # Satterthwaite's steps in σ alone reuse an evaluation
             return self._cache[key]
-        T1, L11, Linv, lamr, W, f = self._factorise(theta)
+        T1, L11, Linv, G, f = self._factorise(theta)
         n1 = self.n1
         ldL2 = 2.0 * float(np.sum(np.log(np.diagonal(L11, axis1=1, axis2=2))))
-        c1 = _bmm(Linv, _left(T1.T, self.zxy1)).reshape(n1, -1)   # L11⁻¹Λ1'Z_1'[X y], by block
+        c1 = _bmm(Linv, _left(T1.T, self.zxy1))                  # L11⁻¹Λ1'Z_1'[X y], by block
         if f is not None:
             ldL2 += f.logdet()
-            c2 = f.solve_L(f.apply_P(lamr.T @ self.zxy_r - W @ c1), use_LDLt_decomposition=False)
-            sol = np.vstack([c1, c2])
+            zgc = self.schur.zz_r1 @ _bmm(G, c1).reshape(n1, -1)       # W c1 = Λr' (Z_r'Z_1 G c1)
+            c2 = f.solve_L(self.schur.lam_t(theta, self.zxy_r - zgc))
+            sol = np.vstack([c1.reshape(n1, -1), c2])
         else:
-            sol = c1
+            sol = c1.reshape(n1, -1)
         rzx, cu = sol[:, :-1], sol[:, -1]
         rxtrx = self.XtX - rzx.T @ rzx
         cb_rhs = self.Xty - rzx.T @ cu
@@ -249,14 +229,15 @@ class Problem:
 
     def conditional_modes(self, ev: Evaluation) -> list:
         """b = Λ u with u = P'L'⁻¹(c_u − R_ZX β), split per term as (levels × q) arrays."""
-        _, _, Linv, _, W, f = self._factorise(ev.theta)
+        _, _, Linv, G, f = self._factorise(ev.theta)
         lam = self.lambda_at(ev.theta)
         c = ev.cu - ev.rzx @ ev.beta
         n1 = self.n1
         c1 = c[:n1]
         if f is not None:
-            u2 = np.asarray(f.apply_Pt(f.solve_Lt(c[n1:], use_LDLt_decomposition=False))).ravel()
-            c1 = c1 - W.T @ u2
+            u2 = np.ravel(f.solve_Lt(c[n1:]))
+            wt = self.schur.zz_r1.T @ self.schur.lam(ev.theta, u2)         # W'u2, by block
+            c1 = c1 - _bmm(G.transpose(0, 2, 1), wt.reshape(self.m1, self.q1, 1)).ravel()
         else:
             u2 = np.zeros(0)
         u1 = _bmm(Linv.transpose(0, 2, 1), c1.reshape(self.m1, self.q1, 1)).ravel()
@@ -275,29 +256,29 @@ def _term_z(t: Term) -> _sp.csc_matrix:
 def _lambda_pattern(terms: list):
     """Λ's sparsity pattern (CSC), the θ index of each stored entry, θ's lower bounds and the
     column offset of each term."""
-    indptr, indices, lind, lower, offsets = [0], [], [], [], []
+    none = np.zeros(0, dtype=np.int64)               # so that no terms give an empty pattern
+    counts, indices, lind, lower, offsets = [none], [none], [none], [], []
     col0 = k0 = 0
     for t in terms:
         pos, low = t.layout
         offsets.append(col0)
-        by_col = [[(r, k0 + i) for i, (r, c) in enumerate(pos) if c == cc] for cc in range(t.q)]
-        for level in range(t.m):
-            base = col0 + level * t.q
-            for cc in range(t.q):
-                for r, k in by_col[cc]:
-                    indices.append(base + r)
-                    lind.append(k)
-                indptr.append(len(indices))
+        # one level's columns (rows and θ indices, column by column), repeated over the levels
+        # as whole arrays: a loop over 100,000 mothers took 0.9 s per problem
+        tmpl = [(r, k0 + i, cc) for cc in range(t.q) for i, (r, c) in enumerate(pos) if c == cc]
+        rows = np.array([r for r, _, _ in tmpl])
+        base = col0 + np.arange(t.m)[:, None] * t.q
+        indices.append((base + rows[None, :]).ravel())
+        lind.append(np.tile([k for _, k, _ in tmpl], t.m))
+        per_col = np.bincount([cc for _, _, cc in tmpl], minlength=t.q)
+        counts.append(np.tile(per_col, t.m))
         col0 += t.m * t.q
         k0 += len(pos)
         lower.extend(low)
-    lam = _sp.csc_matrix((np.ones(len(indices)), np.array(indices), np.array(indptr)),
-                         shape=(col0, col0))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    indices = np.concatenate(indices)
+    lind = np.concatenate(lind)
+    lam = _sp.csc_matrix((np.ones(len(indices)), indices, indptr), shape=(col0, col0))
     return lam, np.array(lind), np.array(lower, float), offsets
-
-
-class _Flat(Exception):
-    """The criterion stopped improving: the search is over."""
 
 
 @dataclass(frozen=True)
@@ -346,7 +327,7 @@ class TermsFit:
 
 
 def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
-              start: np.ndarray | None = None) -> TermsFit:
+              start: np.ndarray | None = None, optimizer: str | None = None) -> TermsFit:
     """Fit θ for several random-effects terms by (RE)ML, as lme4's ``lmer``.
 
     Parameters
@@ -360,6 +341,8 @@ def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
     reml : bool, default True
     start : numpy.ndarray, optional
         Starting θ (lme4's default: 1 on the diagonals, 0 elsewhere).
+    optimizer : {None, "COBYQA", "L-BFGS-B"}
+        None chooses by the work of one evaluation (:mod:`evalkit.models.theta_search`).
 
     Returns
     -------
@@ -383,65 +366,18 @@ def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
     work = Problem(X, y, [Term(t.Z / sc, t.codes, t.m, t.correlated)
                           for t, sc in zip(terms, scales)], reml=reml)
     row_scale = np.concatenate([sc[[r for r, _ in t.layout[0]]] for t, sc in zip(terms, scales)])
-    prob = Problem(X, y, terms, reml=reml)
+    # intercept-only terms need no scaling: the search's problem is the user's (its set-up, the
+    # Schur complement's pattern, is a second or more on InstEval)
+    same = all(np.all(sc == 1.0) for sc in scales)
+    prob = work if same else Problem(X, y, terms, reml=reml)
     x0 = work.start() if start is None else np.asarray(start, float) * row_scale
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in prob.lower]
-    evals = [0]
-
-    best = {"f": np.inf, "x": x0, "stale": 0}
-
-    def fun(theta):
-        evals[0] += 1
-        return work.deviance(theta)
-
-    def fun_grad(theta):
-        f0 = fun(theta)
-        # Past the optimum L-BFGS-B's line searches chase rounding, inside one iteration (on
-        # InstEval the optimum was reached after 170 evaluations and 200 more were spent there):
-        # three calls in a row that lower the criterion by less than 1e-7 (logLik 5e-8, far
-        # inside the 1e-4 that matters) end the search at the best point.
-        far = best["f"] - f0 > 1.0
-        best["stale"] = best["stale"] + 1 if best["f"] - f0 < 1e-7 else 0
-        if f0 < best["f"]:
-            best["f"], best["x"] = f0, np.array(theta, float)
-        if best["stale"] >= 3:
-            raise _Flat
-        # Central differences: the criterion is smooth in θ (also through θ_diag = 0, where it
-        # is even); the step balances rounding (ε·|f|/h: the criterion is ~10⁵ on InstEval, so
-        # h = 1e-6 leaves 0.05 of noise and the line searches stall) against truncation (h²).
-        # While a step still gains more than 1 the gradient only has to point downhill: forward
-        # differences, half the evaluations.
-        g = np.empty_like(theta)
-        for i in range(len(theta)):
-            h = 1e-4 * max(1.0, abs(theta[i]))
-            e = np.zeros_like(theta)
-            e[i] = h
-            g[i] = ((fun(theta + e) - f0) / h if far
-                    else (fun(theta + e) - fun(theta - e)) / (2 * h))
-        return f0, g
-
-    try:
-        res = _opt.minimize(fun_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                            options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 500})
-        x, message, nit, success = res.x, str(res.message), int(res.nit), bool(res.success)
-    except _Flat:
-        x, message, nit, success = best["x"], "criterion flat to 1e-7", -1, True
-    # Judged by the gradient at the optimum, not the optimiser's message: with ftol this tight
-    # L-BFGS-B often ends on a failed line search ("ABNORMAL") at the optimum itself, because
-    # the last decrease is below the criterion's rounding. The projected gradient (components
-    # pushing against a bound at 0 are no failure) must be below lme4's 0.002.
-    best["f"], best["stale"] = -np.inf, 0      # central differences for the verdict
-    _, g = fun_grad(x)
-    at_bound = np.isfinite(work.lower) & (x <= work.lower + 1e-10) & (g > 0)
-    grad = float(np.max(np.abs(np.where(at_bound, 0.0, g)), initial=0.0))
-    converged = bool(success or grad < 2e-3)
+    x, info = _search.search(work, x0, optimizer=optimizer)
+    converged = info.pop("converged")
     theta = np.where(np.isfinite(prob.lower), np.maximum(x, 0.0), x) / row_scale
     ev = prob.evaluate(theta)
     dev = prob.criterion(ev)
     nu = prob.n - prob.p if reml else prob.n
     sigma = float(np.sqrt(ev.pwrss / nu))
     vcov = sigma ** 2 * np.linalg.inv(ev.rxtrx)
-    info = {"optimizer": "L-BFGS-B", "message": message, "evaluations": evals[0],
-            "iterations": nit, "max_gradient": grad}
     return TermsFit(problem=prob, theta=theta, sigma=sigma, beta=ev.beta, vcov=vcov, deviance=dev,
                     converged=converged, info=info, evaluation=ev)

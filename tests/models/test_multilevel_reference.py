@@ -153,3 +153,16 @@ def test_insteval(name):
     fit, _ = fit_case(name, SLOW[name])
     check(name, fit, FIXTURES[name])
     assert not fit.singular
+
+
+@pytest.mark.parametrize("name", ["cohort_slopes_reml", "cohort_nested_ml", "penicillin_crossed_reml",
+                                  "pastes_nested_reml"])
+def test_cobyqa_search_reaches_lme4s_loglik(name, monkeypatch):
+    """The derivative-free search that large problems get (models/theta_search.py), forced on the
+    small fixtures: logLik never below lme4's by more than 1e-4, θ where lme4 puts it."""
+    from evalkit.models import theta_search
+
+    monkeypatch.setattr(theta_search, "COBYQA_FROM", 0.0)
+    fit, _ = fit_case(name, CASES[name])
+    assert fit.raw.info["optimizer"] == "COBYQA"
+    check(name, fit, FIXTURES[name])
