@@ -16,22 +16,15 @@ import time
 import warnings
 
 import pandas as pd
+from _cohort import wemwbs_frame
 from joblib import Parallel, delayed
 
 
 def one(seed: int, n: int) -> list[dict]:
     import evalkit as ek
-    from evalkit.scoring import score_dictionary
 
     warnings.simplefilter("ignore")
-    sim = ek.simulate_cohort(n=n, seed=seed)
-    dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
-    rep = ek.validate({"participants": sim.participants, "responses": sim.responses}, dictionary=dd)
-    frame = ek.build_cohort(rep, dictionary=dd)
-    scores = score_dictionary(rep, dictionary=dd).scores
-    scores["wave"] = scores["wave"].astype(str)
-    frame["wave"] = frame["wave"].astype(str)
-    frame = frame.merge(scores[["participant_id", "wave", "wemwbs"]], on=["participant_id", "wave"], how="left")
+    sim, frame = wemwbs_frame(n=n, seed=seed)
     d = frame.loc[frame["started"].fillna(False).astype(bool) & frame["wave"].isin(["baseline", "mid", "end"])].copy()
     d["deprived"] = d["imd_quintile"].astype(str).isin(["1", "2"])
     rows = []

@@ -32,6 +32,7 @@ import time
 import warnings
 
 import pandas as pd
+from _cohort import wemwbs_frame
 from joblib import Parallel, delayed
 
 RANDOM = "(1 + weeks | participant_id) + (0 + weeks | volunteer_id)"
@@ -40,18 +41,9 @@ RANDOM = "(1 + weeks | participant_id) + (0 + weeks | volunteer_id)"
 def one(seed: int, n: int, refits: int) -> dict:
     import evalkit as ek
     from evalkit.models.variance_share import variance_shares
-    from evalkit.scoring import score_dictionary
 
     warnings.simplefilter("ignore")
-    sim = ek.simulate_cohort(n=n, seed=seed)
-    dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
-    rep = ek.validate({"participants": sim.participants, "responses": sim.responses}, dictionary=dd)
-    frame = ek.build_cohort(rep, dictionary=dd)
-    scores = score_dictionary(rep, dictionary=dd).scores
-    scores["wave"] = scores["wave"].astype(str)
-    frame["wave"] = frame["wave"].astype(str)
-    frame = frame.merge(scores[["participant_id", "wave", "wemwbs"]],
-                        on=["participant_id", "wave"], how="left")
+    sim, frame = wemwbs_frame(n=n, seed=seed)
     keep = (frame["delivery_mode"].astype(str).eq("one_to_one")
             & frame["wave"].isin(["baseline", "mid", "end"]))
     d = frame.loc[keep].dropna(subset=["wemwbs"]).copy()

@@ -343,15 +343,21 @@ def _materialise(spec, plan: list, frame: pd.DataFrame) -> _Matrix:
     return _Matrix(values=values, columns=list(spec.column_names), complete=complete, spec=spec)
 
 
+def on_design_scale(design: Design, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the fit's category levels and centring (what the design saw)."""
+    out = frame.copy()
+    for col, cats in design.levels.items():
+        if col in out.columns:
+            out[col] = pd.Categorical(out[col].astype(object), categories=cats)
+    for col, mean in design.centring.items():
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col]) - mean
+    return out
+
+
 def new_matrices(design: Design, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     """Fixed and random model matrices for new data, reusing levels and centring of the fit."""
-    frame = new.copy()
-    for col, cats in design.levels.items():
-        if col in frame.columns:
-            frame[col] = pd.Categorical(frame[col].astype(object), categories=cats)
-    for col, mean in design.centring.items():
-        if col in frame.columns:
-            frame[col] = pd.to_numeric(frame[col]) - mean
+    frame = on_design_scale(design, new)
     fx = design.fixed_spec.get_model_matrix(frame, na_action="ignore")
     rx = design.random_spec.get_model_matrix(frame, na_action="ignore")
     return np.asarray(fx, float), np.asarray(rx, float), frame.index

@@ -19,7 +19,7 @@ import pandas as pd
 from ..errors import ConvergenceWarning, SingularFitWarning, SpecificationError
 from . import satterthwaite as _sat
 from . import sparse_reml as _sparse
-from .design import Design, _model_matrix, _required_variables, build_design
+from .design import Design, _model_matrix, _required_variables, build_design, on_design_scale
 from .random_terms import RandomSpec, RandomTerm, parse_random
 from .tables import variance_table, wald_table
 
@@ -50,18 +50,6 @@ def _group_labels(frame: pd.DataFrame, factor: tuple) -> pd.Series:
     out = frame[factor[0]].astype(str)
     for col in factor[1:]:
         out = out + ":" + frame[col].astype(str)
-    return out
-
-
-def _on_design_scale(design: Design, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with the fit's category levels and centring (what the design saw)."""
-    out = frame.copy()
-    for col, cats in design.levels.items():
-        if col in out.columns:
-            out[col] = pd.Categorical(out[col].astype(object), categories=cats)
-    for col, mean in design.centring.items():
-        if col in out.columns:
-            out[col] = pd.to_numeric(out[col]) - mean
     return out
 
 
@@ -96,7 +84,7 @@ def build_terms_design(data: pd.DataFrame, spec, rspec: RandomSpec):
         extra = pd.DataFrame([{"reason": "missing grouping factor", "rows": int(no_group.sum()),
                                "subjects": int(data.loc[no_group, cols[0]].nunique())}])
         design = replace(design, exclusions=pd.concat([design.exclusions, extra], ignore_index=True))
-    used = _on_design_scale(design, frame.loc[design.rows])
+    used = on_design_scale(design, frame.loc[design.rows])
     terms = []
     for t in rspec.terms:
         mm = _term_matrix(t, used)
@@ -130,7 +118,7 @@ def random_part(terms, blups, design: Design, new: pd.DataFrame | None = None) -
     the fit (or grouping columns absent from ``new``) add nothing: the population value."""
     if new is None:
         return sum(np.einsum("ij,ij->i", td.Z, b[td.codes]) for td, b in zip(terms, blups))
-    frame = _on_design_scale(design, new)
+    frame = on_design_scale(design, new)
     out = np.zeros(len(frame))
     for td, b in zip(terms, blups):
         if not all(c in frame.columns for c in td.term.factor):
