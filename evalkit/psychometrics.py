@@ -22,8 +22,8 @@ Examples
 >>> table = ek.internal_consistency(responses, "epds", by=None)
 >>> table[["scale", "group", "n", "n_items", "alpha", "ci_low", "ci_high"]].round(3)
      scale group    n  n_items  alpha  ci_low  ci_high
-0     epds   all  120       10  0.863   0.823    0.897
-1  epds_3a   all  128        3  0.718   0.622    0.793
+0     epds   all  117       10  0.823   0.771    0.867
+1  epds_3a   all  127        3  0.687   0.580    0.771
 """
 
 from __future__ import annotations
@@ -113,17 +113,17 @@ def internal_consistency(data: pd.DataFrame, instrument: str | Instrument, *,
     >>> table = ek.internal_consistency(responses, "epds", scale="epds")
     >>> table[["scale", "group", "n", "alpha", "ci_low", "ci_high"]].round(3)
       scale      group   n  alpha  ci_low  ci_high
-    0  epds   baseline  57  0.845   0.778    0.899
-    1  epds        mid  29  0.773   0.627    0.879
-    2  epds        end  18  0.888   0.792    0.952
-    3  epds  follow_up  16  0.926   0.856    0.970
+    0  epds   baseline  56  0.815   0.733    0.879
+    1  epds        mid  25  0.747   0.568    0.872
+    2  epds        end  22  0.841   0.719    0.924
+    3  epds  follow_up  14  0.888   0.775    0.958
 
     The simulated items hold scores. Read as option positions, the seven reverse-keyed items would
     be flipped and alpha would collapse, which is how a coding mistake shows itself:
 
     >>> ek.internal_consistency(responses, "epds", scale="epds", by=None,
     ...                         coding="position")["alpha"].round(3).item()
-    0.036
+    -0.111
     """
     _check_frame(data, "internal_consistency")
     _check_coding(coding)
@@ -214,9 +214,9 @@ def item_statistics(data: pd.DataFrame, instrument: str | Instrument, *, scale: 
     >>> cols = ["column", "n", "mean", "corrected_item_total", "alpha_if_deleted", "floor_pct"]
     >>> print(stats[cols].round(2).to_string(index=False))
     column   n  mean  corrected_item_total  alpha_if_deleted  floor_pct
-    epds_3 128  1.50                  0.62              0.53      10.94
-    epds_4 130  1.46                  0.49              0.68      11.54
-    epds_5 130  1.33                  0.51              0.67      16.92
+    epds_3 127  1.39                  0.52              0.57      15.75
+    epds_4 127  1.46                  0.52              0.57      12.60
+    epds_5 127  1.33                  0.47              0.63       9.45
     """
     _check_frame(data, "item_statistics")
     _check_coding(coding)

@@ -369,7 +369,7 @@ def score_dictionary(data, *, dictionary, on_invalid: str = "raise") -> ScoredDa
     >>> scored.instruments, scored.skipped
     (('wemwbs', 'epds', 'ucla3'), {'mechanisms': ...})
     >>> scored.scores[["participant_id", "wave", "wemwbs", "epds"]].shape
-    (46, 4)
+    (44, 4)
     >>> list(scored.safeguarding.columns)
     ['participant_id', 'wave', 'flag', 'item', 'value', 'action']
     """

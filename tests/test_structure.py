@@ -138,9 +138,19 @@ def _third_party_imports() -> dict[str, set[str]]:
     return found
 
 
+def _names(requirements) -> set[str]:
+    return {_normalise(re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0]) for req in requirements}
+
+
 def _declared() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {_normalise(re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0]) for req in project["dependencies"]}
+    return _names(project["dependencies"])
+
+
+def _optional() -> set[str]:
+    """Distributions of the optional extras (not the test extra): imported only behind a guard."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    return set().union(*(_names(reqs) for name, reqs in extras.items() if name != "test"))
 
 
 def test_dependencies_are_declared_exactly_as_used():
@@ -154,11 +164,16 @@ def test_dependencies_are_declared_exactly_as_used():
     for dist, marker in USED_INDIRECTLY.items():
         assert marker in source, f"{dist} is listed as used through pandas ({marker}) but is not"
         used.setdefault(dist, {"(through pandas)"})
-    declared = _declared()
-    undeclared = {d: sorted(f)[:2] for d, f in used.items() if d not in declared}
+    declared, optional = _declared(), _optional()
+    undeclared = {d: sorted(f)[:2] for d, f in used.items() if d not in declared | optional}
     unused = sorted(declared - set(used))
     assert not undeclared, f"imported but not in pyproject's dependencies: {undeclared}"
     assert not unused, f"declared in pyproject but never used: {unused}"
+    # an optional extra's import must not break the package without it
+    for dist in optional & set(used):
+        for file in used[dist]:
+            text = (ROOT / file).read_text(encoding="utf-8")
+            assert "except ImportError" in text, f"{file} imports the optional {dist} unguarded"
 
 
 # ====================================================================== one path for each job

@@ -21,7 +21,8 @@ from pathlib import Path, PureWindowsPath
 
 from . import format as fmt
 from .disclosure.columns import Count, Label, Linked, Rounded, Share
-from .variation import variation_methods, variation_view
+from .variation import COLUMNS as VARIATION_COLUMNS
+from .variation import variation_methods, variation_table
 
 __all__ = ["technical_context", "technical_view", "plan_json", "mi_note"]
 
@@ -232,7 +233,7 @@ def _outcome(ctx, inst: str) -> dict:
                           info=models.get("primary"), notes=primary_notes),
         "jn": [],
         "context": None,
-        "variation": variation_view(ctx, inst),
+        "variation": technical_view(variation_table(ctx, inst), VARIATION_COLUMNS),
     }
     for moderator in ctx.plan.contexts.johnson_neyman:
         name = f"{inst}_jn_{moderator}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import format as fmt
 
-__all__ = ["variation_view", "variation_methods", "variation_sentence", "COLUMNS"]
+__all__ = ["variation_table", "variation_methods", "variation_sentence", "COLUMNS"]
 
 #: Columns of the technical table and their headers.
 COLUMNS = {"level": "Level", "levels": "Number", "variance": "Variance",
@@ -23,12 +23,10 @@ def _table(ctx, inst: str):
     return info, ctx.pub.tables.get(info["table"])
 
 
-def variation_view(ctx, inst: str) -> dict | None:
-    """The technical table of an outcome's variation by level (None when it was not made)."""
-    from .technical import technical_view
-
-    _, table = _table(ctx, inst)
-    return technical_view(table, COLUMNS)
+def variation_table(ctx, inst: str):
+    """The protected table of an outcome's variation by level (None when it was not made); the
+    technical report shows it with :data:`COLUMNS`."""
+    return _table(ctx, inst)[1]
 
 
 def variation_methods(ctx) -> str | None:
