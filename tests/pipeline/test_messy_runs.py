@@ -48,7 +48,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", [
-    pytest.param(c, marks=() if c in ("constant outcome", "three mothers") else pytest.mark.slow)
+    # one case in the default suite (each is a whole run); the rest run with -m slow (CI)
+    pytest.param(c, marks=() if c == "three mothers" else pytest.mark.slow)
     for c in CASES])
 def test_unfittable_data_give_reports_that_say_why(tmp_path, case):
     n, modify, labels, reason = CASES[case]

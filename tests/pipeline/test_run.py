@@ -77,6 +77,7 @@ def test_a_rerun_with_fewer_outcomes_leaves_no_stale_file(tmp_path):
     assert present - {"manifest.json"} == listed
 
 
+@pytest.mark.slow          # two whole runs (~23 s): in CI's slow suite, out of the 5-minute default
 def test_out_dot_keeps_the_restricted_folder_outside_and_out_dotdot_is_refused(tmp_path):
     plan = light_plan(tmp_path)
     here = tmp_path / "reports" / "spring"
