@@ -255,7 +255,9 @@ def protect_publication(pub) -> None:
                     bad.append(e)
             elif b.upper - b.lower < t and b.lower < t:
                 bad.append(e)
-            if not bad or bad[-1] != e:
+            # settled only when wide enough: hiding more widens an interval, so that stays true,
+            # but an interval passed because it lies wholly at or above T can widen below T
+            if (not bad or bad[-1] != e) and b.upper - b.lower >= t:
                 settled.add(e)
         # a zero hidden with its small group is shown again when a published total of zero
         # gives it anyway (nobody anywhere: nothing about the small group)
@@ -310,7 +312,14 @@ def protect_publication(pub) -> None:
                                                                       [items[pick].get("key")])],
                           items[pick]["value"])
         if not chosen:
-            break
+            if verifying:
+                break
+            # nothing more to hide for what is left (e.g. zeros everyone knows): verify the rest
+            verifying = True
+            settled.clear()
+            all_bounds.clear()
+            system.forget_solutions()
+            continue
         verifying = False       # more is hidden: check again, then verify again
 
     _finish(pub, items, cells, roles, hidden, final_bounds, published)
