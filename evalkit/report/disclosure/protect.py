@@ -208,7 +208,15 @@ def protect_publication(pub) -> None:
     settled, all_bounds = set(), {}
     final_bounds = {}
     rounds = 0
-    verifying = False           # this round solves every target exactly (no shortcuts)
+    verifying = False           # this round re-solves every target from scratch
+
+    def start_afresh():
+        # the next round trusts nothing earlier rounds found: no settled target, no remembered
+        # bounds, no widths seen in earlier solutions
+        settled.clear()
+        all_bounds.clear()
+        system.forget_solutions()
+
     while True:
         rounds += 1
         # ordered dicts, not sets: their order is the order of the LP's rows (hash-free)
@@ -271,9 +279,7 @@ def protect_publication(pub) -> None:
         if given:
             # showing a cell again narrows what the others can be: targets found wide enough
             # before, and the widths seen in earlier solutions, no longer hold
-            settled.clear()
-            all_bounds.clear()
-            system.forget_solutions()
+            start_afresh()
             continue
         final_bounds = bnds
         if _DEBUG:
@@ -286,9 +292,7 @@ def protect_publication(pub) -> None:
             # shortcuts: before anything is published every target is solved for again from
             # scratch (the auditor's question), and what that finds is hidden like the rest
             verifying = True
-            settled.clear()
-            all_bounds.clear()
-            system.forget_solutions()
+            start_afresh()
             continue
         if not bad or rounds > 200:
             break
@@ -316,9 +320,7 @@ def protect_publication(pub) -> None:
                 break
             # nothing more to hide for what is left (e.g. zeros everyone knows): verify the rest
             verifying = True
-            settled.clear()
-            all_bounds.clear()
-            system.forget_solutions()
+            start_afresh()
             continue
         verifying = False       # more is hidden: check again, then verify again
 
