@@ -7,13 +7,14 @@ is on their import path).
 from __future__ import annotations
 
 
-def wemwbs_frame(*, n: int, seed: int):
-    """Simulate ``n`` mothers (``seed``), validate and build the cohort, add each wave's WEMWBS;
-    returns ``(simulation, frame)`` (the simulation carries the truth)."""
+def wemwbs_frame(*, n: int, seed: int, **design):
+    """Simulate ``n`` mothers (``seed``; ``design``: further options of ``simulate_cohort``),
+    validate and build the cohort, add each wave's WEMWBS; returns ``(simulation, frame)`` (the
+    simulation carries the truth)."""
     import evalkit as ek
     from evalkit.scoring import score_dictionary
 
-    sim = ek.simulate_cohort(n=n, seed=seed)
+    sim = ek.simulate_cohort(n=n, seed=seed, **design)
     dd = ek.DataDictionary.from_yaml(ek.example_dictionary_path())
     rep = ek.validate({"participants": sim.participants, "responses": sim.responses}, dictionary=dd)
     frame = ek.build_cohort(rep, dictionary=dd)

@@ -38,12 +38,13 @@ from joblib import Parallel, delayed
 RANDOM = "(1 + weeks | participant_id) + (0 + weeks | volunteer_id)"
 
 
-def one(seed: int, n: int, refits: int) -> dict:
+def one(seed: int, n: int, refits: int, volunteer_sd: float, per_volunteer: float) -> dict:
     import evalkit as ek
     from evalkit.models.variance_share import variance_shares
 
     warnings.simplefilter("ignore")
-    sim, frame = wemwbs_frame(n=n, seed=seed)
+    sim, frame = wemwbs_frame(n=n, seed=seed, volunteer_sd=volunteer_sd,
+                              mothers_per_volunteer=per_volunteer)
     keep = (frame["delivery_mode"].astype(str).eq("one_to_one")
             & frame["wave"].isin(["baseline", "mid", "end"]))
     d = frame.loc[keep].dropna(subset=["wemwbs"]).copy()
@@ -62,7 +63,12 @@ def one(seed: int, n: int, refits: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cohorts", type=int, default=200)
-    p.add_argument("--n", type=int, default=800, help="mothers referred per cohort")
+    p.add_argument("--n", type=int, default=1200, help="mothers referred per cohort")
+    p.add_argument("--volunteer-sd", type=float, default=0.4,
+                   help="volunteer SD of 12-week change, outcome SDs (simulator default 0.1)")
+    p.add_argument("--mothers-per-volunteer", type=float, default=12,
+                   help="starters per volunteer in each site (simulator default 2.5)")
+    p.add_argument("--out", default=None, help="write the per-cohort table to this CSV")
     p.add_argument("--refits", type=int, default=200)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--seed", type=int, default=15000, help="first cohort's seed")
@@ -70,7 +76,8 @@ def main() -> None:
     p.add_argument("--force", action="store_true")
     a = p.parse_args()
     start = time.perf_counter()
-    first = one(a.seed, a.n, a.refits)
+    design = (a.volunteer_sd, a.mothers_per_volunteer)
+    first = one(a.seed, a.n, a.refits, *design)
     per = time.perf_counter() - start
     total = per * a.cohorts / max(a.jobs, 1)
     print(f"first cohort: {first}")
@@ -80,9 +87,11 @@ def main() -> None:
         print(f"over --max-minutes {a.max_minutes:g}: not run (use --force, fewer --refits or "
               "--cohorts)")
         return
-    rest = Parallel(n_jobs=a.jobs)(delayed(one)(a.seed + i, a.n, a.refits)
+    rest = Parallel(n_jobs=a.jobs)(delayed(one)(a.seed + i, a.n, a.refits, *design)
                                    for i in range(1, a.cohorts))
     res = pd.DataFrame([first, *rest])
+    if a.out:
+        res.to_csv(a.out, index=False)
     print(res.describe().round(4).to_string())
     print(f"coverage of the volunteer variance: {res.covered.mean():.3f} over {len(res)} cohorts "
           f"(target >= 0.93); {time.perf_counter() - start:.0f} s")

@@ -9,8 +9,8 @@ volunteer meets mothers in different roles (a crossed, multiple-membership struc
 Bradford's programme: 9 group courses reached 51 families, §7 table).
 
 The volunteer effect on the mother's net effect of support (points over 12 weeks, one standard
-normal draw per volunteer, scaled by ``VOLUNTEER_SD`` in :mod:`evalkit.simulate`) is her paired
-volunteer's effect in one-to-one support, the mean of her group's facilitators in group support,
+normal draw per volunteer, scaled by ``volunteer_sd`` of :func:`evalkit.simulate_cohort`) is her
+paired volunteer's effect in one-to-one support, the mean of her group's facilitators in group support,
 and the average of the two in ``both``. The recorded ``volunteer_id`` is her paired volunteer, or
 her group's lead facilitator if she only attended groups — what a charity's records hold. The
 full contacts are returned so that the truth is exposed; a model with one ``volunteer_id`` per
@@ -36,7 +36,8 @@ FACILITATORS = 3
 
 
 def assign_volunteers(rng: np.random.Generator, *, started: np.ndarray, site: np.ndarray,
-                      mode: np.ndarray, n_sites: int) -> dict[str, Any]:
+                      mode: np.ndarray, n_sites: int,
+                      mothers_per_volunteer: float = MOTHERS_PER_VOLUNTEER) -> dict[str, Any]:
     """Pair mothers with volunteers and group courses; return indices, labels and weights.
 
     ``mode`` codes 0 = one-to-one, 1 = group, 2 = both, -1 = not started. Returns a dict with
@@ -62,7 +63,7 @@ def assign_volunteers(rng: np.random.Generator, *, started: np.ndarray, site: np
     volunteer_site, facilitators = [], []
     for s in range(n_sites):
         members = np.flatnonzero(started & (site == s))
-        k = int(max(1, round(len(members) / MOTHERS_PER_VOLUNTEER))) if len(members) else 0
+        k = int(max(1, round(len(members) / mothers_per_volunteer))) if len(members) else 0
         first = len(volunteer_site)
         volunteer_site.extend([s] * k)
         if not k:

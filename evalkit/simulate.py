@@ -172,7 +172,7 @@ TOTAL_NET_BY_MODE = {                            # §7.5 change minus natural co
     "both": np.array([4.5, -3.0, -0.36]),
 }
 FADE_BY_WEEK_24 = 0.10
-VOLUNTEER_SD = 0.1 * SD_OBS[:2]                  # on the net effect; one factor, WEMWBS and EPDS
+VOLUNTEER_SD_IN_SD = 0.1                         # on the net effect; one factor, WEMWBS and EPDS
 
 # mechanisms (§7.6): latent units = SD of the mechanism without support
 A_PATHS = {
@@ -479,7 +479,9 @@ class SimulatedCohort:
 
 
 # ====================================================================== public entry point
-def simulate_cohort(n: int = 600, *, seed: int = 1, missing: str = "routine") -> SimulatedCohort:
+def simulate_cohort(n: int = 600, *, seed: int = 1, missing: str = "routine",
+                    volunteer_sd: float = VOLUNTEER_SD_IN_SD,
+                    mothers_per_volunteer: float = MOTHERS_PER_VOLUNTEER) -> SimulatedCohort:
     """Simulate a cohort of mothers referred to a volunteer peer-support programme.
 
     Follows ``reference/evidence.md`` §7: four sites, ~70 % take-up (site logit SD 0.5), one-to-one
@@ -494,13 +496,20 @@ def simulate_cohort(n: int = 600, *, seed: int = 1, missing: str = "routine") ->
         Number of mothers referred (one row each in ``participants``; each has a baseline
         questionnaire).
     seed : int, default 1
-        Seed of :func:`numpy.random.default_rng`; the same ``(n, seed, missing)`` gives identical
+        Seed of :func:`numpy.random.default_rng`; the same arguments give identical
         data and files.
     missing : {"routine", "trial"}, keyword-only
         ``"routine"``: routine service data, ~40 % of starters miss the end questionnaire and ~55 %
         the follow-up; mothers who did not start have only their baseline. ``"trial"``: trial-grade
         follow-up, ~13 % / ~14 % missing, and mothers who did not start are also followed up at end
         and follow-up.
+    volunteer_sd : float, default 0.1, keyword-only
+        SD between volunteers of their effect on a mother's 12-week change, in outcome SDs
+        (WEMWBS and EPDS; evidence.md §7 assumes 0.1). Larger values make the volunteer level
+        easier to recover, as a design study of volunteer variation needs.
+    mothers_per_volunteer : float, default 2.5, keyword-only
+        Mothers who start support per volunteer in each site (§7.1: one volunteer per 2–3
+        mothers); more mothers per volunteer identify the volunteer level better.
 
     Returns
     -------
@@ -511,8 +520,9 @@ def simulate_cohort(n: int = 600, *, seed: int = 1, missing: str = "routine") ->
     Raises
     ------
     SpecificationError
-        If ``n`` is not a positive integer, ``seed`` not a non-negative integer, or ``missing`` not
-        one of ``"routine"``, ``"trial"``.
+        If ``n`` is not a positive integer, ``seed`` not a non-negative integer, ``missing`` not
+        one of ``"routine"``, ``"trial"``, ``volunteer_sd`` negative or ``mothers_per_volunteer``
+        below 1.
 
     Examples
     --------
@@ -526,18 +536,19 @@ def simulate_cohort(n: int = 600, *, seed: int = 1, missing: str = "routine") ->
     (-3.5, 0.85)
     """
     n, seed, missing = _check_arguments(n, seed, missing)
+    vol_design = _check_volunteer_design(volunteer_sd, mothers_per_volunteer)
     rng = np.random.default_rng(seed)
     ctx = _context(rng, n)
     site = _sites(rng)
     person = _person_effects(rng, ctx, site)
-    eng = _engagement(rng, ctx, site, person)
+    eng = _engagement(rng, ctx, site, person, vol_design)
     net = _net_effects(ctx, eng)
     resp, present = _responses(rng, ctx, person, eng, net, missing)
     participants = _participants_frame(ctx, eng)
     latent = _latent_frame(ctx, person, eng, net)
     truth = _truth(n, seed, missing, site, person, eng, net, present)
     vol = eng["volunteers"]
-    effects = np.outer(eng["vol_effect"], BENEFIT[:2] * VOLUNTEER_SD)
+    effects = np.outer(eng["vol_effect"], BENEFIT[:2] * eng["volunteer_sd"])
     return SimulatedCohort(
         participants=participants, responses=resp, truth=truth, latent=latent,
         volunteers=volunteers_frame(vol, effects=effects, sites=SITES, outcomes=OUTCOMES[:2]),
@@ -559,6 +570,23 @@ def _check_arguments(n, seed, missing):
             f"simulate_cohort(): missing={missing!r} is not a missing-data setting; use "
             "missing='routine' (service data, ~40% missing at end) or missing='trial' (~13%)")
     return int(n), int(seed), missing
+
+
+def _check_volunteer_design(volunteer_sd, mothers_per_volunteer) -> dict[str, Any]:
+    """The volunteer SD (points, WEMWBS and EPDS) and starters per volunteer, checked."""
+    def number(x):
+        return isinstance(x, numbers.Real) and not isinstance(x, bool) and np.isfinite(x)
+
+    if not number(volunteer_sd) or volunteer_sd < 0:
+        raise SpecificationError(
+            f"simulate_cohort(): volunteer_sd={volunteer_sd!r} is not a valid SD; pass a "
+            f"non-negative number of outcome SDs such as volunteer_sd={VOLUNTEER_SD_IN_SD}")
+    if not number(mothers_per_volunteer) or mothers_per_volunteer < 1:
+        raise SpecificationError(
+            f"simulate_cohort(): mothers_per_volunteer={mothers_per_volunteer!r} is not valid; "
+            f"pass a number of at least 1 such as mothers_per_volunteer={MOTHERS_PER_VOLUNTEER}")
+    return {"volunteer_sd": float(volunteer_sd) * SD_OBS[:2],
+            "mothers_per_volunteer": float(mothers_per_volunteer)}
 
 
 # ====================================================================== context
@@ -635,7 +663,7 @@ def _person_effects(rng, ctx, site) -> dict[str, np.ndarray]:
 
 
 # ====================================================================== engagement
-def _engagement(rng, ctx, site, person) -> dict[str, Any]:
+def _engagement(rng, ctx, site, person, vol_design) -> dict[str, Any]:
     n = ctx["n"]
     complex_needs = person["complex_needs"]
     logit = (TAKEUP_INTERCEPT + site["takeup_logit"][ctx["site"]]
@@ -713,7 +741,8 @@ def _engagement(rng, ctx, site, person) -> dict[str, Any]:
     support_end_week = ((last_on - baseline_on).astype(np.int64)) / 7.0
 
     # volunteers nested in site; one-to-one pairs and group courses run by several volunteers
-    vol = assign_volunteers(rng, started=started, site=ctx["site"], mode=mode, n_sites=len(SITES))
+    vol = assign_volunteers(rng, started=started, site=ctx["site"], mode=mode, n_sites=len(SITES),
+                            mothers_per_volunteer=vol_design["mothers_per_volunteer"])
     vol_effect = rng.standard_normal(max(vol["n_volunteers"], 1))
 
     return {"started": started, "mode": mode, "group_exposed": group_exposed, "mech": mech,
@@ -722,7 +751,7 @@ def _engagement(rng, ctx, site, person) -> dict[str, Any]:
             "first_session_on": first_on, "last_session_on": last_on,
             "support_end_week": support_end_week, "volunteer_id": vol["volunteer_id"],
             "vol_index": vol["vol_index"], "vol_effect": vol_effect,
-            "n_volunteers": vol["n_volunteers"], "volunteers": vol}
+            "n_volunteers": vol["n_volunteers"], "volunteers": vol, **vol_design}
 
 
 # ====================================================================== effect of support
@@ -771,7 +800,7 @@ def _net_effects(ctx, eng) -> dict[str, np.ndarray]:
                      + des["iso_direct"][y] * ctx["isolation_z"]
                      + des["dep_total"][y] * (ctx["deprived"] - DEP_CENTER)
                      + des["mis_direct"][y] * (ctx["mismatch"] - MIS_CENTER)
-                     + BENEFIT[i] * VOLUNTEER_SD[i] * vol)
+                     + BENEFIT[i] * eng["volunteer_sd"][i] * vol)
     net[~started] = 0.0
     return {"net": net, "dose": np.where(started, dose, np.nan), "vol": vol, "design": des}
 
@@ -934,7 +963,7 @@ def _latent_frame(ctx, person, eng, net) -> pd.DataFrame:
     out.update({
         "dose_factor": net["dose"], "isolation_z": ctx["isolation_z"], "deprived": ctx["deprived"],
         "cultural_mismatch": ctx["mismatch"], "complex_needs": person["complex_needs"],
-        "trajectory_z": eng["traj_z"], "volunteer_effect_wemwbs": net["vol"] * VOLUNTEER_SD[0],
+        "trajectory_z": eng["traj_z"], "volunteer_effect_wemwbs": net["vol"] * eng["volunteer_sd"][0],
     })
     return pd.DataFrame(out)
 
@@ -1072,7 +1101,7 @@ def _truth(n, seed, missing, site, person, eng, net, present) -> SimulationTruth
             "slope_corr": SLOPE_CORR.tolist(), "intercept_slope_corr": 0.0,
             "occasion_sd": dict(zip(OUTCOMES, OCC_SD.tolist())), "occasion_corr": OCC_CORR.tolist(),
             "ar1_rho": AR1_RHO,
-            "volunteer_sd": dict(zip(OUTCOMES[:2], VOLUNTEER_SD.round(4).tolist())),
+            "volunteer_sd": dict(zip(OUTCOMES[:2], eng["volunteer_sd"].round(4).tolist())),
             "site_sd": dict(zip(OUTCOMES, SITE_OUTCOME_SD.tolist())),
             "measurement_sd_at_baseline_mean": meas_sd,
         },
@@ -1097,11 +1126,11 @@ def _truth(n, seed, missing, site, person, eng, net, present) -> SimulationTruth
 
 def _volunteer_truth(eng, net, change) -> dict:
     started = eng["started"]
-    effect = np.outer(net["vol"], BENEFIT[:2] * VOLUNTEER_SD)[started]
+    effect = np.outer(net["vol"], BENEFIT[:2] * eng["volunteer_sd"])[started]
     var_change = change[started, :2].var(axis=0) if started.sum() > 1 else np.full(2, np.nan)
     sd = effect.std(axis=0) if started.any() else np.full(2, np.nan)
     return {
-        "mothers_per_volunteer": MOTHERS_PER_VOLUNTEER, "group_size": GROUP_SIZE,
+        "mothers_per_volunteer": eng["mothers_per_volunteer"], "group_size": GROUP_SIZE,
         "facilitators_per_group": FACILITATORS,
         "weights": {"one_to_one": {"paired": 1.0, "group": 0.0},
                     "group": {"paired": 0.0, "group": 1.0},

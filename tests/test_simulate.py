@@ -419,6 +419,10 @@ def test_observed_totals_are_unbiased_for_the_latent_totals(big):
     ({"seed": -1}, r"seed=-1 is not a valid seed; pass a non-negative integer"),
     ({"seed": 1.0}, r"seed=1\.0 is not a valid seed"),
     ({"missing": "mnar"}, r"missing='mnar' is not a missing-data setting; use missing='routine'"),
+    ({"volunteer_sd": -0.1}, r"volunteer_sd=-0\.1 is not a valid SD; pass a non-negative"),
+    ({"volunteer_sd": "big"}, r"volunteer_sd='big' is not a valid SD"),
+    ({"mothers_per_volunteer": 0.5}, r"mothers_per_volunteer=0\.5 is not valid; pass a number "
+                                     r"of at least 1"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ek.SpecificationError, match=match):
@@ -486,3 +490,21 @@ def test_volunteer_structure_is_deterministic():
     pd.testing.assert_frame_equal(a.volunteer_contacts, b.volunteer_contacts)
     pd.testing.assert_frame_equal(a.volunteers, b.volunteers)
     assert not ek.simulate_cohort(n=200, seed=9).volunteers.equals(a.volunteers)
+
+
+def test_volunteer_design_options_change_only_the_volunteer_level():
+    base = ek.simulate_cohort(n=600, seed=3)
+    same = ek.simulate_cohort(n=600, seed=3, volunteer_sd=0.1, mothers_per_volunteer=2.5)
+    pd.testing.assert_frame_equal(base.responses, same.responses)
+    big = ek.simulate_cohort(n=600, seed=3, volunteer_sd=0.4, mothers_per_volunteer=10)
+    t = big.truth
+    assert t.random_effects["volunteer_sd"]["wemwbs"] == pytest.approx(4 * 0.85, abs=0.01)
+    assert t.volunteers["mothers_per_volunteer"] == 10
+    starters = int(big.participants["started"].sum())
+    assert 8 <= starters / t.volunteers["n_volunteers"] <= 12
+    assert big.volunteers["effect_wemwbs"].std() == pytest.approx(3.4, rel=0.35)
+    # the same mothers, sites and take-up: only who supports whom and how much she helps differ
+    cols = ["participant_id", "site", "started", "delivery_mode"]
+    pd.testing.assert_frame_equal(base.participants[cols], big.participants[cols])
+    none = ek.simulate_cohort(n=300, seed=3, volunteer_sd=0)
+    assert (none.volunteers["effect_wemwbs"] == 0).all()

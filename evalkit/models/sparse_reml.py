@@ -295,15 +295,18 @@ class TermsFit:
     info: dict
     evaluation: Evaluation = field(repr=False)
 
-    def covariances(self) -> list:
-        """Each term's covariance matrix σ² T_k T_k'."""
+    def factors(self) -> list:
+        """Each term's lower-triangular factor σ T_k of its covariance (lme4's scaled Λ block)."""
         out, k0 = [], 0
         for t in self.problem.terms:
             pos, _ = t.layout
-            T = _reml.make_lambda(self.theta[k0:k0 + len(pos)], t.q, pos)
-            out.append(self.sigma ** 2 * T @ T.T)
+            out.append(self.sigma * _reml.make_lambda(self.theta[k0:k0 + len(pos)], t.q, pos))
             k0 += len(pos)
         return out
+
+    def covariances(self) -> list:
+        """Each term's covariance matrix σ² T_k T_k'."""
+        return [L @ L.T for L in self.factors()]
 
     def blups(self) -> list:
         return self.problem.conditional_modes(self.evaluation)

@@ -18,6 +18,8 @@ output: these are estimates about named people).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -26,39 +28,25 @@ from ..errors import SpecificationError
 __all__ = ["variance_shares", "level_blups"]
 
 
-def _term_covariance(fit, index: int) -> np.ndarray:
-    """The fitted covariance of term ``index`` from the model's variance-components table."""
-    td = fit.terms[index]
-    vc = fit.variance_components
-    rows = vc[vc["group"] == td.term.group]
-    # a term split by || repeats the group: take this term's own columns
-    var = {str(t): float(v) for t, v in zip(rows["term"], rows["variance"]) if pd.notna(v)}
-    cor = {str(t): float(c) for t, c in zip(rows["term"], rows["correlation"]) if pd.notna(c)}
-    q = len(td.names)
-    sd = np.sqrt([max(var.get(n, 0.0), 0.0) for n in td.names])
-    corr = np.eye(q)
-    for a in range(q):
-        for b in range(a + 1, q):
-            ab, ba = f"{td.names[a]}:{td.names[b]}", f"{td.names[b]}:{td.names[a]}"
-            r = cor.get(ab, cor.get(ba, 0.0))
-            corr[a, b] = corr[b, a] = r if td.term.correlated else 0.0
-    return corr * np.outer(sd, sd)
-
-
 def _simulate(fit, rng: np.random.Generator) -> np.ndarray:
-    """One outcome vector drawn from the fitted model on its own rows."""
+    """One outcome vector drawn from the fitted model on its own rows.
+
+    Random effects are ``σ T_k z`` with ``z`` standard normal and ``σ T_k`` the term's
+    lower-triangular factor (lme4's Λ): rescaling the outcome or time rescales the factor's rows
+    and columns, so the same seed draws the same outcomes in any units (an eigen-decomposition
+    of the covariance would not: its axes turn when one variance is rescaled).
+    """
     y = fit.design.X @ fit.beta + rng.normal(0.0, fit.sigma, len(fit.design.rows))
-    for k, td in enumerate(fit.terms):
-        cov = _term_covariance(fit, k)
-        u = rng.multivariate_normal(np.zeros(len(td.names)), cov, size=len(td.levels),
-                                    method="eigh")
+    for td, factor in zip(fit.terms, fit.raw.factors()):
+        u = rng.standard_normal((len(td.levels), len(td.names))) @ factor.T
         y = y + np.einsum("ij,ij->i", np.asarray(td.Z, float), u[td.codes])
     return y
 
 
-def variance_shares(fit, data: pd.DataFrame, *, n_boot: int = 200, seed: int = 1,
-                    confidence: float = 0.95) -> pd.DataFrame:
-    """Each level's variance and share of the total, with parametric-bootstrap intervals.
+def variance_shares(fit, data: pd.DataFrame, *, time: str | None = None, n_boot: int = 200,
+                    seed: int = 1, confidence: float = 0.95) -> pd.DataFrame:
+    """Each level's variance and share of the total, with parametric-bootstrap intervals; with
+    ``time``, also each level's share of the variation in *change*.
 
     Parameters
     ----------
@@ -67,6 +55,13 @@ def variance_shares(fit, data: pd.DataFrame, *, n_boot: int = 200, seed: int = 1
         ``random="(1 + weeks | participant_id) + (1 | volunteer_id)"``.
     data : pandas.DataFrame
         The data the model was fitted to (its rows are refitted).
+    time : str, optional
+        The time variable of the random slopes (e.g. ``"weeks"``). Given, the table gains
+        ``change_variance`` (the variance of the level's random slope on ``time``: how much rates
+        of change differ between its units, per unit of time squared), ``change_share`` (that over
+        the sum of every level's slope variance: the share of the differences between mothers'
+        rates of change that lies at this level) and its interval; missing for a level whose term
+        has no slope on ``time`` (the model does not let change differ there) and for the residual.
     n_boot : int, default 200
         Refits; 0 gives the estimates without intervals.
     seed : int, default 1
@@ -77,7 +72,9 @@ def variance_shares(fit, data: pd.DataFrame, *, n_boot: int = 200, seed: int = 1
     pandas.DataFrame
         ``group, levels, variance, share, share_ci_low, share_ci_high, variance_ci_low,
         variance_ci_high, refits`` (one row per grouping factor, then ``residual`` with levels
-        missing). ``refits`` counts the refits that converged (the others are left out).
+        missing), and with ``time`` ``change_variance, change_share, change_share_ci_low,
+        change_share_ci_high``. ``refits`` counts the refits that converged (the others are left
+        out). Shares do not depend on the units of the outcome or of time.
 
     Examples
     --------
@@ -97,6 +94,20 @@ def variance_shares(fit, data: pd.DataFrame, *, n_boot: int = 200, seed: int = 1
     2   residual     NaN   0.36
     >>> bool((t["share_ci_low"] <= t["share"]).all() and (t["share"] <= t["share_ci_high"]).all())
     True
+
+    With a volunteer slope, the share of the variation in change that lies between volunteers:
+
+    >>> weeks = np.tile([0.0, 6.0, 12.0], 120)
+    >>> d["y"] = y + (0.3 + rng.normal(0, 0.1, 20)[volunteer] + rng.normal(0, 0.1, 120)[mother]) * weeks
+    >>> d["weeks"] = weeks
+    >>> fit = ek.fit_mixed(d, outcome="y", fixed="weeks",
+    ...                    random="(1 + weeks | mother) + (0 + weeks | volunteer)")
+    >>> t = variance_shares(fit, d, time="weeks", n_boot=10, seed=3)
+    >>> t[["group", "change_share"]].round(2)
+           group  change_share
+    0     mother          0.51
+    1  volunteer          0.49
+    2   residual           NaN
     """
     if not getattr(fit, "terms", None):
         raise SpecificationError("variance_shares needs a model fitted with lme4 terms, e.g. "
@@ -106,11 +117,12 @@ def variance_shares(fit, data: pd.DataFrame, *, n_boot: int = 200, seed: int = 1
     if n_boot < 0:
         raise SpecificationError(f"n_boot must be >= 0, got {n_boot!r}")
     icc = fit.icc_by_level()
+    slopes = _slope_variances(fit.terms, fit.raw.covariances(), time)
     out = pd.DataFrame({
         "group": icc["group"].to_numpy(object),
         "levels": [float(len(td.levels)) for td in fit.terms] + [np.nan],
         "variance": icc["variance"].to_numpy(float), "share": icc["icc"].to_numpy(float)})
-    draws = _bootstrap(fit, data, n_boot=n_boot, seed=seed)
+    draws = _bootstrap(fit, data, n_boot=n_boot, seed=seed, time=time)
     alpha = (1 - confidence) / 2
     for what, col in (("share", 1), ("variance", 0)):
         if len(draws):
@@ -119,12 +131,51 @@ def variance_shares(fit, data: pd.DataFrame, *, n_boot: int = 200, seed: int = 1
             lo = hi = np.full(len(out), np.nan)
         out[f"{what}_ci_low"], out[f"{what}_ci_high"] = lo, hi
     out["refits"] = len(draws)
-    return out[["group", "levels", "variance", "share", "share_ci_low", "share_ci_high",
-                "variance_ci_low", "variance_ci_high", "refits"]]
+    columns = ["group", "levels", "variance", "share", "share_ci_low", "share_ci_high",
+               "variance_ci_low", "variance_ci_high", "refits"]
+    if time is not None:
+        out["change_variance"] = np.r_[slopes, np.nan]
+        out["change_share"] = np.r_[_change_shares(slopes), np.nan]
+        if len(draws):
+            boot = _change_shares(draws[:, :-1, 2])
+            with warnings.catch_warnings():   # a level without a slope is all missing: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                lo, hi = np.nanquantile(boot, [alpha, 1 - alpha], axis=0)
+        else:
+            lo = hi = np.full(len(slopes), np.nan)
+        out["change_share_ci_low"] = np.r_[lo, np.nan]
+        out["change_share_ci_high"] = np.r_[hi, np.nan]
+        columns += ["change_variance", "change_share", "change_share_ci_low",
+                    "change_share_ci_high"]
+    return out[columns]
 
 
-def _bootstrap(fit, data: pd.DataFrame, *, n_boot: int, seed: int) -> np.ndarray:
-    """``(refits, levels, 2)``: variance and share of each level in each converged refit.
+def _slope_variances(terms, covariances, time: str | None) -> np.ndarray:
+    """Each term's variance of its random slope on ``time`` (NaN for a term without one)."""
+    out = np.full(len(terms), np.nan)
+    for k, (td, cov) in enumerate(zip(terms, covariances)):
+        if time is not None and time in td.names:
+            j = list(td.names).index(time)
+            out[k] = cov[j, j]
+    return out
+
+
+def _change_shares(slopes: np.ndarray) -> np.ndarray:
+    """Slope variances over their sum across levels (last axis); NaN where a level has none, and
+    everywhere when fewer than two levels have a slope (no split of change to report)."""
+    slopes = np.asarray(slopes, float)
+    has = np.isfinite(slopes)
+    total = np.where(has, slopes, 0.0).sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(has & (total > 0), slopes / total, np.nan)
+    enough = has.sum(axis=-1, keepdims=True) >= 2
+    return np.where(enough, share, np.nan)
+
+
+def _bootstrap(fit, data: pd.DataFrame, *, n_boot: int, seed: int,
+               time: str | None = None) -> np.ndarray:
+    """``(refits, levels, 3)``: variance, share and random-slope variance on ``time`` (NaN
+    without one; 0 for the residual) of each level in each converged refit.
 
     Each refit is the engine's θ search alone on the fit's own design with the drawn outcome
     (rows, fixed columns and terms do not change between draws), started at the fitted θ: the
@@ -149,9 +200,10 @@ def _bootstrap(fit, data: pd.DataFrame, *, n_boot: int, seed: int) -> np.ndarray
             continue             # a draw the model cannot fit says nothing about the interval
         if not refit.converged:
             continue
-        v = np.r_[_ml.term_variances(terms, refit.covariances()), refit.sigma ** 2]
-        out.append(np.c_[v, v / v.sum()])
-    return np.array(out).reshape(len(out), len(terms) + 1, 2)
+        covs = refit.covariances()
+        v = np.r_[_ml.term_variances(terms, covs), refit.sigma ** 2]
+        out.append(np.c_[v, v / v.sum(), np.r_[_slope_variances(terms, covs, time), 0.0]])
+    return np.array(out).reshape(len(out), len(terms) + 1, 3)
 
 
 def level_blups(fit, group: str, *, confidence: float = 0.95) -> pd.DataFrame:
@@ -186,11 +238,12 @@ def level_blups(fit, group: str, *, confidence: float = 0.95) -> pd.DataFrame:
                                  f"factors are {[td.term.group for td in fit.terms]}")
     z = norm.ppf(0.5 + confidence / 2)
     frames = []
+    covariances = fit.raw.covariances()
     for k in index:
         td = fit.terms[k]
         blups = fit.ranef[group]
         rows = np.bincount(td.codes, minlength=len(td.levels)).astype(float)
-        cov = _term_covariance(fit, k)
+        cov = covariances[k]
         for j, name in enumerate(td.names):
             b = blups[name].reindex(td.levels).to_numpy(float)
             if len(td.names) == 1:
