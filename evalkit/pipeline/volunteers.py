@@ -4,7 +4,9 @@ When the plan's ``model.random`` has terms beyond the mother's (e.g.
 ``(1 + weeks | participant_id) + (1 | volunteer_id)``), the primary outcome's average-change
 model is split into levels (:func:`evalkit.models.variance_share.variance_shares`): each grouping
 factor's variance and share of the variance of the scores, with a parametric-bootstrap 95% CI
-(``model.variance_bootstrap`` refits, seeded with the plan's seed). The table
+(``model.variance_bootstrap`` refits, seeded with the plan's seed). When a volunteer (site) term
+has a slope on time too (``(1 + weeks | volunteer_id)``), the table also splits the variation in
+*change* (the random slopes' variances) between the levels, and the impact report speaks of that. The table
 ``<outcome>_variation_by_level`` is registered with the publication layer like every other table:
 the number of volunteers (sites) is a count of a unit of its own, declared as such, and the
 estimates rest on the mothers in the model.
@@ -57,7 +59,10 @@ def run(ctx: RunContext, inst: str, fit, data: pd.DataFrame, population: Key) ->
     if len(terms) < 2:
         return
     m = ctx.plan.model
-    shares = variance_shares(fit, data, n_boot=m.variance_bootstrap, seed=ctx.plan.seed)
+    shares = variance_shares(fit, data, time=ctx.time, n_boot=m.variance_bootstrap,
+                             seed=ctx.plan.seed)
+    # the split of change is reported when a volunteer (site) term has a slope on time too
+    change = bool(shares["change_share"].iloc[1:-1].notna().any())
     others = [td.term.group for td in terms[1:]]
     keys, words = [population], [f"mothers ({terms[0].term.group})"]
     for td in terms[1:]:
@@ -67,18 +72,22 @@ def run(ctx: RunContext, inst: str, fit, data: pd.DataFrame, population: Key) ->
         words.append(f"{unit_words(td.term.group)} ({td.term.group})")
     keys.append(None)
     words.append("residual (scores within a mother)")
+    in_change = ["change_share", "change_share_ci_low", "change_share_ci_high"] if change else []
     table = shares.assign(level=words, status="")[
         ["level", "levels", "variance", "variance_ci_low", "variance_ci_high", "share",
-         "share_ci_low", "share_ci_high", "refits", "status"]]
+         "share_ci_low", "share_ci_high", *in_change, "refits", "status"]]
     stat = Stat([population] * len(table), min_n=ctx.min_group)
-    ctx.pub.add(table_name(inst), table, status="status", columns={
-        "level": Label(), "levels": Count(keys), "variance": stat,
-        "variance_ci_low": Linked("variance"), "variance_ci_high": Linked("variance"),
-        "share": stat, "share_ci_low": Linked("share"), "share_ci_high": Linked("share"),
-        "refits": Free("bootstrap refits that converged: a property of the method")})
+    roles = {"level": Label(), "levels": Count(keys), "variance": stat,
+             "variance_ci_low": Linked("variance"), "variance_ci_high": Linked("variance"),
+             "share": stat, "share_ci_low": Linked("share"), "share_ci_high": Linked("share"),
+             "refits": Free("bootstrap refits that converged: a property of the method")}
+    if change:
+        roles.update({"change_share": stat, "change_share_ci_low": Linked("change_share"),
+                      "change_share_ci_high": Linked("change_share")})
+    ctx.pub.add(table_name(inst), table, status="status", columns=roles)
     ctx.facts["outcomes"][inst]["variation"] = {
         "table": table_name(inst), "groups": others, "refits_planned": m.variance_bootstrap,
-        "words": {g: unit_words(g) for g in others}}
+        "words": {g: unit_words(g) for g in others}, "change": change}
     _restricted(ctx, inst, fit, others, level_blups)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path, PureWindowsPath
 from . import format as fmt
 from .disclosure.columns import Count, Label, Linked, Rounded, Share
 from .variation import COLUMNS as VARIATION_COLUMNS
-from .variation import variation_methods, variation_table
+from .variation import variation_caption, variation_methods, variation_table
 
 __all__ = ["technical_context", "technical_view", "plan_json", "mi_note"]
 
@@ -234,6 +234,7 @@ def _outcome(ctx, inst: str) -> dict:
         "jn": [],
         "context": None,
         "variation": technical_view(variation_table(ctx, inst), VARIATION_COLUMNS),
+        "variation_caption": variation_caption(ctx, inst),
     }
     for moderator in ctx.plan.contexts.johnson_neyman:
         name = f"{inst}_jn_{moderator}"

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from . import format as fmt
 
-__all__ = ["variation_table", "variation_methods", "variation_sentence", "COLUMNS"]
+__all__ = ["variation_table", "variation_caption", "variation_methods", "variation_sentence",
+           "COLUMNS"]
 
 #: Columns of the technical table and their headers.
 COLUMNS = {"level": "Level", "levels": "Number", "variance": "Variance",
            "variance_ci_low": "95% CI from", "variance_ci_high": "to",
            "share": "Share of the variance", "share_ci_low": "95% CI from",
-           "share_ci_high": "to", "refits": "Bootstrap refits used", "status": "Note"}
+           "share_ci_high": "to", "change_share": "Share of the variation in change",
+           "change_share_ci_low": "95% CI from", "change_share_ci_high": "to",
+           "refits": "Bootstrap refits used", "status": "Note"}
 
 
 def _table(ctx, inst: str):
@@ -29,6 +32,15 @@ def variation_table(ctx, inst: str):
     return _table(ctx, inst)[1]
 
 
+def variation_caption(ctx, inst: str) -> str:
+    """The technical table's caption: what its shares are shares of."""
+    info, _ = _table(ctx, inst)
+    of = ("the variance of the scores and of the variation in change" if info and info.get("change")
+          else "the variance of the scores")
+    return (f"Variation between volunteers (and sites): each level's share of {of} "
+            "(average-change model)")
+
+
 def variation_methods(ctx) -> str | None:
     """The methods paragraph of the variation by level (None when it was not estimated)."""
     inst = ctx.plan.primary_outcome.instrument
@@ -41,13 +53,21 @@ def variation_methods(ctx) -> str | None:
           f"{ctx.plan.seed}) and the model refitted to each (refits that did not converge are "
           "left out; the table gives how many were used)" if refits else
           "no confidence intervals were computed (model.variance_bootstrap: 0)")
+    change = (f" The share of the variation in change is each level's variance of its random "
+              f"slope on {ctx.time} over the sum of the levels' slope variances: how much of "
+              "the differences between mothers' rates of change lies between volunteers (sites) "
+              "rather than between mothers of the same volunteer." if info.get("change") else
+              " The volunteer (site) terms have no slope on time, so the model lets volunteers "
+              "differ in their mothers' average scores, not in how much the scores changed; "
+              f"add {ctx.time} to a term (e.g. (1 + {ctx.time} | volunteer_id)) to split the "
+              "variation in change.")
     return (f"Variation between volunteers (and sites): the average-change model of "
             f"{ctx.facts['outcomes'][inst].get('label', inst)} with the plan's random effects "
             f"({ctx.plan.model.random}) splits the variance of the scores into each grouping "
             "factor's share (its variance averaged over the scores in the model, over the sum "
             f"of all levels' and the residual variance: the intraclass correlation by level); "
-            f"{ci}. Each volunteer's predicted effect and a caterpillar plot of them are in the "
-            "restricted folder only, for supervision and training, not for publication.")
+            f"{ci}.{change} Each volunteer's predicted effect and a caterpillar plot of them are "
+            "in the restricted folder only, for supervision and training, not for publication.")
 
 
 def variation_sentence(ctx) -> str | None:
@@ -62,34 +82,47 @@ def variation_sentence(ctx) -> str | None:
     >>> print(_sentence([("volunteers", 0.081, 0.02, 0.15), ("sites", 0.004, 0.0, 0.03)],
     ...                 "wellbeing"))
     About 8% of the differences between mothers' wellbeing scores lay between volunteers (95% CI 2% to 15%) and <1% between sites (95% CI 0% to 3%).
+
+    When a volunteer term has a slope on time, the sentence is about change:
+
+    >>> print(_sentence([("volunteers", 0.31, 0.12, 0.55)], "wellbeing", change=True))
+    About 31% of the differences between mothers in how much their wellbeing scores changed lay between volunteers (95% CI 12% to 55%).
     """
     inst = ctx.plan.primary_outcome.instrument
     info, table = _table(ctx, inst)
     if table is None:
         return None
+    change = bool(info.get("change"))
+    share = "change_share" if change else "share"
     data, parts = table.data, []
     for i, level in enumerate(data["level"]):
         group = next((g for g in info["groups"] if str(level).endswith(f"({g})")), None)
         if group is None:
             continue
-        cells = [_shown(table, i, c) for c in ("share", "share_ci_low", "share_ci_high")]
+        cells = [_shown(table, i, c) for c in (share, f"{share}_ci_low", f"{share}_ci_high")]
+        if change and cells[0] is None and not _hidden(table, i, share):
+            continue              # this level's term has no slope: it has no share of change
         if any(c is None for c in cells):
             return None           # a number the table does not show is not said in words
         parts.append((info["words"][group], *cells))
     words = ctx.facts["outcomes"][inst].get("words") or inst
-    return _sentence(parts, words) if parts else None
+    return _sentence(parts, words, change=change) if parts else None
+
+
+def _hidden(table, i: int, column: str) -> bool:
+    return column in table.hidden.columns and bool(table.hidden[column].iat[i])
 
 
 def _shown(table, i: int, column: str):
-    hidden = column in table.hidden.columns and bool(table.hidden[column].iat[i])
     value = table.data[column].iat[i]
-    return None if hidden or fmt.is_missing(value) else float(value)
+    return None if _hidden(table, i, column) or fmt.is_missing(value) else float(value)
 
 
-def _sentence(parts: list, words: str) -> str:
+def _sentence(parts: list, words: str, *, change: bool = False) -> str:
     bits = [f"{fmt.percent(s)} between {unit} (95% CI {fmt.percent(lo)} to {fmt.percent(hi)})"
             for unit, s, lo, hi in parts]
     first, rest = bits[0].split(" between ", 1)
     tail = "" if len(bits) == 1 else ", ".join([""] + bits[1:-1]) + f" and {bits[-1]}"
-    return (f"About {first} of the differences between mothers' {words} scores lay between "
-            f"{rest}{tail}.")
+    what = (f"mothers in how much their {words} scores changed" if change
+            else f"mothers' {words} scores")
+    return f"About {first} of the differences between {what} lay between {rest}{tail}."

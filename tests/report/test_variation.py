@@ -111,3 +111,64 @@ def test_volunteer_estimates_only_in_the_restricted_folder(small_run, restricted
     assert leaks == [], "a volunteer id reached the report folder"
     manifest = (folder / "report" / "manifest.json").read_text(encoding="utf-8")
     assert "level_blups" not in manifest and "caterpillar_" not in manifest
+
+
+@pytest.fixture(scope="module")
+def change_run(tmp_path_factory):
+    """A quick run whose volunteer term has a slope on time: the variation in change is split."""
+    import dataclasses
+
+    import evalkit as ek
+    from evalkit.runner import run_plan
+
+    folder = tmp_path_factory.mktemp("change_run")
+    sim = ek.simulate_cohort(n=160, seed=6, volunteer_sd=0.6, mothers_per_volunteer=8)
+    dataclasses.replace(sim).write(folder / "data", truth=False)
+    (folder / "plan.yaml").write_text(f"""\
+programme: Volunteer slopes
+seed: 2
+data:
+  dictionary: {ek.example_dictionary_path().resolve()}
+  files: [data/participants.csv, data/responses.csv]
+outcomes: [{{instrument: wemwbs}}]
+contexts: {{variables: [site]}}
+model: {{random: "(1 + weeks | participant_id) + (1 + weeks | volunteer_id)", simplify: false,
+        variance_bootstrap: 12}}
+mechanisms: null
+engagement: {{cox_covariates: []}}
+sensitivity: {{multiple_imputation: null, tipping_point: null}}
+""", encoding="utf-8")
+    return folder, run_plan(folder / "plan.yaml", out=folder / "report")
+
+
+@pytest.mark.slow      # a whole run of its own (about 10 s quiet)
+def test_a_volunteer_slope_splits_the_variation_in_change(change_run):
+    folder, result = change_run
+    table = result.publication[TABLE]
+    data = table.data
+    assert {"change_share", "change_share_ci_low", "change_share_ci_high"} <= set(data.columns)
+    change = data["change_share"].astype(float)
+    assert change.iloc[:2].sum() == pytest.approx(1.0) and pd.isna(change.iat[2])
+    page = (folder / "report" / "impact.html").read_text(encoding="utf-8")
+    found = re.findall(r"About [^<.]*? of the differences between mothers in how much their "
+                       r"[^<]*? scores changed lay between volunteers \(95% CI [^)]+\)\.", page)
+    assert len(found) == 1, found
+    hidden = bool(table.hidden["change_share"].iat[1]) if "change_share" in table.hidden else False
+    assert not hidden
+    assert f"About {variation.fmt.percent(change.iat[1])} of" in found[0]
+    assert "lay between volunteers" not in page.replace(found[0], "")
+    technical = (folder / "report" / "technical.html").read_text(encoding="utf-8")
+    parser = _Captions()
+    parser.feed(technical)
+    assert any("share of the variance of the scores and of the variation in change" in c
+               for c in parser.captions)
+    assert "Share of the variation in change" in technical
+    assert "random slope on weeks over the sum of the levels" in technical
+    assert not (folder / "report" / "NOT_FOR_PUBLICATION").exists()
+
+
+def test_an_intercept_only_volunteer_term_says_so_in_the_methods(small_run):
+    folder, _ = small_run
+    technical = (folder / "report" / "technical.html").read_text(encoding="utf-8")
+    assert "not in how much the scores changed" in technical
+    assert "Share of the variation in change" not in technical
