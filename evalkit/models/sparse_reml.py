@@ -58,6 +58,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import copy
+
 import numpy as np
 import scipy.linalg as _la
 import scipy.sparse as _sp
@@ -117,6 +119,7 @@ class Problem:
         if self.n <= self.p:
             raise FitError(f"{self.n} observations cannot estimate {self.p} fixed effects")
         Z = _sp.hstack([_term_z(t) for t in self.terms], format="csc")
+        self._Zt = Z.T.tocsr()
         self.Q = Z.shape[1]
         self.ZtZ = (Z.T @ Z).tocsc()
         self.ZtX = np.asarray(Z.T @ X)
@@ -140,6 +143,20 @@ class Problem:
                                    m1=self.m1, q1=self.q1, lam_r=lam_r, lind_r=lind_r + self.k1)
                       if self.Q > self.n1 else None)
         self._cache: dict = {}
+
+    def with_outcome(self, y: np.ndarray) -> "Problem":
+        """The same design with another outcome: only the cross-products with ``y`` are
+        recomputed (the pattern and the Schur complement's set-up, most of a small problem's
+        construction, are shared), as a parametric bootstrap refits the same rows many times."""
+        new = copy.copy(self)
+        y = np.asarray(y, float)
+        new.y, new.Zty = y, np.asarray(self._Zt @ y).ravel()
+        new.Xty, new.yty = self.X.T @ y, float(y @ y)
+        zxy = np.column_stack([self.ZtX, new.Zty])
+        new.zxy1 = zxy[:self.n1].reshape(self.m1, self.q1, -1)
+        new.zxy_r = zxy[self.n1:]
+        new._cache = {}
+        return new
 
     @property
     def n_theta(self) -> int:
@@ -294,6 +311,7 @@ class TermsFit:
     converged: bool
     info: dict
     evaluation: Evaluation = field(repr=False)
+    problems: "Problems | None" = field(default=None, repr=False)
 
     def factors(self) -> list:
         """Each term's lower-triangular factor σ T_k of its covariance (lme4's scaled Λ block)."""
@@ -330,7 +348,8 @@ class TermsFit:
 
 
 def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
-              start: np.ndarray | None = None, optimizer: str | None = None) -> TermsFit:
+              start: np.ndarray | None = None, optimizer: str | None = None,
+              problems: "Problems | None" = None) -> TermsFit:
     """Fit θ for several random-effects terms by (RE)ML, as lme4's ``lmer``.
 
     Parameters
@@ -346,6 +365,9 @@ def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
         Starting θ (lme4's default: 1 on the diagonals, 0 elsewhere).
     optimizer : {None, "COBYQA", "L-BFGS-B"}
         None chooses by the work of one evaluation (:mod:`evalkit.models.theta_search`).
+    problems : Problems, optional
+        The set-up of an earlier fit of the same ``X`` and ``terms`` (its ``.problems``), reused
+        with this ``y``: a bootstrap's refits skip the construction.
 
     Returns
     -------
@@ -360,19 +382,11 @@ def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
     True
     """
     X, y = np.asarray(X, float), np.asarray(y, float)
-    # The search runs with each term's columns scaled to unit root mean square (a slope on weeks
-    # 0-24 otherwise needs θ near 0.01 while the start is 1, a flat, badly conditioned surface
-    # where the optimiser stalls); with Z_s = Z D⁻¹ the template is T = D⁻¹ T_s, so the optimum
-    # maps back exactly and everything reported is in lme4's θ for the user's columns.
-    scales = [np.sqrt(np.mean(t.Z ** 2, axis=0)) for t in terms]
-    scales = [np.where(sc > 0, sc, 1.0) for sc in scales]
-    work = Problem(X, y, [Term(t.Z / sc, t.codes, t.m, t.correlated)
-                          for t, sc in zip(terms, scales)], reml=reml)
-    row_scale = np.concatenate([sc[[r for r, _ in t.layout[0]]] for t, sc in zip(terms, scales)])
-    # intercept-only terms need no scaling: the search's problem is the user's (its set-up, the
-    # Schur complement's pattern, is a second or more on InstEval)
-    same = all(np.all(sc == 1.0) for sc in scales)
-    prob = work if same else Problem(X, y, terms, reml=reml)
+    if problems is None:
+        problems = Problems.build(X, y, terms, reml=reml)
+    else:
+        problems = problems.with_outcome(y)
+    work, prob, row_scale = problems.work, problems.user, problems.row_scale
     x0 = work.start() if start is None else np.asarray(start, float) * row_scale
     x, info = _search.search(work, x0, optimizer=optimizer)
     converged = info.pop("converged")
@@ -383,4 +397,35 @@ def fit_terms(X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool = True,
     sigma = float(np.sqrt(ev.pwrss / nu))
     vcov = sigma ** 2 * np.linalg.inv(ev.rxtrx)
     return TermsFit(problem=prob, theta=theta, sigma=sigma, beta=ev.beta, vcov=vcov, deviance=dev,
-                    converged=converged, info=info, evaluation=ev)
+                    converged=converged, info=info, evaluation=ev, problems=problems)
+
+
+@dataclass(frozen=True)
+class Problems:
+    """The search's problem (each term's columns scaled) and the user's, with the scaling."""
+
+    work: Problem
+    user: Problem
+    row_scale: np.ndarray
+
+    @classmethod
+    def build(cls, X: np.ndarray, y: np.ndarray, terms: list, *, reml: bool) -> "Problems":
+        # The search runs with each term's columns scaled to unit root mean square (a slope on weeks
+    # 0-24 otherwise needs θ near 0.01 while the start is 1, a flat, badly conditioned surface
+    # where the optimiser stalls); with Z_s = Z D⁻¹ the template is T = D⁻¹ T_s, so the optimum
+    # maps back exactly and everything reported is in lme4's θ for the user's columns.
+        scales = [np.sqrt(np.mean(t.Z ** 2, axis=0)) for t in terms]
+        scales = [np.where(sc > 0, sc, 1.0) for sc in scales]
+        work = Problem(X, y, [Term(t.Z / sc, t.codes, t.m, t.correlated)
+                              for t, sc in zip(terms, scales)], reml=reml)
+        row_scale = np.concatenate([sc[[r for r, _ in t.layout[0]]]
+                                    for t, sc in zip(terms, scales)])
+        # intercept-only terms need no scaling: the search's problem is the user's (its set-up,
+        # the Schur complement's pattern, is a second or more on InstEval)
+        same = all(np.all(sc == 1.0) for sc in scales)
+        return cls(work, work if same else Problem(X, y, terms, reml=reml), row_scale)
+
+    def with_outcome(self, y: np.ndarray) -> "Problems":
+        work = self.work.with_outcome(y)
+        return Problems(work, work if self.user is self.work else self.user.with_outcome(y),
+                        self.row_scale)

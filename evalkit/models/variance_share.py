@@ -178,7 +178,8 @@ def _bootstrap(fit, data: pd.DataFrame, *, n_boot: int, seed: int,
     without one; 0 for the residual) of each level in each converged refit.
 
     Each refit is the engine's θ search alone on the fit's own design with the drawn outcome
-    (rows, fixed columns and terms do not change between draws), started at the fitted θ: the
+    (rows, fixed columns and terms do not change between draws; the fit's problem set-up is
+    reused with each new outcome), started at the fitted θ: the
     shares need θ and σ only, so the fixed-effects tests of a full ``fit_mixed`` (Satterthwaite's
     numerical Hessian, most of a fit's time) are not computed 200 times. ``data`` is accepted for
     the public signature; the fit carries its rows.
@@ -195,7 +196,8 @@ def _bootstrap(fit, data: pd.DataFrame, *, n_boot: int, seed: int,
         y = _simulate(fit, rng)
         try:
             refit = _sparse.fit_terms(design.X, y, engine_terms, reml=fit.spec.reml,
-                                      start=np.asarray(fit.theta, float))
+                                      start=np.asarray(fit.theta, float),
+                                      problems=getattr(fit.raw, "problems", None))
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             continue             # a draw the model cannot fit says nothing about the interval
         if not refit.converged:
