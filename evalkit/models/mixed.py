@@ -141,10 +141,12 @@ class MixedResult(Result):
 
     @cached_property
     def kenward_roger(self) -> "_kr.KenwardRoger":
-        """The Kenward–Roger adjusted covariance Φ_A and df machinery (REML fits; pbkrtest)."""
+        """The Kenward–Roger adjusted covariance Φ_A and df machinery (REML fits; pbkrtest); with
+        several random-effects terms :mod:`evalkit.models.kenward_roger_terms`'s."""
         if self.terms:
-            raise SpecificationError("Kenward–Roger is not available for several random-effects "
-                                     "terms; use ddf='satterthwaite' (lmerTest's default)")
+            from .kenward_roger_terms import kenward_roger_terms
+
+            return kenward_roger_terms(self)
         return _kr.kenward_roger(self)
 
     def with_ddf(self, ddf: str) -> "MixedResult":
@@ -401,9 +403,6 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
             if engine != "fast":
                 raise SpecificationError(f"several random-effects terms need engine='fast'; the "
                                          f"{engine} engine takes one grouping factor")
-            if ddf != "satterthwaite" and _kr.ddf_name(ddf) == "kenward-roger":
-                raise SpecificationError("ddf='kenward-roger' is not available for several "
-                                         "random-effects terms; use ddf='satterthwaite'")
             subject = terms[0].group
     spec = MixedModel(outcome=outcome, fixed=fixed, subject=subject, random=random,
                       correlated=correlated, reml=reml, engine=engine,
