@@ -35,6 +35,8 @@ the σ² terms follow from the same identities (``Σ X_i'X_i`` enters only throu
 O(subjects × q³p²) in vectorised numpy, never an n × n matrix: 3,000 mothers take a few hundredths
 of a second, 100,000 about a second.
 Exactness is checked against pbkrtest's own numbers (tests/reference/kenward_roger_reference.R).
+Fits with several random-effects terms use the same formulas through
+:mod:`evalkit.models.kenward_roger_terms` (and :func:`assemble`).
 
 One deliberate difference: pbkrtest inverts ``I_E`` with ``solve`` unless its smallest absolute
 eigenvalue is below 1e-10, and with ``MASS::ginv`` otherwise. That threshold is absolute, so it

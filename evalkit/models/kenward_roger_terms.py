@@ -31,17 +31,21 @@ Examples
 >>> import numpy as np, pandas as pd
 >>> import evalkit as ek
 >>> rng = np.random.default_rng(7)
->>> mother = np.repeat(np.arange(60), 3); volunteer = mother // 6
->>> weeks = np.tile([0.0, 6.0, 12.0], 60)
->>> y = (40 + rng.normal(0, 2, 10)[volunteer] + rng.normal(0, 4, 60)[mother] + 0.3 * weeks
-...      + rng.normal(0, 3, 180))
->>> d = pd.DataFrame({"mother": mother, "volunteer": volunteer, "weeks": weeks, "y": y})
->>> fit = ek.fit_mixed(d, outcome="y", fixed="weeks", ddf="kenward-roger",
-...                    random="(1 | mother) + (1 | volunteer)")
->>> fit.fixed[["term", "std_error", "df"]].round(3)
-        term  std_error     df
-0  Intercept      0.992  9.066
-1      weeks      0.050  118.0
+>>> mother = np.repeat(np.arange(40), 3); volunteer = mother % 8
+>>> weeks = np.tile([0.0, 6.0, 12.0], 40)
+>>> y = (40 + rng.normal(0, 2, 8)[volunteer] + rng.normal(0, 4, 40)[mother] + 0.3 * weeks
+...      + rng.normal(0, 3, 120))
+>>> d = pd.DataFrame({"mother": mother, "volunteer": volunteer, "weeks": weeks,
+...                   "y": y})[rng.random(120) > 0.3]
+>>> args = dict(outcome="y", fixed="weeks", random="(1 | mother) + (1 | volunteer)")
+>>> sat = ek.fit_mixed(d, **args)
+>>> fit = ek.fit_mixed(d, **args, ddf="kenward-roger")
+>>> pd.DataFrame({"term": fit.fixed["term"], "se": sat.fixed["std_error"],
+...               "se_kr": fit.fixed["std_error"], "df": sat.fixed["df"],
+...               "df_kr": fit.fixed["df"]}).round(3)
+        term     se  se_kr      df   df_kr
+0  Intercept  0.819  0.826  13.669  14.121
+1      weeks  0.074  0.075  47.030  48.370
 >>> fit.kenward_roger.parameters
 ('mother: var(Intercept)', 'volunteer: var(Intercept)', 'residual')
 """

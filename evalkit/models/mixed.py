@@ -342,7 +342,7 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
         ``a:b`` for a combination of columns, ``||`` for uncorrelated terms; crossed factors are
         separate terms (:func:`evalkit.models.random_terms.parse_random`). One term on one column
         uses the same engine as the short form; several terms use
-        :mod:`evalkit.models.sparse_reml` (Satterthwaite df; Kenward–Roger is not available).
+        :mod:`evalkit.models.sparse_reml` (Satterthwaite or Kenward–Roger df).
     correlated : bool, default True
         Estimate the correlation between random terms (lme4 ``|``), or not (``||``).
     reml : bool, default True
@@ -367,9 +367,10 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
         How tests get their denominator df (lmerTest's ``ddf``). "kenward-roger": standard errors
         from the Kenward–Roger adjusted covariance Φ_A and Kenward–Roger df, as pbkrtest and
         ``summary(fit, ddf = "Kenward-Roger")`` — the small-sample choice (a few dozen subjects);
-        REML fits of the fast engine only (:mod:`evalkit.models.kenward_roger`). The choice is kept
-        in ``result.spec.ddf`` and used by :meth:`MixedResult.contrast` and the functions built on
-        it.
+        REML fits of the fast engine only (:mod:`evalkit.models.kenward_roger`; with several
+        random-effects terms :mod:`evalkit.models.kenward_roger_terms`, which refuses random
+        effects too many for its dense q × q₂ matrix). The choice is kept in ``result.spec.ddf``
+        and used by :meth:`MixedResult.contrast` and the functions built on it.
 
     Returns
     -------
