@@ -180,8 +180,9 @@ class ModelSection(_Section):
     """Denominator df of the mixed models' tests and intervals: ``kenward-roger`` (adjusted standard
     errors and df, pbkrtest; the small-sample method), ``satterthwaite`` (lmerTest's default), or
     ``auto``: Kenward–Roger when the model has fewer than :data:`KENWARD_ROGER_BELOW` (1,000)
-    participants, Satterthwaite otherwise. Used for the primary models of each outcome; the
-    statsmodels engine has z tests only."""
+    participants, Satterthwaite otherwise (always Satterthwaite when ``random`` has several
+    terms; ``kenward-roger`` works for them too). Used for the primary models of each outcome;
+    the statsmodels engine has z tests only."""
 
     @field_validator("random")
     @classmethod
@@ -202,9 +203,6 @@ class ModelSection(_Section):
         if v == "kenward-roger" and info.data.get("engine") == "statsmodels":
             raise ValueError("ddf: kenward-roger needs engine: fast (the statsmodels engine reports "
                              "z tests)")
-        if v == "kenward-roger" and several_terms(info.data.get("random")):
-            raise ValueError("ddf: kenward-roger is not available with several random-effects "
-                             "terms in model.random; use ddf: satterthwaite (or auto)")
         return v
 
     @property
@@ -218,8 +216,9 @@ class ModelSection(_Section):
         return mother_random(self.random, id_column)
 
     def ddf_for(self, participants: int) -> str:
-        """The df method for a model of ``participants`` (``auto`` resolved; Satterthwaite when
-        the model has several random-effects terms, the only method available for them)."""
+        """The df method for a model of ``participants`` (``auto`` resolved). With several
+        random-effects terms ``auto`` keeps Satterthwaite, as before Kenward–Roger was available
+        for them (:mod:`evalkit.models.kenward_roger_terms`): ask for ``kenward-roger``."""
         if self.ddf != "auto":
             return self.ddf
         if self.several_terms:

@@ -35,6 +35,8 @@ the σ² terms follow from the same identities (``Σ X_i'X_i`` enters only throu
 O(subjects × q³p²) in vectorised numpy, never an n × n matrix: 3,000 mothers take a few hundredths
 of a second, 100,000 about a second.
 Exactness is checked against pbkrtest's own numbers (tests/reference/kenward_roger_reference.R).
+Fits with several random-effects terms use the same formulas through
+:mod:`evalkit.models.kenward_roger_terms` (and :func:`assemble`).
 
 One deliberate difference: pbkrtest inverts ``I_E`` with ``solve`` unless its smallest absolute
 eigenvalue is below 1e-10, and with ``MASS::ginv`` otherwise. That threshold is absolute, so it
@@ -73,7 +75,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as _st
 
-__all__ = ["KenwardRoger", "kenward_roger", "compute", "DDF_METHODS", "ddf_name"]
+__all__ = ["KenwardRoger", "kenward_roger", "compute", "assemble", "DDF_METHODS", "ddf_name"]
 
 DDF_METHODS = ("satterthwaite", "kenward-roger")
 """The denominator-df methods of :func:`evalkit.fit_mixed` (lmerTest's ``ddf``, lower case)."""
@@ -263,6 +265,14 @@ def compute(stats, theta: np.ndarray, sigma: float, pos, vcov: np.ndarray | None
     K[kd, kd] = (n - 2.0 * np.trace(TDS, axis1=1, axis2=2).sum()
                  + np.sum(TDS * np.swapaxes(TDS, 1, 2))) / s2 ** 2
 
+    gamma = np.r_[[D[i, j] for i, j in pos], s2]
+    return assemble(Phi, P, Q, K, gamma, (*labels, "residual"))
+
+
+def assemble(Phi: np.ndarray, P: np.ndarray, Q: np.ndarray, K: np.ndarray, gamma: np.ndarray,
+             parameters: tuple) -> KenwardRoger:
+    """Φ_A and W from Φ, ``P_r``, ``Q_rs`` and ``K_rs = tr(Σ⁻¹G_rΣ⁻¹G_s)`` (shared by
+    :func:`compute` and :mod:`evalkit.models.kenward_roger_terms`)."""
     PhiP = np.einsum("ab,kbc->kac", Phi, P)                      # Φ P_r
     IE = (K - 2.0 * np.einsum("ab,rsba->rs", Phi, Q)
           + np.einsum("rab,sba->rs", PhiP, PhiP))
@@ -273,9 +283,8 @@ def compute(stats, theta: np.ndarray, sigma: float, pos, vcov: np.ndarray | None
     Umat = np.einsum("rs,rspq->pq", W, Q - PPhiP)
     Umat = (Umat + Umat.T) / 2.0
     PhiA = Phi + 2.0 * Phi @ Umat @ Phi
-    gamma = np.r_[[D[i, j] for i, j in pos], s2]
     return KenwardRoger(vcov=Phi, vcov_adjusted=(PhiA + PhiA.T) / 2.0, P=P, W=W,
-                        parameters=(*labels, "residual"), gamma=gamma, condition=condition)
+                        parameters=tuple(parameters), gamma=gamma, condition=condition)
 
 
 def _inverse(M: np.ndarray) -> np.ndarray:

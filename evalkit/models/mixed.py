@@ -141,10 +141,15 @@ class MixedResult(Result):
 
     @cached_property
     def kenward_roger(self) -> "_kr.KenwardRoger":
-        """The Kenward–Roger adjusted covariance Φ_A and df machinery (REML fits; pbkrtest)."""
+        """The Kenward–Roger adjusted covariance Φ_A and df machinery (REML fits; pbkrtest); with
+        several random-effects terms :mod:`evalkit.models.kenward_roger_terms`'s."""
         if self.terms:
-            raise SpecificationError("Kenward–Roger is not available for several random-effects "
-                                     "terms; use ddf='satterthwaite' (lmerTest's default)")
+            from .kenward_roger_terms import kenward_roger_terms
+
+            # thin products (q × q₂ by q₂ × p): BLAS threads made it 10 times slower (1.1 s
+            # against 0.1 s at 3,000 mothers in 60 volunteers on the shared 2-core machine)
+            with _single_threaded_blas():
+                return kenward_roger_terms(self)
         return _kr.kenward_roger(self)
 
     def with_ddf(self, ddf: str) -> "MixedResult":
@@ -337,7 +342,7 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
         ``a:b`` for a combination of columns, ``||`` for uncorrelated terms; crossed factors are
         separate terms (:func:`evalkit.models.random_terms.parse_random`). One term on one column
         uses the same engine as the short form; several terms use
-        :mod:`evalkit.models.sparse_reml` (Satterthwaite df; Kenward–Roger is not available).
+        :mod:`evalkit.models.sparse_reml` (Satterthwaite or Kenward–Roger df).
     correlated : bool, default True
         Estimate the correlation between random terms (lme4 ``|``), or not (``||``).
     reml : bool, default True
@@ -362,9 +367,10 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
         How tests get their denominator df (lmerTest's ``ddf``). "kenward-roger": standard errors
         from the Kenward–Roger adjusted covariance Φ_A and Kenward–Roger df, as pbkrtest and
         ``summary(fit, ddf = "Kenward-Roger")`` — the small-sample choice (a few dozen subjects);
-        REML fits of the fast engine only (:mod:`evalkit.models.kenward_roger`). The choice is kept
-        in ``result.spec.ddf`` and used by :meth:`MixedResult.contrast` and the functions built on
-        it.
+        REML fits of the fast engine only (:mod:`evalkit.models.kenward_roger`; with several
+        random-effects terms :mod:`evalkit.models.kenward_roger_terms`, which refuses random
+        effects too many for its dense q × q₂ matrix). The choice is kept in ``result.spec.ddf``
+        and used by :meth:`MixedResult.contrast` and the functions built on it.
 
     Returns
     -------
@@ -401,9 +407,6 @@ def fit_mixed(data: pd.DataFrame, *, outcome: str, fixed: str, subject: str = "p
             if engine != "fast":
                 raise SpecificationError(f"several random-effects terms need engine='fast'; the "
                                          f"{engine} engine takes one grouping factor")
-            if ddf != "satterthwaite" and _kr.ddf_name(ddf) == "kenward-roger":
-                raise SpecificationError("ddf='kenward-roger' is not available for several "
-                                         "random-effects terms; use ddf='satterthwaite'")
             subject = terms[0].group
     spec = MixedModel(outcome=outcome, fixed=fixed, subject=subject, random=random,
                       correlated=correlated, reml=reml, engine=engine,

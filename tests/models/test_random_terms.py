@@ -79,12 +79,13 @@ def test_one_term_on_one_column_is_the_short_form():
     assert uncorr.spec.correlated is False and uncorr.spec.subject == "mother"
 
 
-def test_several_terms_need_the_fast_engine_and_satterthwaite():
+def test_several_terms_need_the_fast_engine():
     d = _cohort()
     with pytest.raises(SpecificationError, match="engine='fast'"):
         ek.fit_mixed(d, outcome="y", fixed="weeks", random=TERMS, engine="statsmodels")
-    with pytest.raises(SpecificationError, match="not available for several"):
-        ek.fit_mixed(d, outcome="y", fixed="weeks", random=TERMS, ddf="kenward-roger")
+    # Kenward–Roger is available for them (tests/models/test_kenward_roger_terms.py)
+    fit = ek.fit_mixed(d, outcome="y", fixed="weeks", random=TERMS, ddf="kenward-roger")
+    assert fit.spec.ddf == "kenward-roger" and fit.terms
 
 
 def test_missing_grouping_column_and_missing_values():
@@ -139,8 +140,11 @@ def test_effects_work_unchanged(fit):
     assert row["df"] == pytest.approx(direct["df"].item())
     jn = ek.johnson_neyman(fit, effect="weeks", by="isolation")
     assert len(jn.table) >= 0 and jn.curve["df"].notna().all()
-    with pytest.raises(SpecificationError, match="Kenward"):
-        fit.with_ddf("kenward-roger")
+    # and on Kenward–Roger: the same contrast with the adjusted covariance and its df
+    kr = fit.with_ddf("kenward-roger")
+    kr_row = ek.change_from_baseline(kr, change=(0, 12), by="mode").iloc[0]
+    assert kr_row["df"] == pytest.approx(kr.kenward_roger.df(L[None, :]).item())
+    assert kr_row["std_error"] == pytest.approx(kr.kenward_roger.std_error(L[None, :]).item())
 
 
 def test_simplify_drops_the_zero_variance_term():
