@@ -216,13 +216,11 @@ class ModelSection(_Section):
         return mother_random(self.random, id_column)
 
     def ddf_for(self, participants: int) -> str:
-        """The df method for a model of ``participants`` (``auto`` resolved). With several
-        random-effects terms ``auto`` keeps Satterthwaite, as before Kenward–Roger was available
-        for them (:mod:`evalkit.models.kenward_roger_terms`): ask for ``kenward-roger``."""
+        """The df method for a model of ``participants`` (``auto`` resolved: Kenward–Roger below
+        :data:`KENWARD_ROGER_BELOW`, with one random-effects term or several,
+        :mod:`evalkit.models.kenward_roger_terms`)."""
         if self.ddf != "auto":
             return self.ddf
-        if self.several_terms:
-            return "satterthwaite"
         return "kenward-roger" if participants < KENWARD_ROGER_BELOW else "satterthwaite"
 
 

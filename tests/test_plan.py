@@ -198,7 +198,8 @@ def test_random_terms_in_lme4_syntax_load(tmp_path):
         tmp_path, f'model:\n  random: "{VOLUNTEERS}"\n')))
     assert plan.model.random == VOLUNTEERS and plan.model.several_terms
     assert plan.model.mother_random("participant_id") == "weeks"
-    assert plan.model.ddf_for(300) == "satterthwaite", "auto keeps Satterthwaite for them"
+    assert plan.model.ddf_for(300) == "kenward-roger", "auto: Kenward-Roger for them too"
+    assert plan.model.ddf_for(5000) == "satterthwaite"
     short = AnalysisPlan.from_yaml(_write(tmp_path, _plan_text(tmp_path)))
     assert not short.model.several_terms and short.model.ddf_for(300) == "kenward-roger"
 

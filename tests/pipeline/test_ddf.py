@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -51,3 +52,31 @@ def test_statsmodels_engine_keeps_z_tests_and_refuses_kenward_roger():
         AnalysisPlan.from_dict({**PLAN, "model": {"engine": "statsmodels", "ddf": "kenward-roger"}})
     with pytest.raises(PlanError, match="ddf"):
         AnalysisPlan.from_dict({**PLAN, "model": {"ddf": "kr"}})
+
+
+SITES = "(1 + weeks | participant_id) + (1 | site)"
+
+
+def _fit_sites(model: ModelSection):
+    data = pd.read_csv(DATA)
+    data["site"] = data["participant_id"].str[-1].map(lambda c: f"s{int(c) % 4}")
+    ctx = SimpleNamespace(plan=SimpleNamespace(model=model), id="participant_id")
+    return outcome._fit(ctx, data, "wemwbs", "weeks * delivery_mode")
+
+
+def test_auto_uses_kenward_roger_with_several_terms_and_says_when_it_cannot(monkeypatch):
+    import warnings
+
+    from evalkit.models import kenward_roger_terms
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # 4 sites in 20 mothers may be singular: kept as fitted
+        fit = _fit_sites(ModelSection(random=SITES, simplify=False))
+        assert fit.terms and fit.spec.ddf == "kenward-roger"
+        assert fit.fixed["df"].to_numpy() == pytest.approx(
+            fit.kenward_roger.df(np.eye(len(fit.beta))))
+        monkeypatch.setattr(kenward_roger_terms, "MAX_DENSE", 10)
+        small = _fit_sites(ModelSection(random=SITES, simplify=False))
+    assert small.spec.ddf == "satterthwaite"
+    assert any("Kenward–Roger was not computed" in w and "satterthwaite" in w.lower()
+               for w in small.warnings), small.warnings
