@@ -156,6 +156,8 @@ OPTIONS = {
     "items": "{item number: column} for non-standard column names",
     "missing_codes": "values that mean 'missing'",
     "missing": "how much missingness to simulate",
+    "volunteer_sd": "SD between volunteers of their effect on change, in outcome SDs (simulator)",
+    "mothers_per_volunteer": "mothers who start support per volunteer (simulator)",
     "on_invalid": "what to do with invalid item values",
     "clinical": "the clinical-significance criterion",
     "warn": "raise warnings (True) or only record them",
