@@ -52,7 +52,7 @@ EVALKIT = textwrap.dedent("""
     import json, resource, sys, time
     import pandas as pd
     import evalkit as ek
-    import evalkit.models.mixed
+    import evalkit._blas
     case = json.loads(sys.argv[1])
     data = pd.read_csv(case["file"])
     total, fit = float("inf"), None
@@ -62,7 +62,7 @@ EVALKIT = textwrap.dedent("""
         fit = ek.fit_mixed(data, outcome=case["outcome"], fixed=case["fixed"], random=case["random"])
         total = min(total, time.perf_counter() - t0)
     fit.raw.problem._cache.clear()     # time the df from scratch, not from cached evaluations
-    with evalkit.models.mixed._single_threaded_blas():     # as inside fit_mixed
+    with evalkit._blas.single_threaded_blas():     # as inside fit_mixed
         t1 = time.perf_counter()
         fit.raw.satterthwaite()
         sat = time.perf_counter() - t1

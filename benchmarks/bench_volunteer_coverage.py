@@ -31,14 +31,15 @@ import argparse
 import time
 import warnings
 
+import numpy as np
 import pandas as pd
 from _cohort import wemwbs_frame
 from joblib import Parallel, delayed
 
-RANDOM = "(1 + weeks | participant_id) + (0 + weeks | volunteer_id)"
 
 
-def one(seed: int, n: int, refits: int, volunteer_sd: float, per_volunteer: float) -> dict:
+def one(seed: int, n: int, refits: int, volunteer_sd: float, per_volunteer: float,
+        time: str = "capped") -> dict:
     import evalkit as ek
     from evalkit.models.variance_share import variance_shares
 
@@ -48,9 +49,13 @@ def one(seed: int, n: int, refits: int, volunteer_sd: float, per_volunteer: floa
     keep = (frame["delivery_mode"].astype(str).eq("one_to_one")
             & frame["wave"].isin(["baseline", "mid", "end"]))
     d = frame.loc[keep].dropna(subset=["wemwbs"]).copy()
-    fit = ek.fit_mixed(d, outcome="wemwbs", fixed="weeks", random=RANDOM)
+    # the simulator's change builds linearly to week 12 and is then kept (g(t) = min(t, 12) / 12):
+    # "capped" fits that shape, "weeks" a straight line through the later end questionnaires
+    d["t"] = np.minimum(d["weeks"], 12.0) if time == "capped" else d["weeks"]
+    fit = ek.fit_mixed(d, outcome="wemwbs", fixed="t",
+                       random="(1 + t | participant_id) + (0 + t | volunteer_id)")
     shares = variance_shares(fit, d, n_boot=refits, seed=seed).set_index("group")
-    weeks = d.loc[fit.design.rows, "weeks"].astype(float)
+    weeks = d.loc[fit.design.rows, "t"].astype(float)
     slope_sd = sim.truth.random_effects["volunteer_sd"]["wemwbs"] / 12   # per week
     truth = slope_sd ** 2 * float((weeks ** 2).mean())
     row = shares.loc["volunteer_id"]
@@ -69,6 +74,9 @@ def main() -> None:
     p.add_argument("--mothers-per-volunteer", type=float, default=12,
                    help="starters per volunteer in each site (simulator default 2.5)")
     p.add_argument("--out", default=None, help="write the per-cohort table to this CSV")
+    p.add_argument("--time", choices=("capped", "weeks"), default="capped",
+                   help="capped: time as the simulator shapes change, min(weeks, 12); weeks: "
+                        "a straight line in weeks")
     p.add_argument("--refits", type=int, default=200)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--seed", type=int, default=15000, help="first cohort's seed")
@@ -76,7 +84,7 @@ def main() -> None:
     p.add_argument("--force", action="store_true")
     a = p.parse_args()
     start = time.perf_counter()
-    design = (a.volunteer_sd, a.mothers_per_volunteer)
+    design = (a.volunteer_sd, a.mothers_per_volunteer, a.time)
     first = one(a.seed, a.n, a.refits, *design)
     per = time.perf_counter() - start
     total = per * a.cohorts / max(a.jobs, 1)

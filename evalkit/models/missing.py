@@ -99,6 +99,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from .._blas import single_threaded_blas
 from .._compat import renamed, warn_deprecated
 from .._result import Result
 from ..errors import SpecificationError, UnknownNameError
@@ -672,14 +673,12 @@ def multiple_imputation(data: pd.DataFrame, *, outcome: str, covariates: Sequenc
     visit = [j for j in range(Z.shape[1]) if miss[:, j].any()]
     trace_cols = [j for j in range(n_waves) if miss[:, j].any()]
 
-    from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     children = np.random.SeedSequence(int(seed)).spawn(m)
     completed, traces = [], []
-    # Thousands of small regressions: BLAS threads only add synchronisation, and on a busy machine
-    # they made imputation 30 times slower.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # Thousands of small regressions: BLAS threads only add synchronisation (evalkit._blas)
+    with single_threaded_blas():
         for i in tqdm(range(m), desc=f"imputing {outcome}", unit="imputation", disable=not progress,
                       leave=False):
             rng = np.random.Generator(np.random.PCG64(children[i]))

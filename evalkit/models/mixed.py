@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,17 +9,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from .._blas import single_threaded_blas
 from .._checks import check_confidence
 from .._result import Result
-from ..errors import (ConvergenceWarning, FitError, SingularFitWarning, SpecificationError,
-                      UnknownNameError)
+from ..errors import SpecificationError, UnknownNameError
 from . import kenward_roger as _kr
 from . import multilevel as _ml
 from . import reml as _reml
-from . import satterthwaite as _sat
 from .design import Design, build_design, new_matrices
+from .fast_engine import fit_fast
 from .random_terms import is_term_syntax, parse_random
-from .tables import variance_table as _variance_table
 from .tables import wald_table as _wald_table
 
 __all__ = ["MixedModel", "MixedResult", "fit_mixed", "lrt", "ENGINES"]
@@ -148,7 +146,7 @@ class MixedResult(Result):
 
             # thin products (q × q₂ by q₂ × p): BLAS threads made it 10 times slower (1.1 s
             # against 0.1 s at 3,000 mothers in 60 volunteers on the shared 2-core machine)
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 return kenward_roger_terms(self)
         return _kr.kenward_roger(self)
 
@@ -454,7 +452,7 @@ def _simpler(spec: MixedModel) -> MixedModel | None:
 
 def _fit(spec: MixedModel, data: pd.DataFrame) -> MixedResult:
     if is_term_syntax(spec.random):
-        with _single_threaded_blas():
+        with single_threaded_blas():
             return MixedResult(spec=spec, **_ml.fit_terms_model(spec, data))
     design = build_design(data, outcome=spec.outcome, fixed=spec.fixed, subject=spec.subject,
                           random=spec.random, reference=dict(spec.reference), centre=list(spec.centre))
@@ -462,106 +460,7 @@ def _fit(spec: MixedModel, data: pd.DataFrame) -> MixedResult:
         from .sm_engine import fit_statsmodels
 
         return MixedResult(spec=spec, **fit_statsmodels(spec, design))
-    return _fit_fast(spec, design)
-
-
-class _FastRaw:
-    """The fast engine's state, kept on the result as ``.raw``.
-
-    ``fit`` is the engine's :class:`evalkit.models.reml.ThetaFit` (the standardised problem, its
-    scaling and the evaluation at the optimum); ``stats`` and ``solution`` are the sufficient
-    statistics and the solution on the user's scale, computed when first asked for.
-    """
-
-    def __init__(self, fit, design, satterthwaite):
-        self.fit, self.design, self.satterthwaite = fit, design, satterthwaite
-        self.pos = fit.pos
-        self.optimizer = fit.info
-
-    @cached_property
-    def stats(self):
-        d = self.design
-        return _reml.sufficient_stats(d.X, d.Z, d.y, d.group, len(d.groups))
-
-    @cached_property
-    def solution(self):
-        return _reml.solve(self.stats, self.fit.theta, self.pos)
-
-    def blups(self) -> np.ndarray:
-        f = self.fit
-        sol = _reml.solve(f.stats_s, f.theta_s, f.pos)
-        # b = s_y · b* / z_scale: the standardised problem's random effects on the user's scale
-        return _reml.blups(f.stats_s, sol) * (f.scaling.y_scale / f.scaling.z_scale)
-
-
-_BLAS = None
-
-
-def _single_threaded_blas():
-    """A context limiting BLAS to one thread; the library scan (~10 ms) is done once per process."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
-
-
-def _fit_fast(spec: MixedModel, design: Design) -> MixedResult:
-    # The engine's matrix products are thin (p x 10^5 by 10^5 x p): BLAS threads only add
-    # synchronisation, and on a busy machine make a fit several times slower.
-    with _single_threaded_blas():
-        return _fit_fast_single_thread(spec, design)
-
-
-def _fit_fast_single_thread(spec: MixedModel, design: Design) -> MixedResult:
-    tf = _reml.fit_theta(design.X, design.Z, design.y, design.group, correlated=spec.correlated,
-                         reml=spec.reml, m=len(design.groups))
-    theta, sigma, vcov, beta, dev, pos = tf.theta, tf.sigma, tf.vcov, tf.beta, tf.deviance, tf.pos
-    n, p, q = tf.stats_s.n, tf.stats_s.p, tf.stats_s.q
-    info, check = tf.info, tf.info["check"]
-    notes: list[str] = []
-
-    lam = _reml.make_lambda(theta, q, pos)
-    singular = bool(check["singular"])          # a diagonal θ < 1e-4 on the standardised scale
-    cov = sigma ** 2 * lam @ lam.T
-    sd = np.sqrt(np.diag(cov))
-    corr = cov / np.outer(sd, sd) if q > 1 and np.all(sd > 0) else None
-    if corr is not None and spec.correlated and np.any(np.abs(corr[np.triu_indices(q, 1)]) > 1 - 1e-6):
-        singular = True
-    if not tf.converged:
-        notes.append("the fit did not converge (" + "; ".join(check["messages"]) + "): at the "
-                     "reported estimates the gradient of the criterion scaled by its Hessian is not "
-                     "below 0.002 or the Hessian is not positive definite (lme4's check); compare "
-                     "with engine='statsmodels' and treat estimates with caution")
-        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=3)
-    if singular:
-        notes.append("singular fit: a random-effect variance is estimated as 0 or a correlation as "
-                      "±1, so the data cannot support this random-effects structure. Estimates are "
-                      "valid but the structure is over-specified; refit with simplify=True (drops the "
-                      "correlation, then the random slope) or a simpler random=")
-        warnings.warn(notes[-1], SingularFitWarning, stacklevel=3)
-
-    ev = tf.evaluation
-    sat = _sat.Satterthwaite(ev, float(np.sqrt(ev.pwrss / ev.nu)), tf.scaling.T)
-    if not sat.positive_definite:
-        notes.append("the Hessian of the variance parameters is not positive definite (typical of "
-                     "a singular fit); Satterthwaite df use its positive part, as lmerTest does")
-    contrast_df = sat.df
-
-    se = np.sqrt(np.diag(vcov))
-    fixed = _wald_table(design.fixed_names, beta, se, contrast_df(np.eye(p)), spec.confidence)
-    vc = _variance_table(spec.subject, design.random_names, cov, sigma, spec.correlated)
-    k = p + len(theta) + 1
-    loglik = -dev / 2.0
-    raw = _FastRaw(tf, design, sat)
-    return MixedResult(spec=spec, fixed=fixed, variance_components=vc, beta=beta, vcov_beta=vcov,
-                       theta=theta, sigma=sigma, loglik=loglik, deviance=dev, aic=dev + 2 * k,
-                       bic=dev + k * np.log(n), n_obs=n, n_groups=tf.stats_s.m,
-                       converged=bool(tf.converged), singular=singular, warnings=tuple(notes),
-                       exclusions=design.exclusions, raw=raw, design=design,
-                       _contrast_df=contrast_df)
-
+    return MixedResult(spec=spec, **fit_fast(spec, design))
 
 
 def lrt(smaller: MixedResult, larger: MixedResult) -> pd.DataFrame:

@@ -121,7 +121,7 @@ def _seed(seed, sim: int) -> np.random.SeedSequence:
 
 def run_block(problem: Problem, n: int, sims, seed) -> pd.DataFrame:
     """Simulate and refit studies ``sims`` of size ``n``: one row per study (:data:`COLUMNS`)."""
-    from ..mixed import _single_threaded_blas
+    from ..._blas import single_threaded_blas
 
     truth, design = problem.truth, problem.design
     tmpl = template(design, truth.fixed, truth.random, n)
@@ -133,7 +133,7 @@ def run_block(problem: Problem, n: int, sims, seed) -> pd.DataFrame:
     slope = TestSpec(weights=region.slope, label="").vector(tmpl.fixed_names) if region else None
     out = []
     # thin matrix products: BLAS threads only add synchronisation (see evalkit.models.mixed)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         for sim in sims:
             rng = np.random.default_rng(_seed(seed, sim))
             s = simulate_data(tmpl, design, beta, cov, truth.residual_sd, rng)
