@@ -24,6 +24,8 @@ from evalkit.models import reml
 from evalkit.models.moderation import (change_from_baseline, conditional_effects, interaction_test,
                                        marginal_means)
 
+from ._kr_dense import dense_kenward_roger
+
 REF = Path(__file__).parents[1] / "reference"
 FIXTURES = json.loads((REF / "kr_fixtures.json").read_text())["cases"]
 MODE = {"delivery_mode": "one_to_one"}
@@ -301,22 +303,15 @@ def _dense(fit):
     pos, _ = reml.theta_layout(q, fit.spec.correlated)
     lam = reml.make_lambda(fit.theta, q, pos)
     D = fit.sigma ** 2 * lam @ lam.T
-    G = []
+    G, gamma = [], []
     for a, b in pos:
         e = np.zeros((q, q))
         e[a, b] = e[b, a] = 1.0
         G.append(Zf @ np.kron(np.eye(m), e) @ Zf.T)
+        gamma.append(D[a, b])
     G.append(np.eye(n))
-    Si = np.linalg.inv(Zf @ np.kron(np.eye(m), D) @ Zf.T + fit.sigma ** 2 * np.eye(n))
-    Phi = np.linalg.inv(X.T @ Si @ X)
-    P = [-X.T @ Si @ Gr @ Si @ X for Gr in G]
-    Q = [[X.T @ Si @ Gr @ Si @ Gs @ Si @ X for Gs in G] for Gr in G]
-    k = len(G)
-    IE = np.array([[np.trace(Si @ G[r] @ Si @ G[s]) - 2 * np.trace(Phi @ Q[r][s])
-                    + np.trace(Phi @ P[r] @ Phi @ P[s]) for s in range(k)] for r in range(k)])
-    W = 2 * np.linalg.inv(IE)
-    U = sum(W[r, s] * (Q[r][s] - P[r] @ Phi @ P[s]) for r in range(k) for s in range(k))
-    return Phi + 2 * Phi @ U @ Phi, W, np.array(P)
+    gamma.append(fit.sigma ** 2)
+    return dense_kenward_roger(X, G, gamma)
 
 
 @pytest.mark.parametrize("random,correlated", [("1", True), ("weeks", True), ("weeks", False),

@@ -27,6 +27,8 @@ from evalkit.models import kenward_roger_terms as krt
 from evalkit.models import reml
 from evalkit.models.moderation import change_from_baseline, conditional_effects, marginal_means
 
+from ._kr_dense import dense_kenward_roger
+
 REF = Path(__file__).parents[1] / "reference"
 FIXTURES = json.loads((REF / "kr_terms_fixtures.json").read_text())["cases"]
 MODE = {"mode": "one_to_one"}
@@ -125,16 +127,7 @@ def _dense(fit):
             gamma.append(cov[a, b])
     G.append(np.eye(n))
     gamma.append(fit.sigma ** 2)
-    Si = np.linalg.inv(sum(g * Gr for g, Gr in zip(gamma, G)))
-    Phi = np.linalg.inv(X.T @ Si @ X)
-    P = [-X.T @ Si @ Gr @ Si @ X for Gr in G]
-    Q = [[X.T @ Si @ Gr @ Si @ Gs @ Si @ X for Gs in G] for Gr in G]
-    k = len(G)
-    IE = np.array([[np.trace(Si @ G[r] @ Si @ G[s]) - 2 * np.trace(Phi @ Q[r][s])
-                    + np.trace(Phi @ P[r] @ Phi @ P[s]) for s in range(k)] for r in range(k)])
-    W = 2 * np.linalg.inv(IE)
-    U = sum(W[r, s] * (Q[r][s] - P[r] @ Phi @ P[s]) for r in range(k) for s in range(k))
-    return Phi + 2 * Phi @ U @ Phi, W, np.array(P), np.array(gamma)
+    return (*dense_kenward_roger(X, G, gamma), np.array(gamma))
 
 
 @pytest.mark.parametrize("random", ["(1 + x | a) + (1 | b)", "(1 + x || a) + (1 + x | b)",
