@@ -53,14 +53,23 @@ def variation_methods(ctx) -> str | None:
           f"{ctx.plan.seed}) and the model refitted to each (refits that did not converge are "
           "left out; the table gives how many were used)" if refits else
           "no confidence intervals were computed (model.variance_bootstrap: 0)")
+    estimated = info.get("change_estimated", info.get("change"))
     change = (f" The share of the variation in change is each level's variance of its random "
               f"slope on {ctx.time} over the sum of the levels' slope variances: how much of "
               "the differences between mothers' rates of change lies between volunteers (sites) "
-              "rather than between mothers of the same volunteer." if info.get("change") else
+              "rather than between mothers of the same volunteer." if estimated else
               " The volunteer (site) terms have no slope on time, so the model lets volunteers "
               "differ in their mothers' average scores, not in how much the scores changed; "
               f"add {ctx.time} to a term (e.g. (1 + {ctx.time} | volunteer_id)) to split the "
               "variation in change.")
+    if estimated and not info.get("change"):
+        need = info.get("mothers_for_change")
+        few = " and ".join(f"{fmt.number(v, 1)} mothers per level of {g}"
+                           for g, v in info.get("mothers_per_level", {}).items() if v < need)
+        change += (f" With {few} on average (fewer than {need}), a "
+                   "level's effect "
+                   "on change cannot be told reliably from its mothers' own differences, so the "
+                   "impact report does not state this split (it states the share of the scores).")
     return (f"Variation between volunteers (and sites): the average-change model of "
             f"{ctx.facts['outcomes'][inst].get('label', inst)} with the plan's random effects "
             f"({ctx.plan.model.random}) splits the variance of the scores into each grouping "

@@ -172,3 +172,34 @@ def test_an_intercept_only_volunteer_term_says_so_in_the_methods(small_run):
     technical = (folder / "report" / "technical.html").read_text(encoding="utf-8")
     assert "not in how much the scores changed" in technical
     assert "Share of the variation in change" not in technical
+
+
+def test_too_few_mothers_per_volunteer_keep_the_sentence_on_scores(small_run):
+    """A volunteer slope with fewer than MOTHERS_FOR_CHANGE mothers per volunteer: the split of
+    change stays in the technical table, the impact sentence speaks of scores, the methods say
+    why (the facts are the run's own, with the split marked as estimated but not identified)."""
+    import copy
+
+    from evalkit.pipeline.volunteers import MOTHERS_FOR_CHANGE
+
+    folder, result = small_run
+
+    class Ctx:
+        plan = type("P", (), {"primary_outcome": type("O", (), {"instrument": "wemwbs"}),
+                              "model": type("M", (), {"variance_bootstrap": 10,
+                                                      "random": "(1 + weeks | participant_id) + "
+                                                                "(1 + weeks | volunteer_id)"}),
+                              "seed": 5})
+        time = "weeks"
+        facts = copy.deepcopy(result.facts)
+        pub = result.publication
+
+    info = Ctx.facts["outcomes"]["wemwbs"]["variation"]
+    info.update(change=False, change_estimated=True, mothers_for_change=MOTHERS_FOR_CHANGE,
+                mothers_per_level={"volunteer_id": 2.4, "site": 40.0})
+    sentence = variation.variation_sentence(Ctx())
+    assert "scores lay between volunteers" in sentence and "changed" not in sentence
+    methods = variation.variation_methods(Ctx())
+    assert f"2.4 mothers per level of volunteer_id on average (fewer than {MOTHERS_FOR_CHANGE})" \
+        in methods and "does not state this split" in methods
+    assert "per level of site" not in methods, "only the levels with too few mothers are named"
