@@ -63,13 +63,7 @@ def variation_methods(ctx) -> str | None:
               f"add {ctx.time} to a term (e.g. (1 + {ctx.time} | volunteer_id)) to split the "
               "variation in change.")
     if estimated and not info.get("change"):
-        need = info.get("mothers_for_change")
-        few = " and ".join(f"{fmt.number(v, 1)} mothers per level of {g}"
-                           for g, v in info.get("mothers_per_level", {}).items() if v < need)
-        change += (f" With {few} on average (fewer than {need}), a "
-                   "level's effect "
-                   "on change cannot be told reliably from its mothers' own differences, so the "
-                   "impact report does not state this split (it states the share of the scores).")
+        change += " " + _why_no_change_sentence(info, table)
     return (f"Variation between volunteers (and sites): the average-change model of "
             f"{ctx.facts['outcomes'][inst].get('label', inst)} with the plan's random effects "
             f"({ctx.plan.model.random}) splits the variance of the scores into each grouping "
@@ -77,6 +71,28 @@ def variation_methods(ctx) -> str | None:
             f"of all levels' and the residual variance: the intraclass correlation by level); "
             f"{ci}.{change} Each volunteer's predicted effect and a caterpillar plot of them are "
             "in the restricted folder only, for supervision and training, not for publication.")
+
+
+def _why_no_change_sentence(info: dict, table) -> str:
+    """Why the impact report keeps to the scores although the split of change was estimated.
+
+    The average number of mothers per volunteer is a ratio of two counts, so the rule is stated
+    with its number only when the table shows both counts (then it reveals nothing); otherwise
+    without a number, so that no sentence bounds a hidden count.
+    """
+    need = info.get("mothers_for_change")
+    few = [g for g, v in info.get("mothers_per_level", {}).items() if v < need]
+    levels = [str(x) for x in table.data["level"]]
+    rows = [0] + [i for i, lv in enumerate(levels) if any(lv.endswith(f"({g})") for g in few)]
+    words = " or ".join(info["words"].get(g, g) for g in few)
+    if all(_shown(table, i, "levels") is not None for i in rows):
+        return (f"Fewer than {need} mothers per level of {words} took part on average: too few "
+                "for a level's effect on change to be told reliably from its mothers' own "
+                "differences, so the impact report does not state this split (it states the "
+                "share of the scores).")
+    return (f"The impact report does not state this split (it states the share of the scores): "
+            f"the levels of {words} hold too few mothers for their effect on change to be told "
+            "reliably from the mothers' own differences.")
 
 
 def variation_sentence(ctx) -> str | None:

@@ -200,6 +200,23 @@ def test_too_few_mothers_per_volunteer_keep_the_sentence_on_scores(small_run):
     sentence = variation.variation_sentence(Ctx())
     assert "scores lay between volunteers" in sentence and "changed" not in sentence
     methods = variation.variation_methods(Ctx())
-    assert f"2.4 mothers per level of volunteer_id on average (fewer than {MOTHERS_FOR_CHANGE})" \
-        in methods and "does not state this split" in methods
-    assert "per level of site" not in methods, "only the levels with too few mothers are named"
+    assert (f"Fewer than {MOTHERS_FOR_CHANGE} mothers per level of volunteers took part on average"
+            in methods and "does not state this split" in methods)
+    assert "2.4" not in methods, "the ratio of two counts is not published as a number"
+    assert "sites" not in methods.split("Fewer than")[1].split(".")[0], "only the small levels"
+
+
+def test_the_reason_bounds_no_hidden_count():
+    """When the number of volunteers is hidden, the reason is given without the threshold: a
+    ratio of mothers to volunteers would bound the hidden count."""
+    data = pd.DataFrame({"level": ["mothers (participant_id)", "volunteers (volunteer_id)",
+                                   "residual (scores within a mother)"], "levels": [12, 3, None]})
+    hidden = pd.DataFrame({"levels": [False, True, False]})
+    table = type("T", (), {"data": data, "hidden": hidden})()
+    info = {"mothers_for_change": 5, "mothers_per_level": {"volunteer_id": 4.0},
+            "words": {"volunteer_id": "volunteers"}}
+    text = variation._why_no_change_sentence(info, table)
+    assert "5" not in text and "4" not in text and "too few mothers" in text
+    table.hidden = pd.DataFrame({"levels": [False, False, False]})
+    assert "Fewer than 5 mothers per level of volunteers" in variation._why_no_change_sentence(
+        info, table)
