@@ -20,3 +20,19 @@ def dense_kenward_roger(X: np.ndarray, G: list, gamma) -> tuple:
     W = 2 * np.linalg.inv(IE)
     U = sum(W[r, s] * (Q[r][s] - P[r] @ Phi @ P[s]) for r in range(k) for s in range(k))
     return Phi + 2 * Phi @ U @ Phi, W, np.array(P)
+
+
+def term_parts(Z: np.ndarray, codes: np.ndarray, m: int, pos, cov: np.ndarray) -> tuple:
+    """One term's ``G_r = Z_f (I_m ⊗ E_r) Z_f'`` and ``γ_r`` for each parameter ``(a, b)`` in
+    ``pos`` (``Z_f`` the n × mq design of the term's columns ``Z`` by level ``codes``)."""
+    n, q = Z.shape
+    Zf = np.zeros((n, m * q))
+    for i in range(n):
+        Zf[i, codes[i] * q:(codes[i] + 1) * q] = Z[i]
+    G, gamma = [], []
+    for a, b in pos:
+        e = np.zeros((q, q))
+        e[a, b] = e[b, a] = 1.0
+        G.append(Zf @ np.kron(np.eye(m), e) @ Zf.T)
+        gamma.append(cov[a, b])
+    return G, gamma

@@ -24,7 +24,7 @@ from evalkit.models import reml
 from evalkit.models.moderation import (change_from_baseline, conditional_effects, interaction_test,
                                        marginal_means)
 
-from ._kr_dense import dense_kenward_roger
+from ._kr_dense import dense_kenward_roger, term_parts
 
 REF = Path(__file__).parents[1] / "reference"
 FIXTURES = json.loads((REF / "kr_fixtures.json").read_text())["cases"]
@@ -297,18 +297,9 @@ def _dense(fit):
     """pbkrtest's vcovAdj_internal with dense n × n matrices (the definition)."""
     X, Z, g = fit.design.X, fit.design.Z, fit.design.group
     n, q, m = len(g), Z.shape[1], g.max() + 1
-    Zf = np.zeros((n, m * q))
-    for i in range(n):
-        Zf[i, g[i] * q:(g[i] + 1) * q] = Z[i]
     pos, _ = reml.theta_layout(q, fit.spec.correlated)
     lam = reml.make_lambda(fit.theta, q, pos)
-    D = fit.sigma ** 2 * lam @ lam.T
-    G, gamma = [], []
-    for a, b in pos:
-        e = np.zeros((q, q))
-        e[a, b] = e[b, a] = 1.0
-        G.append(Zf @ np.kron(np.eye(m), e) @ Zf.T)
-        gamma.append(D[a, b])
+    G, gamma = term_parts(Z, g, m, pos, fit.sigma ** 2 * lam @ lam.T)
     G.append(np.eye(n))
     gamma.append(fit.sigma ** 2)
     return dense_kenward_roger(X, G, gamma)

@@ -27,7 +27,7 @@ from evalkit.models import kenward_roger_terms as krt
 from evalkit.models import reml
 from evalkit.models.moderation import change_from_baseline, conditional_effects, marginal_means
 
-from ._kr_dense import dense_kenward_roger
+from ._kr_dense import dense_kenward_roger, term_parts
 
 REF = Path(__file__).parents[1] / "reference"
 FIXTURES = json.loads((REF / "kr_terms_fixtures.json").read_text())["cases"]
@@ -116,15 +116,9 @@ def _dense(fit):
     X, n = fit.design.X, fit.n_obs
     G, gamma = [], []
     for td, cov in zip(fit.terms, fit.raw.covariances()):
-        m, q = len(td.levels), td.Z.shape[1]
-        Zf = np.zeros((n, m * q))
-        for i in range(n):
-            Zf[i, td.codes[i] * q:(td.codes[i] + 1) * q] = td.Z[i]
-        for a, b in reml.theta_layout(q, td.term.correlated)[0]:
-            e = np.zeros((q, q))
-            e[a, b] = e[b, a] = 1.0
-            G.append(Zf @ np.kron(np.eye(m), e) @ Zf.T)
-            gamma.append(cov[a, b])
+        pos = reml.theta_layout(td.Z.shape[1], td.term.correlated)[0]
+        g, c = term_parts(np.asarray(td.Z, float), td.codes, len(td.levels), pos, cov)
+        G, gamma = G + g, gamma + c
     G.append(np.eye(n))
     gamma.append(fit.sigma ** 2)
     return (*dense_kenward_roger(X, G, gamma), np.array(gamma))
